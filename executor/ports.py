@@ -1,0 +1,151 @@
+"""Ports: the Protocols the host implements and passes into ``Config``.
+
+Each is optional; the executor is None-safe about all of them, as the Go
+executor is. One method per capability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from executor.llm.types import AssistantMessage, ToolCall, Usage
+from executor.tools.base import ToolResult
+
+if TYPE_CHECKING:
+    from executor.run import Result, RunnableAgent
+    from executor.tools.invocation import Invocation
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What the audit records when a run starts."""
+
+    run_id: str
+    agent_id: str
+    agent_name: str
+    caller_id: str
+    guild_id: str
+    channel_id: str
+    parent_run_id: str
+    input: str
+    inputs: dict[str, Any]
+    started_at: datetime
+    max_iterations: int
+    tier: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunStats:
+    """The terminal roll-up written when a run closes."""
+
+    status: str
+    output: str
+    error: str
+    tool_calls: int
+    runtime_seconds: float
+    usage: Usage
+    ceiling_hit: bool
+    steps: int
+
+
+class RunRecorder(Protocol):
+    """One run's audit trail. ``close`` is called exactly once, on every path."""
+
+    async def on_step(self, index: int, response: AssistantMessage, usage: Usage) -> None: ...
+
+    async def on_tool(self, index: int, call: ToolCall, result: ToolResult) -> None: ...
+
+    async def log_event(self, kind: str, data: dict[str, Any]) -> None: ...
+
+    async def close(self, stats: RunStats) -> None: ...
+
+
+class Audit(Protocol):
+    async def start_run(self, info: RunInfo) -> RunRecorder | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """What a run really spent, committed to the budget ledger."""
+
+    runtime_seconds: float
+    usage: Usage
+    status: str
+
+
+class Budget(Protocol):
+    """Per-member limits.
+
+    ``check`` reserves atomically and raises ``BudgetExceeded`` (with a message
+    for the member) when a limit would be passed; it is the gate before any
+    model call. ``commit`` records the real spend and releases the reservation;
+    the executor calls it exactly once for every run that passed ``check``.
+    """
+
+    async def check(self, invocation: Invocation, agent_id: str) -> None: ...
+
+    async def commit(self, invocation: Invocation, spend: Spend) -> None: ...
+
+
+class Palette(Protocol):
+    """Resolves the skills and agents an agent may delegate to."""
+
+    def skill(self, name: str) -> RunnableAgent | None: ...
+
+    def agent(self, name: str) -> RunnableAgent | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    kind: str
+    id: str
+
+
+class Delivery(Protocol):
+    """Posts a finished run where the member asked. Best-effort: the executor
+    ignores what it raises (a delivery failure does not change the run)."""
+
+    async def deliver(self, target: Target, result: Result) -> None: ...
+
+    async def deliver_error(self, target: Target, result: Result) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CriticReport:
+    """What the critic tells the host's Escalator about a run."""
+
+    run_id: str
+    agent_id: str
+    reason: Literal["idle", "ceiling"]
+    idle_seconds: float
+    iteration: int
+    max_steps: int
+    last_tools: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CriticDecision:
+    """``continue`` does nothing; ``nudge`` injects ``message`` before the next
+    model call; ``extend`` raises the step ceiling by ``extra_steps``; ``kill``
+    ends the run as ``killed``."""
+
+    action: Literal["continue", "nudge", "extend", "kill"]
+    message: str = ""
+    extra_steps: int = 0
+
+
+class Escalator(Protocol):
+    async def escalate(self, report: CriticReport) -> CriticDecision: ...
+
+
+@dataclass(slots=True)
+class Ports:
+    budget: Budget | None = None
+    audit: Audit | None = None
+    palette: Palette | None = None
+    delivery: Delivery | None = None
+    escalator: Escalator | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

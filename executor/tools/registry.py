@@ -1,0 +1,100 @@
+"""Registry (every tool the host knows) and Toolbox (the tools of one run)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from executor.errors import ToolboxError
+from executor.llm.types import ToolCall, ToolSpec
+from executor.tools.base import Tool, ToolResult, Visibility
+from executor.tools.invocation import Invocation
+
+
+class Registry:
+    """All tools the host offers, by name. Agents name the ones they get."""
+
+    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for t in tools:
+            self.register(t)
+
+    def register(self, tool: Tool) -> None:
+        if tool.name in self._tools:
+            raise ToolboxError(f"tool {tool.name!r} is registered twice")
+        self._tools[tool.name] = tool
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def names(self, visibility: Visibility = Visibility.PUBLIC) -> list[str]:
+        return sorted(n for n, t in self._tools.items() if visibility.admits(t.visibility))
+
+    def build(self, names: Sequence[str], invocation: Invocation, visibility: Visibility) -> Toolbox:
+        """A Toolbox with the named tools, bound to one run's invocation.
+
+        Raises ToolboxError naming an unknown tool or one the visibility does
+        not admit, so a misconfigured agent fails before any model call.
+        """
+        box = Toolbox(invocation)
+        for name in names:
+            tool = self._tools.get(name)
+            if tool is None:
+                raise ToolboxError(f"unknown tool {name!r} (known: {', '.join(self.names(Visibility.PRIVATE))})")
+            if not visibility.admits(tool.visibility):
+                raise ToolboxError(f"tool {name!r} is private and this agent may not use it")
+            box.add(tool)
+        return box
+
+
+class Toolbox:
+    """The tools of one run; dispatches calls with per-tool timeouts."""
+
+    def __init__(self, invocation: Invocation) -> None:
+        self.invocation = invocation
+        self._tools: dict[str, Tool] = {}
+
+    def add(self, tool: Tool) -> None:
+        if tool.name in self._tools:
+            raise ToolboxError(f"tool {tool.name!r} is already in this run's toolbox")
+        self._tools[tool.name] = tool
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def specs(self) -> list[ToolSpec]:
+        return [t.spec() for t in self._tools.values()]
+
+    async def call(self, call: ToolCall) -> ToolResult:
+        """Run one call. Never raises except CancelledError: an unknown tool,
+        bad arguments, a raising or hanging handler all become error results
+        the model can read and correct."""
+        tool = self._tools.get(call.name)
+        if tool is None:
+            return ToolResult(f"error: no tool named {call.name!r}; available: {', '.join(self._tools)}", True)
+        try:
+            args = call.parsed_arguments()
+        except ValueError as exc:
+            return ToolResult(f"error: {exc}", True)
+        missing = _missing_required(tool.parameters, args)
+        if missing:
+            return ToolResult(f"error: missing required argument(s) {', '.join(missing)} for {call.name!r}", True)
+        try:
+            out = await asyncio.wait_for(tool.handler(self.invocation, args), tool.timeout)
+        except TimeoutError:
+            return ToolResult(f"error: {call.name!r} did not finish within {tool.timeout:g}s and was stopped", True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a tool's bug is the model's error result, not the run's crash
+            return ToolResult(f"error: {call.name!r} failed: {type(exc).__name__}: {exc}", True)
+        return ToolResult(out) if isinstance(out, str) else out
+
+
+def _missing_required(schema: dict[str, Any], args: dict[str, Any]) -> list[str]:
+    required = schema.get("required") or []
+    return [k for k in required if k not in args]
+

@@ -1,0 +1,221 @@
+"""Model provider errors: one hierarchy, one place that translates HTTP into it.
+
+Providers never let an httpx exception or a raw status escape. The shared
+transport (:mod:`executor.llm.http`) hands every failed response to
+:func:`from_response` and every transport failure to
+:func:`from_transport_error`; those two functions are the only code that
+decides which class a failure is, whether it is worth retrying, and what the
+message tells the operator to fix. Messages never contain the API key.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from executor.errors import ExecutorError
+
+#: Key-like tokens providers echo back in auth errors (``sk-abc...xyz``).
+_KEY_LIKE = re.compile(r"\b(sk-(?:ant-)?|key-)[A-Za-z0-9_\-*.]{4,}")
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "context length",
+    "context window",
+    "prompt is too long",
+    "too many tokens",
+    "maximum context",
+)
+_DETAIL_LIMIT = 300
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    """A provider's name and the settings an operator changes to fix it."""
+
+    name: str
+    key_env: str
+    base_url_env: str
+
+
+class ModelError(ExecutorError):
+    """A model call failed. ``retryable`` tells the transport whether another
+    attempt could succeed; ``retry_after`` is the provider's hint in seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class AuthenticationError(ModelError):
+    """401/403: the key is missing, wrong, or not allowed to use the model."""
+
+
+class RateLimitError(ModelError):
+    """429: too many requests (retryable) or quota exhausted (not retryable)."""
+
+
+class ContextTooLongError(ModelError):
+    """The prompt does not fit the model's context window."""
+
+
+class BadRequestError(ModelError):
+    """Any other 4xx: the request itself is wrong; retrying will not help."""
+
+
+class ProviderUnavailableError(ModelError):
+    """5xx, 408/409, connection failures and timeouts, after the retries ran out."""
+
+
+def redact(text: str, secret: str = "") -> str:
+    """``text`` with the API key, and anything shaped like one, masked."""
+    if secret:
+        text = text.replace(secret, "***")
+    return _KEY_LIKE.sub(lambda m: m.group(1) + "***", text)
+
+
+def from_response(
+    info: ProviderInfo,
+    response: httpx.Response,
+    *,
+    model: str,
+    api_key: str = "",
+    now: float | None = None,
+) -> ModelError:
+    """The error for a non-2xx response, with a message that says what to fix."""
+    status = response.status_code
+    code, detail = _error_detail(response)
+    detail = redact(detail, api_key)
+    retry_after = parse_retry_after(response.headers, now=now)
+    cls, fix, retryable = _classify(info, status, code, detail, model=model, has_key=bool(api_key))
+    if cls is RateLimitError and retryable and retry_after is not None:
+        fix = f"retry after {retry_after:g}s; {fix}"
+    message = f"{info.name} (HTTP {status}): {fix}" + (f" [{detail}]" if detail else "")
+    return cls(message, provider=info.name, status=status, retryable=retryable, retry_after=retry_after)
+
+
+def _classify(
+    info: ProviderInfo, status: int, code: str, detail: str, *, model: str, has_key: bool
+) -> tuple[type[ModelError], str, bool]:
+    """Error class, what to fix, and whether a retry could help, for one status."""
+    if status == 401:
+        hint = f"check {info.key_env}" if has_key else f"{info.key_env} is not set"
+        return AuthenticationError, f"the API key was rejected: {hint}", False
+    if status == 403:
+        return AuthenticationError, f"access refused: check that the key in {info.key_env} may use model {model!r}", False
+    if status == 429:
+        if code == "insufficient_quota" or "quota" in detail.lower():
+            return RateLimitError, f"quota exhausted for the key in {info.key_env}: check the account's billing", False
+        return RateLimitError, "rate limited: wait and try again, or lower concurrency", True
+    if status == 413 or (400 <= status < 500 and _mentions_context(code, detail)):
+        return (
+            ContextTooLongError,
+            f"the prompt is too long for model {model!r}: start a new conversation, or lower its entry "
+            "in MODEL_CONTEXT_WINDOWS so compaction starts earlier",
+            False,
+        )
+    if status in (408, 409) or status >= 500:
+        return ProviderUnavailableError, "the provider is unavailable: try again later", True
+    if status == 404:
+        return (
+            BadRequestError,
+            f"model {model!r} or the endpoint was not found: check the model name in MODEL_TIERS "
+            f"and {info.base_url_env}",
+            False,
+        )
+    return BadRequestError, "the provider rejected the request", False
+
+
+def from_transport_error(
+    info: ProviderInfo, exc: httpx.TransportError | httpx.InvalidURL, *, url: str, timeout: float
+) -> ModelError:
+    """The error for a request that got no response at all."""
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderUnavailableError(
+            f"{info.name} did not answer within {timeout:g}s: try again later, or raise MODEL_TIMEOUT",
+            provider=info.name,
+            retryable=True,
+        )
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError | httpx.InvalidURL):
+        return BadRequestError(
+            f"cannot send a request to {info.name} at {url!r}: check {info.base_url_env} ({exc})",
+            provider=info.name,
+        )
+    return ProviderUnavailableError(
+        f"could not reach {info.name} at {url}: check {info.base_url_env} and the network "
+        f"({type(exc).__name__}: {exc})",
+        provider=info.name,
+        retryable=True,
+    )
+
+
+def malformed_response(info: ProviderInfo, url: str, problem: str) -> ModelError:
+    """The error for a 2xx whose body is not the API's JSON (a proxy, a wrong base URL)."""
+    return ModelError(
+        f"{info.name} at {url} sent a response that is not its API's JSON ({problem}): "
+        f"check that {info.base_url_env} points at the {info.name} API",
+        provider=info.name,
+    )
+
+
+def parse_retry_after(headers: httpx.Headers, *, now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms``, or ``Retry-After`` (seconds or an HTTP date)."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _error_detail(response: httpx.Response) -> tuple[str, str]:
+    """The provider's error code and message, from either API's error JSON."""
+    text = response.text
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return "", _clip(text.strip())
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        code = str(error.get("code") or error.get("type") or "")
+        return code, _clip(str(error.get("message") or code))
+    if isinstance(error, str):
+        return "", _clip(error)
+    return "", _clip(text.strip())
+
+
+def _mentions_context(code: str, detail: str) -> bool:
+    haystack = f"{code} {detail}".lower()
+    return any(marker in haystack for marker in _CONTEXT_MARKERS)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _DETAIL_LIMIT else text[:_DETAIL_LIMIT] + "..."

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from executor.compact import Compactor
+from executor.compact import CompactionEvent, Compactor
 from executor.critic import Critic
 from executor.delegation import add_delegation_tools
 from executor.errors import (
@@ -28,13 +28,13 @@ from executor.errors import (
     RunCancelled,
     RunTimeout,
 )
-from executor.llm.model import Model
-from executor.llm.types import Message, Usage
+from executor.llm.model import Model, ModelResponse
+from executor.llm.types import Message, ToolCall, Usage, estimate_tokens
 from executor.loop import AgentLoop, LoopLimits, SteerMailbox
 from executor.ports import Ports, RunInfo, RunRecorder, RunStats, Spend, Target
 from executor.state import RunState
-from executor.tools.base import Visibility
-from executor.tools.invocation import Invocation, PostRunResult, SessionTools, Step
+from executor.tools.base import ToolResult, Visibility
+from executor.tools.invocation import Invocation, PostRunResult, SessionTools, Step, StepEvent
 from executor.tools.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -138,3 +138,362 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.err is None
+
+
+@dataclass(slots=True)
+class Config:
+    """Wires an Executor. ``registry`` and ``models`` are required; everything
+    else is optional and None-safe: beyond those two, the default Config runs
+    a bounded in-memory run with no audit, budget, critic, delegation or
+    compaction."""
+
+    registry: Registry
+    models: ModelResolver
+    defaults: Defaults = field(default_factory=Defaults)
+    ports: Ports = field(default_factory=Ports)
+    compactor: Compactor | None = None
+    context_tokens: Callable[[str], int] | None = None
+    system_header: str = ""
+
+
+class Executor:
+    """Runs RunnableAgents with the wired Ports. Safe for concurrent runs."""
+
+    def __init__(self, config: Config) -> None:
+        if config.registry is None or config.models is None:
+            raise TypeError("Executor: Config.registry and Config.models are required")
+        config.defaults = config.defaults.with_fallbacks()
+        self.config = config
+
+    async def run(self, agent: RunnableAgent, invocation: Invocation, user_input: str) -> Result:
+        """Run ``agent`` and return its Result.
+
+        Never raises for a failure inside the run: it is in ``Result.err`` with
+        the status that tells it apart. Audit close and budget commit happen
+        exactly once on every path. The one exception: when the caller's own
+        task is cancelled, the run is recorded as ``cancelled`` (under
+        ``asyncio.shield``, bounded by CLEANUP_TIMEOUT) and CancelledError is
+        re-raised.
+        """
+        run = _Run(self, agent, invocation, user_input)
+        return await run.execute()
+
+    def system_prompt(self, agent: RunnableAgent) -> str:
+        header = self.config.system_header
+        if not header:
+            return agent.system_prompt
+        if not agent.system_prompt:
+            return header
+        return f"{header}\n\n{agent.system_prompt}"
+
+    def compaction_threshold(self, tier: str) -> int:
+        """ratio x the tier's context window, or 0 (disabled) when unknown."""
+        if self.config.compactor is None or self.config.context_tokens is None:
+            return 0
+        window = self.config.context_tokens(tier)
+        return int(window * self.config.defaults.compaction_threshold_ratio) if window > 0 else 0
+
+
+class _Run:
+    """One run's state and the executor's hooks into its loop."""
+
+    def __init__(self, executor: Executor, agent: RunnableAgent, invocation: Invocation, user_input: str) -> None:
+        cfg = executor.config
+        d = cfg.defaults
+        self.executor = executor
+        self.cfg = cfg
+        self.agent = agent
+        self.inv = invocation
+        self.input = user_input
+        self.started = time.monotonic()
+        self.tier = agent.tier or d.fallback_tier
+        self.max_iter = agent.max_iterations if agent.max_iterations > 0 else d.max_iterations
+        self.max_runtime = agent.max_runtime if agent.max_runtime > 0 else d.max_runtime
+        self.res = Result(run_id=invocation.run_id)
+        self.rec: RunRecorder | None = None
+        self.loop: AgentLoop | None = None
+        self.critic: Critic | None = None
+        self.session: SessionTools | None = None
+        self.model: Model | None = None
+        self.state = RunState(invocation.run_id, self.max_iter, self.max_runtime)
+        self.compaction_threshold = 0
+        self.mailbox = SteerMailbox()
+
+    # -- the run ----------------------------------------------------------
+
+    async def execute(self) -> Result:
+        budget = self.cfg.ports.budget
+        # Budget gate (pre-run): a rejected run makes no model call and has nothing to commit.
+        if budget is not None:
+            try:
+                await budget.check(self.inv, self.agent.id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.res.err = exc if isinstance(exc, BudgetExceeded) else ExecutorError(f"budget check failed: {exc}")
+                self.res.status = RunStatus.ERROR
+                await self._deliver()
+                return self.res
+        try:
+            await self._main()
+        except asyncio.CancelledError:
+            # The caller's own task was cancelled: record, then re-raise.
+            self.res.status = RunStatus.CANCELLED
+            self.res.err = RunCancelled("the run's caller was cancelled")
+            finish = asyncio.ensure_future(self._finish())
+            try:
+                await asyncio.wait_for(asyncio.shield(finish), CLEANUP_TIMEOUT)
+            except (TimeoutError, asyncio.CancelledError):
+                log.warning("run %s: cleanup after cancellation did not finish in time", self.res.run_id)
+            raise
+        except Exception as exc:  # a Port, hook or builder failed part-way
+            self.res.status = RunStatus.ERROR
+            self.res.err = exc
+        await self._finish()
+        return self.res
+
+    async def _main(self) -> None:
+        model = self._resolve_model()
+        self.model = model
+        audit = self.cfg.ports.audit
+        if audit is not None:
+            self.rec = await audit.start_run(self._run_info(model))
+        self.inv.run_state = self.state
+        mailbox = self.mailbox
+        self.inv.attach_images = mailbox.attach_images
+        toolbox = self.cfg.registry.build(self.agent.tools, self.inv, self.agent.visibility)
+        add_delegation_tools(
+            toolbox,
+            self.agent,
+            self.inv,
+            self.cfg.ports.palette,
+            self.executor.run,
+            self.cfg.defaults.max_delegation_depth,
+        )
+        for tool in self.inv.extra_tools:
+            toolbox.add(tool)
+        if self.inv.session_tool_factory is not None:
+            self.session = self.inv.session_tool_factory(mailbox)
+            for tool in self.session.tools:
+                toolbox.add(tool)
+        escalator = self.cfg.ports.escalator if self.agent.critic else None
+        self.critic = Critic(
+            escalator=escalator,
+            soft_timeout=self.cfg.defaults.critic_soft_timeout,
+            run_id=self.inv.run_id,
+            agent_id=self.agent.id,
+            ceiling=self.max_iter,
+            log_event=self._log_event,
+        )
+        self.compaction_threshold = self.executor.compaction_threshold(self.tier)
+        limits = LoopLimits(
+            self.cfg.defaults.max_consecutive_tool_errors, self.cfg.defaults.max_same_tool_call_repeats
+        )
+        self.loop = AgentLoop(model, toolbox, self.executor.system_prompt(self.agent), limits, self)
+        self.res.status, err = await self._drive(self.loop, self.critic)
+        self.res.err = err
+
+    def _resolve_model(self) -> Model:
+        try:
+            model = self.cfg.models(self.tier)
+        except ModelResolutionError:
+            raise
+        except Exception as exc:
+            raise ModelResolutionError(f"resolve model {self.tier!r}: {exc}") from exc
+        if model is None:
+            raise ModelResolutionError(f"resolve model {self.tier!r}: no model is configured for this tier")
+        return model
+
+    async def _drive(self, loop: AgentLoop, critic: Critic) -> tuple[RunStatus, BaseException | None]:
+        """Run the loop bounded by max_runtime (counted from the run's start),
+        the member's cancel handle and the critic's kill; tell them apart."""
+        loop_task = asyncio.ensure_future(loop.run(self.input, self.inv.history, self.inv.input_images))
+        cancel_task = asyncio.ensure_future(self.inv.cancel.wait())
+        kill_task = asyncio.ensure_future(critic.killed.wait())
+        watch_task = asyncio.ensure_future(critic.watch())
+        remaining = max(0.0, self.max_runtime - (time.monotonic() - self.started))
+        try:
+            done, _ = await asyncio.wait(
+                {loop_task, cancel_task, kill_task}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for t in (cancel_task, kill_task, watch_task):
+                t.cancel()
+            if not loop_task.done():
+                loop_task.cancel()
+            await asyncio.gather(loop_task, cancel_task, kill_task, watch_task, return_exceptions=True)
+        if loop_task in done:
+            exc = loop_task.exception()
+            return (RunStatus.OK, None) if exc is None else (RunStatus.ERROR, exc)
+        if kill_task in done:
+            return RunStatus.KILLED, CriticKilled("the supervisor stopped this run because it stalled")
+        if cancel_task in done:
+            return RunStatus.CANCELLED, RunCancelled(self.inv.cancel.reason or "cancelled")
+        return RunStatus.TIMEOUT, RunTimeout(f"the run reached its time limit of {self.max_runtime:g} s")
+
+    async def _finish(self) -> None:
+        """PostRun -> Cleanup -> audit close -> budget commit -> delivery.
+        Each step is exception-isolated; each happens once."""
+        loop = self.loop
+        if loop is not None:
+            self.res.output = loop.output
+            self.res.usage = loop.usage
+            self.res.ceiling_hit = loop.ceiling_hit
+            self.res.transcript = list(loop.messages)
+        self.res.runtime_seconds = time.monotonic() - self.started
+        if self.session is not None:
+            await self._post_run(self.session)
+        await self._close_audit()
+        budget = self.cfg.ports.budget
+        if budget is not None:
+            spend = Spend(self.res.runtime_seconds, self.res.usage, self.res.status.value)
+            await _isolated(budget.commit(self.inv, spend), "budget commit", self.res.run_id)
+        await self._deliver()
+
+    async def _post_run(self, session: SessionTools) -> None:
+        if session.post_run is not None:
+            try:
+                self.res.post_run_result = await session.post_run(
+                    list(self.res.transcript), self.res.output, self.res.err
+                )
+            except Exception:
+                log.exception("run %s: PostRun failed; the run's outcome stands", self.res.run_id)
+        if session.cleanup is not None:
+            await _isolated(session.cleanup(), "session cleanup", self.res.run_id)
+
+    async def _close_audit(self) -> None:
+        if self.rec is None:
+            return
+        stats = RunStats(
+            status=self.res.status.value,
+            output=self.res.output,
+            error=_describe(self.res.err),
+            tool_calls=len(self.res.steps),
+            runtime_seconds=self.res.runtime_seconds,
+            usage=self.res.usage,
+            ceiling_hit=self.res.ceiling_hit,
+            steps=self.state.iteration,
+        )
+        await _isolated(self.rec.close(stats), "audit close", self.res.run_id)
+
+    async def _deliver(self) -> None:
+        delivery = self.cfg.ports.delivery
+        if delivery is None or not self.inv.delivery_id:
+            return
+        target = Target(self.inv.delivery_kind, self.inv.delivery_id)
+        send = delivery.deliver_error if self.res.err is not None else delivery.deliver
+        await _isolated(send(target, self.res), "delivery", self.res.run_id)
+
+    def _run_info(self, model: Model) -> RunInfo:
+        return RunInfo(
+            run_id=self.inv.run_id,
+            agent_id=self.agent.id,
+            agent_name=self.agent.name or self.agent.id,
+            caller_id=self.inv.caller_id,
+            guild_id=self.inv.guild_id,
+            channel_id=self.inv.channel_id,
+            parent_run_id=self.inv.parent_run_id,
+            input=self.input,
+            inputs=dict(self.inv.skill_inputs),
+            started_at=datetime.now(UTC),
+            max_iterations=self.max_iter,
+            tier=self.tier,
+            model=model.name,
+        )
+
+    async def _log_event(self, kind: str, data: dict[str, Any]) -> None:
+        if self.rec is not None:
+            await _isolated(self.rec.log_event(kind, data), f"audit event {kind}", self.res.run_id)
+
+    async def _emit(self, event: StepEvent) -> None:
+        """Live progress for the host; a failing observer never fails the run."""
+        on_step = self.inv.on_step
+        if on_step is None:
+            return
+        try:
+            maybe = on_step(event)
+            if maybe is not None:
+                await maybe
+        except Exception:
+            log.exception("run %s: on_step observer failed", self.res.run_id)
+
+    # -- LoopHooks --------------------------------------------------------
+
+    def ceiling(self) -> int:
+        assert self.critic is not None
+        self.state.max_steps = self.critic.ceiling()
+        return self.state.max_steps
+
+    async def at_ceiling(self, index: int) -> bool:
+        assert self.critic is not None
+        return await self.critic.at_ceiling(index)
+
+    def steer(self) -> list[Message]:
+        assert self.critic is not None
+        return self.mailbox.drain() + self.critic.drain_steer()
+
+    async def before_model(self, index: int, messages: list[Message]) -> list[Message]:
+        await self._emit(StepEvent("model", index, self.ceiling()))
+        threshold = self.compaction_threshold
+        if threshold <= 0 or self.cfg.compactor is None or self.model is None:
+            return messages
+        before = estimate_tokens(messages)
+        if before < threshold:
+            return messages
+        compacted = await self.cfg.compactor.compact(messages, self.model, threshold)
+        if compacted is not messages:
+            event = CompactionEvent(len(messages), len(compacted), before, estimate_tokens(compacted))
+            await self._log_event("compaction_fired", asdict(event))
+        return compacted
+
+    async def tool_started(self, index: int, call: ToolCall) -> None:
+        assert self.critic is not None
+        self.critic.touch(tool=call.name)
+        self.state.last_tool = call.name
+        await self._emit(StepEvent("tool_start", index, self.ceiling(), call.name, call.arguments))
+
+    async def tool_finished(self, index: int, call: ToolCall, result: ToolResult) -> None:
+        assert self.critic is not None
+        self.critic.touch()
+        self.state.tool_calls += 1
+        self.state.tool_errors += int(result.is_error)
+        await self._emit(
+            StepEvent("tool_end", index, self.ceiling(), call.name, call.arguments, result.content, result.is_error)
+        )
+
+    async def iteration_done(
+        self, index: int, response: ModelResponse, calls: Sequence[ToolCall], results: Sequence[ToolResult]
+    ) -> None:
+        assert self.critic is not None and self.loop is not None
+        self.state.iteration = index + 1
+        self.state.usage = self.loop.usage
+        self.critic.touch(iteration=index + 1)
+        if self.rec is not None:
+            await self.rec.on_step(index, response.message, response.usage)
+        for call, result in zip_steps(calls, results):
+            self.res.steps.append(
+                Step(index, call.id, call.name, call.arguments, result.content, result.is_error)
+            )
+            if self.rec is not None:
+                await self.rec.on_tool(index, call, result)
+
+
+def zip_steps(calls: Sequence[ToolCall], results: Sequence[ToolResult]) -> list[tuple[ToolCall, ToolResult]]:
+    """Pair calls with results pairwise. A result without a call, or a call
+    without a result, is skipped: never recorded as an empty "ghost" step."""
+    return list(zip(calls, results, strict=False))
+
+
+def _describe(err: BaseException | None) -> str:
+    if err is None:
+        return ""
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+async def _isolated(aw: Awaitable[Any], what: str, run_id: str) -> None:
+    """Await a post-run side effect; log and swallow its failure (bounded)."""
+    try:
+        await asyncio.wait_for(aw, CLEANUP_TIMEOUT)
+    except Exception:
+        log.exception("run %s: %s failed", run_id, what)

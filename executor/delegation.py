@@ -1,0 +1,72 @@
+"""Delegation tools: ``skill__NAME`` and ``agent__NAME`` run a sub-run through
+the same executor (budget, audit with parent_run_id, depth limit)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from executor.errors import ToolboxError
+from executor.tools.base import Tool, ToolResult
+from executor.tools.invocation import Invocation
+from executor.tools.registry import Toolbox
+
+if TYPE_CHECKING:
+    from executor.ports import Palette
+    from executor.run import Result, RunnableAgent
+
+SubRun = Callable[["RunnableAgent", Invocation, str], Awaitable["Result"]]
+
+AGENT_PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {"task": {"type": "string", "description": "What the agent should do, with all context it needs."}},
+    "required": ["task"],
+}
+
+
+def add_delegation_tools(
+    toolbox: Toolbox,
+    agent: RunnableAgent,
+    invocation: Invocation,
+    palette: Palette | None,
+    run: SubRun,
+    max_depth: int,
+) -> None:
+    """Add the palette's delegation tools. None-safe: no palette, an empty
+    palette, or a run already at ``max_depth`` adds nothing.
+
+    Raises ToolboxError for a palette entry the Palette does not know.
+    """
+    if palette is None or invocation.depth >= max_depth:
+        return
+    for name in agent.skills:
+        skill = palette.skill(name)
+        if skill is None:
+            raise ToolboxError(f"agent {agent.id!r} names unknown skill {name!r} in its palette")
+        params = skill.inputs_schema or {"type": "object", "properties": {}}
+        toolbox.add(_tool(f"skill__{name}", skill, params, run, max_depth))
+    for name in agent.agents:
+        sub = palette.agent(name)
+        if sub is None:
+            raise ToolboxError(f"agent {agent.id!r} names unknown agent {name!r} in its palette")
+        toolbox.add(_tool(f"agent__{name}", sub, AGENT_PARAMETERS, run, max_depth))
+
+
+def _tool(name: str, sub: RunnableAgent, params: dict[str, Any], run: SubRun, max_depth: int) -> Tool:
+    async def handler(invocation: Invocation, args: dict[str, Any]) -> ToolResult:
+        if invocation.depth + 1 > max_depth:
+            return ToolResult(f"error: delegation depth limit ({max_depth}) reached; do the work yourself", True)
+        try:
+            task = sub.prompt_template.format(**args) if sub.prompt_template else str(args.get("task", ""))
+        except (KeyError, IndexError, ValueError) as exc:
+            return ToolResult(f"error: inputs do not fit {name!r}'s template: {exc}", True)
+        child = invocation.child()
+        child.skill_inputs = dict(args)
+        result = await run(sub, child, task)
+        if result.err is not None:
+            return ToolResult(f"error: {name} (run {child.run_id}) ended {result.status}: {result.err}", True)
+        return ToolResult(result.output)
+
+    description = sub.description or f"Delegate to {sub.name or sub.id}."
+    # Sub-runs have their own runtime bound; the parent's tool timeout must not cut them first.
+    return Tool(name, description, handler, params, timeout=max(sub.max_runtime, 60.0) + 30.0)

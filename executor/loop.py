@@ -1,0 +1,175 @@
+"""The agent loop: model call -> concurrent tool dispatch -> guards -> steer.
+
+The loop owns the conversation and its running totals; the executor reads
+them even when the loop was cancelled part-way, which is how a timed-out or
+cancelled run still reports partial output, steps and usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from executor.errors import LoopGuardTripped
+from executor.llm.model import Model, ModelResponse
+from executor.llm.types import (
+    AssistantMessage,
+    Image,
+    Message,
+    SystemMessage,
+    ToolCall,
+    ToolResultMessage,
+    Usage,
+    UserMessage,
+)
+from executor.tools.base import ToolResult
+from executor.tools.registry import Toolbox
+
+#: Sent with the last, tool-less model call when the step ceiling is reached.
+CEILING_NOTE = (
+    "You have reached the step limit for this run and can no longer call tools. "
+    "Answer the user now with what you have found so far, and say what is left undone."
+)
+
+
+class SteerMailbox:
+    """Messages queued for the conversation, drained before every model call.
+
+    It is the RunSession a SessionToolFactory receives: ``attach_images`` is the
+    seam behind ``invocation.attach_images``.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[Message] = []
+
+    def attach_images(self, images: Sequence[Image], note: str = "") -> None:
+        if images:
+            self._pending.append(UserMessage(note or "Image(s) attached by a tool.", tuple(images)))
+
+    def push(self, message: Message) -> None:
+        self._pending.append(message)
+
+    def drain(self) -> list[Message]:
+        out, self._pending = self._pending, []
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class LoopLimits:
+    max_consecutive_tool_errors: int
+    max_same_tool_call_repeats: int
+
+
+class LoopHooks(Protocol):
+    """What the executor observes of the loop. Every method is awaited inline,
+    so implementations must be quick (the host debounces its UI)."""
+
+    def ceiling(self) -> int:
+        """The current step ceiling; the critic may raise it mid-run."""
+
+    async def at_ceiling(self, index: int) -> bool:
+        """Called when the ceiling is reached; True if it was extended."""
+
+    def steer(self) -> list[Message]:
+        """Messages to inject before the next model call (images, nudges)."""
+
+    async def before_model(self, index: int, messages: list[Message]) -> list[Message]:
+        """May replace the conversation (compaction) before a model call."""
+
+    async def tool_started(self, index: int, call: ToolCall) -> None: ...
+
+    async def tool_finished(self, index: int, call: ToolCall, result: ToolResult) -> None: ...
+
+    async def iteration_done(
+        self, index: int, response: ModelResponse, calls: Sequence[ToolCall], results: Sequence[ToolResult]
+    ) -> None: ...
+
+
+class AgentLoop:
+    """One run's conversation with the model. ``run`` raises on failure; the
+    public attributes hold whatever was reached until then."""
+
+    def __init__(
+        self, model: Model, toolbox: Toolbox, system_prompt: str, limits: LoopLimits, hooks: LoopHooks
+    ) -> None:
+        self.model = model
+        self.toolbox = toolbox
+        self.limits = limits
+        self.hooks = hooks
+        self.messages: list[Message] = [SystemMessage(system_prompt)] if system_prompt else []
+        self.usage = Usage()
+        self.output = ""
+        self.ceiling_hit = False
+        self._consecutive_errors = 0
+        self._call_counts: Counter[str] = Counter()
+
+    async def run(self, user_input: str, history: Sequence[Message] = (), images: Sequence[Image] = ()) -> str:
+        self.messages.extend(history)
+        self.messages.append(UserMessage(user_input, tuple(images)))
+        index = 0
+        while True:
+            if index >= self.hooks.ceiling() and not await self.hooks.at_ceiling(index):
+                return await self._final_answer(index)
+            response = await self._call_model(index, with_tools=True)
+            calls = response.message.tool_calls
+            if not calls:
+                self.output = response.message.content
+                return self.output
+            results = await self._dispatch(index, calls)
+            await self.hooks.iteration_done(index, response, calls, results)
+            self._check_guards(calls, results)
+            index += 1
+
+    async def _call_model(self, index: int, *, with_tools: bool) -> ModelResponse:
+        self.messages.extend(self.hooks.steer())
+        self.messages = await self.hooks.before_model(index, self.messages)
+        tools = self.toolbox.specs() if with_tools else []
+        response = await self.model.complete(self.messages, tools, tool_choice="auto" if tools else "none")
+        self.usage += response.usage
+        self.messages.append(response.message)
+        return response
+
+    async def _final_answer(self, index: int) -> str:
+        """The ceiling was hit: one last call without tools so the member still
+        gets an answer. Tool calls the model makes anyway are dropped."""
+        self.ceiling_hit = True
+        self.messages.append(UserMessage(CEILING_NOTE))
+        response = await self._call_model(index, with_tools=False)
+        if response.message.tool_calls:
+            self.messages[-1] = AssistantMessage(response.message.content, reasoning=response.message.reasoning)
+        self.output = response.message.content
+        return self.output
+
+    async def _dispatch(self, index: int, calls: Sequence[ToolCall]) -> list[ToolResult]:
+        """Run one turn's calls concurrently; results come back in call order."""
+
+        async def one(call: ToolCall) -> ToolResult:
+            await self.hooks.tool_started(index, call)
+            result = await self.toolbox.call(call)
+            await self.hooks.tool_finished(index, call, result)
+            return result
+
+        results = list(await asyncio.gather(*(one(c) for c in calls)))
+        for call, result in zip(calls, results, strict=True):
+            self.messages.append(ToolResultMessage(call.id, call.name, result.content, result.is_error, result.images))
+        return results
+
+    def _check_guards(self, calls: Sequence[ToolCall], results: Sequence[ToolResult]) -> None:
+        for call, result in zip(calls, results, strict=True):
+            self._consecutive_errors = self._consecutive_errors + 1 if result.is_error else 0
+            if self._consecutive_errors >= self.limits.max_consecutive_tool_errors:
+                raise LoopGuardTripped(
+                    "consecutive_tool_errors",
+                    f"{self._consecutive_errors} tool calls in a row failed (last: {call.name}: {result.content[:200]})",
+                )
+            sig = call.signature()
+            self._call_counts[sig] += 1
+            if self._call_counts[sig] >= self.limits.max_same_tool_call_repeats:
+                raise LoopGuardTripped(
+                    "same_tool_call_repeats",
+                    f"{call.name} was called {self._call_counts[sig]} times with the same arguments",
+                )
+

@@ -1,0 +1,1 @@
+"""executus test suite."""

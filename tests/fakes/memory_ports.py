@@ -1,0 +1,115 @@
+"""In-memory Port implementations that record every call, for executor tests.
+
+They count what the executor promises to do exactly once (audit close,
+budget commit) so tests can check it on every path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from executor.errors import BudgetExceeded
+from executor.llm.types import AssistantMessage, ToolCall, Usage
+from executor.ports import CriticDecision, CriticReport, RunInfo, RunStats, Spend, Target
+from executor.run import Result, RunnableAgent
+from executor.tools.base import ToolResult
+from executor.tools.invocation import Invocation
+
+
+@dataclass
+class RecordedRun:
+    info: RunInfo
+    steps: list[tuple[int, AssistantMessage, Usage]] = field(default_factory=list)
+    tools: list[tuple[int, ToolCall, ToolResult]] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    closes: list[RunStats] = field(default_factory=list)
+
+    async def on_step(self, index: int, response: AssistantMessage, usage: Usage) -> None:
+        self.steps.append((index, response, usage))
+
+    async def on_tool(self, index: int, call: ToolCall, result: ToolResult) -> None:
+        self.tools.append((index, call, result))
+
+    async def log_event(self, kind: str, data: dict[str, Any]) -> None:
+        self.events.append((kind, data))
+
+    async def close(self, stats: RunStats) -> None:
+        self.closes.append(stats)
+
+
+class RecordingAudit:
+    def __init__(self, fail_start: bool = False) -> None:
+        self.runs: dict[str, RecordedRun] = {}
+        self.fail_start = fail_start
+
+    async def start_run(self, info: RunInfo) -> RecordedRun:
+        if self.fail_start:
+            raise RuntimeError("audit store is down")
+        run = RecordedRun(info)
+        self.runs[info.run_id] = run
+        return run
+
+    def only(self) -> RecordedRun:
+        assert len(self.runs) == 1, f"expected one audited run, got {list(self.runs)}"
+        return next(iter(self.runs.values()))
+
+
+class RecordingBudget:
+    def __init__(self, reject: str = "") -> None:
+        self.reject = reject
+        self.checks: list[str] = []
+        self.commits: list[tuple[str, Spend]] = []
+
+    async def check(self, invocation: Invocation, agent_id: str) -> None:
+        self.checks.append(invocation.run_id)
+        if self.reject:
+            raise BudgetExceeded(self.reject)
+
+    async def commit(self, invocation: Invocation, spend: Spend) -> None:
+        self.commits.append((invocation.run_id, spend))
+
+
+class MemoryPalette:
+    def __init__(self, skills: Sequence[RunnableAgent] = (), agents: Sequence[RunnableAgent] = ()) -> None:
+        self._skills = {a.id: a for a in skills}
+        self._agents = {a.id: a for a in agents}
+
+    def skill(self, name: str) -> RunnableAgent | None:
+        return self._skills.get(name)
+
+    def agent(self, name: str) -> RunnableAgent | None:
+        return self._agents.get(name)
+
+
+class RecordingDelivery:
+    def __init__(self, fail: bool = False) -> None:
+        self.delivered: list[tuple[Target, Result]] = []
+        self.errors: list[tuple[Target, Result]] = []
+        self.fail = fail
+
+    async def deliver(self, target: Target, result: Result) -> None:
+        self.delivered.append((target, result))
+        if self.fail:
+            raise RuntimeError("discord is down")
+
+    async def deliver_error(self, target: Target, result: Result) -> None:
+        self.errors.append((target, result))
+        if self.fail:
+            raise RuntimeError("discord is down")
+
+
+class ScriptedEscalator:
+    """Answers escalations from a list of decisions (then ``continue``)."""
+
+    def __init__(self, decisions: Sequence[CriticDecision]) -> None:
+        self.decisions = list(decisions)
+        self.reports: list[CriticReport] = []
+        self.called = asyncio.Event()
+
+    async def escalate(self, report: CriticReport) -> CriticDecision:
+        self.reports.append(report)
+        self.called.set()
+        return self.decisions.pop(0) if self.decisions else CriticDecision("continue")

@@ -1,0 +1,99 @@
+"""Delegation tools: sub-runs through the same executor, audited under the parent."""
+
+from __future__ import annotations
+
+import pytest
+
+from executor.errors import ToolboxError
+from executor.llm.scripted import ScriptedModel, call, text
+from executor.ports import Ports
+from executor.run import Defaults, RunnableAgent, RunStatus
+from executor.tools.invocation import Invocation
+from tests.executor_kit import make_executor
+from tests.fakes.memory_ports import MemoryPalette, RecordingAudit, RecordingBudget
+
+SUMMARISE = RunnableAgent(
+    "summarize",
+    description="Summarise a text.",
+    prompt_template="Summarise in {words} words: {text}",
+    inputs_schema={
+        "type": "object",
+        "properties": {"text": {"type": "string"}, "words": {"type": "integer"}},
+        "required": ["text", "words"],
+    },
+)
+WRITER = RunnableAgent("writer", description="Writes prose.")
+
+
+async def test_skill_sub_run_is_audited_under_its_parent() -> None:
+    audit, budget = RecordingAudit(), RecordingBudget()
+    model = ScriptedModel([call("skill__summarize", text="long text", words=5), text("short"), text("parent done")])
+    ex = make_executor(model, ports=Ports(audit=audit, budget=budget, palette=MemoryPalette(skills=[SUMMARISE])))
+    inv = Invocation("u", guild_id="g")
+    res = await ex.run(RunnableAgent("boss", skills=("summarize",)), inv, "go")
+    assert res.status is RunStatus.OK and res.output == "parent done"
+    assert res.steps[0].result == "short"
+    child = [r for r in audit.runs.values() if r.info.parent_run_id == inv.run_id]
+    assert len(child) == 1 and child[0].info.agent_id == "summarize"
+    assert child[0].info.inputs == {"text": "long text", "words": 5}
+    assert model.requests[1].messages[-1].content == "Summarise in 5 words: long text"
+    assert len(budget.commits) == 2  # the sub-run passes the budget too
+    spec = next(t for t in model.requests[0].tools if t.name == "skill__summarize")
+    assert spec.parameters["required"] == ["text", "words"]
+
+
+async def test_agent_delegation_cannot_recurse_past_the_depth_limit() -> None:
+    audit = RecordingAudit()
+    looper = RunnableAgent("looper", agents=("looper",))
+    model = ScriptedModel([call("agent__looper", task="again")], repeat_last=True)
+    ex = make_executor(
+        model,
+        ports=Ports(audit=audit, palette=MemoryPalette(agents=[looper])),
+        defaults=Defaults(max_delegation_depth=2, max_same_tool_call_repeats=50, max_iterations=1),
+    )
+    inv = Invocation("u")
+    await ex.run(looper, inv, "go")
+    by_id = {r.info.run_id: r for r in audit.runs.values()}
+
+    def depth(run_id: str) -> int:
+        parent = by_id[run_id].info.parent_run_id
+        return 0 if not parent else 1 + depth(parent)
+
+    assert max(depth(r) for r in by_id) == 2
+    deepest = [r for r in by_id if depth(r) == 2]
+    # at the limit the agent has no delegation tools left
+    assert all(not any(t.name.startswith("agent__") for t in req.tools) for req in model.requests if req.tools == [])
+    assert deepest and all(by_id[r].closes for r in by_id)
+
+
+async def test_unknown_palette_entry_is_a_clean_error() -> None:
+    res = await make_executor(ScriptedModel([]), ports=Ports(palette=MemoryPalette())).run(
+        RunnableAgent("a", agents=("ghost",)), Invocation("u"), "x"
+    )
+    assert isinstance(res.err, ToolboxError) and "ghost" in str(res.err)
+
+
+async def test_skill_inputs_that_do_not_fit_the_template_are_a_tool_error() -> None:
+    model = ScriptedModel([call("skill__summarize", text="only text"), text("recovered")])
+    ex = make_executor(model, ports=Ports(palette=MemoryPalette(skills=[SUMMARISE])))
+    res = await ex.run(RunnableAgent("boss", skills=("summarize",)), Invocation("u"), "go")
+    # 'words' is required by the schema: refused before the sub-run
+    assert res.steps[0].is_error and "words" in res.steps[0].result
+
+
+async def test_failed_sub_run_is_an_error_result_for_the_parent() -> None:
+    model = ScriptedModel([call("agent__writer", task="write"), RuntimeError("sub model down"), text("parent ok")])
+    ex = make_executor(model, ports=Ports(palette=MemoryPalette(agents=[WRITER])))
+    res = await ex.run(RunnableAgent("boss", agents=("writer",)), Invocation("u"), "go")
+    assert res.status is RunStatus.OK and res.steps[0].is_error and "sub model down" in res.steps[0].result
+
+
+def test_palette_none_adds_nothing() -> None:
+    from executor.delegation import add_delegation_tools
+    from executor.tools.registry import Toolbox
+
+    box = Toolbox(Invocation("u"))
+    add_delegation_tools(box, RunnableAgent("a", agents=("x",)), Invocation("u"), None, None, 3)  # type: ignore[arg-type]
+    assert len(box) == 0
+    with pytest.raises(ToolboxError):
+        add_delegation_tools(box, RunnableAgent("a", skills=("x",)), Invocation("u"), MemoryPalette(), None, 3)  # type: ignore[arg-type]

@@ -1,0 +1,181 @@
+"""Run statuses, the never-raise contract and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from executor.errors import (
+    BudgetExceeded,
+    ModelResolutionError,
+    RunCancelled,
+    RunTimeout,
+    ToolboxError,
+)
+from executor.llm.scripted import ScriptedModel, call, text
+from executor.llm.types import Usage
+from executor.ports import Ports
+from executor.run import Config, Defaults, Executor, RunnableAgent, RunStatus
+from executor.tools.invocation import Invocation
+from executor.tools.registry import Registry
+from tests.executor_kit import make_executor
+from tests.fakes.memory_ports import RecordingAudit, RecordingBudget
+
+AGENT = RunnableAgent("helper", tools=("echo", "boom", "slow", "fails"))
+
+
+async def test_ok_run_returns_output_steps_and_usage() -> None:
+    model = ScriptedModel([call("echo", text="hi", usage=Usage(7, 3, requests=1)), text("done", Usage(9, 4, requests=1))])
+    res = await make_executor(model).run(AGENT, Invocation("u1"), "say hi")
+    assert res.status is RunStatus.OK and res.err is None and res.ok
+    assert res.output == "done"
+    assert [(s.tool, s.result) for s in res.steps] == [("echo", "echo:hi")]
+    assert res.usage == Usage(16, 7, requests=2)
+
+
+async def test_model_error_ends_as_error_with_partial_steps_and_usage() -> None:
+    model = ScriptedModel([call("echo", text="a", usage=Usage(5, 5, requests=1)), RuntimeError("provider down")])
+    res = await make_executor(model).run(AGENT, Invocation("u1"), "x")
+    assert res.status is RunStatus.ERROR
+    assert isinstance(res.err, RuntimeError) and "provider down" in str(res.err)
+    assert [s.tool for s in res.steps] == ["echo"]
+    assert res.usage.input_tokens == 5
+
+
+async def test_max_runtime_is_timeout_even_under_a_longer_caller_deadline() -> None:
+    model = ScriptedModel([call("slow", seconds=30)])
+    agent = RunnableAgent("helper", tools=("slow",), max_runtime=0.2)
+    async with asyncio.timeout(20):  # the caller's own, longer deadline
+        res = await make_executor(model).run(agent, Invocation("u1"), "x")
+    assert res.status is RunStatus.TIMEOUT
+    assert isinstance(res.err, RunTimeout)
+
+
+async def test_time_queued_before_run_does_not_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = ScriptedModel([text("ok")])
+    agent = RunnableAgent("helper", max_runtime=0.3)
+    ex = make_executor(model)
+    await asyncio.sleep(0.4)  # "queued" longer than max_runtime before the run starts
+    res = await ex.run(agent, Invocation("u1"), "x")
+    assert res.status is RunStatus.OK
+
+
+async def test_cancel_handle_gives_cancelled_result() -> None:
+    model = ScriptedModel([call("slow", seconds=30)])
+    inv = Invocation("u1")
+    ex = make_executor(model)
+    task = asyncio.create_task(ex.run(AGENT, inv, "x"))
+    while not model.requests:
+        await asyncio.sleep(0.01)
+    inv.cancel.cancel("member pressed Cancel")
+    res = await task
+    assert res.status is RunStatus.CANCELLED
+    assert isinstance(res.err, RunCancelled) and "Cancel" in str(res.err)
+
+
+async def test_caller_cancellation_records_cancelled_and_reraises() -> None:
+    audit, budget = RecordingAudit(), RecordingBudget()
+    model = ScriptedModel([call("slow", seconds=30)])
+    ex = make_executor(model, ports=Ports(audit=audit, budget=budget))
+    task = asyncio.create_task(ex.run(AGENT, Invocation("u1"), "x"))
+    while not model.requests:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    run = audit.only()
+    assert [c.status for c in run.closes] == ["cancelled"]
+    assert [s.status for _, s in budget.commits] == ["cancelled"]
+
+
+async def test_rejected_budget_makes_no_model_call() -> None:
+    model = ScriptedModel([text("never")])
+    budget, audit = RecordingBudget(reject="You have used 3 of 3 runs today."), RecordingAudit()
+    res = await make_executor(model, ports=Ports(budget=budget, audit=audit)).run(AGENT, Invocation("u1"), "x")
+    assert isinstance(res.err, BudgetExceeded) and "3 of 3" in str(res.err)
+    assert res.status is RunStatus.ERROR
+    assert model.requests == []
+    assert budget.commits == [] and audit.runs == {}
+
+
+async def test_resolver_returning_none_is_a_clean_error() -> None:
+    budget = RecordingBudget()
+    res = await make_executor(None, ports=Ports(budget=budget)).run(AGENT, Invocation("u1"), "x")
+    assert isinstance(res.err, ModelResolutionError)
+    assert "fast" in str(res.err)
+    assert len(budget.commits) == 1  # the reservation is released
+
+
+async def test_resolver_raising_is_a_clean_error() -> None:
+    def resolver(tier: str) -> None:
+        raise KeyError(tier)
+
+    ex = Executor(Config(registry=Registry(), models=resolver))
+    res = await ex.run(RunnableAgent("a", tier="smart"), Invocation("u1"), "x")
+    assert isinstance(res.err, ModelResolutionError) and "smart" in str(res.err)
+
+
+async def test_unknown_tool_fails_before_any_model_call() -> None:
+    model = ScriptedModel([text("never")])
+    audit = RecordingAudit()
+    res = await make_executor(model, ports=Ports(audit=audit)).run(
+        RunnableAgent("a", tools=("nope",)), Invocation("u1"), "x"
+    )
+    assert isinstance(res.err, ToolboxError) and "nope" in str(res.err)
+    assert model.requests == []
+    assert [c.status for c in audit.only().closes] == ["error"]
+
+
+async def test_raising_tool_becomes_an_error_result_the_model_reads() -> None:
+    model = ScriptedModel([call("boom"), text("recovered")])
+    res = await make_executor(model).run(AGENT, Invocation("u1"), "x")
+    assert res.status is RunStatus.OK and res.output == "recovered"
+    tool_msg = model.requests[1].messages[-1]
+    assert tool_msg.role == "tool" and "tool exploded" in tool_msg.content
+    assert res.steps[0].is_error
+
+
+async def test_raising_audit_port_ends_in_result_err_not_an_exception() -> None:
+    model = ScriptedModel([text("x")])
+    budget = RecordingBudget()
+    res = await make_executor(model, ports=Ports(audit=RecordingAudit(fail_start=True), budget=budget)).run(
+        AGENT, Invocation("u1"), "x"
+    )
+    assert res.status is RunStatus.ERROR and "audit store is down" in str(res.err)
+    assert len(budget.commits) == 1
+
+
+async def test_defaults_take_go_fallbacks() -> None:
+    d = Defaults(0, 0, "", 0, 0, 0, 0, 0).with_fallbacks()
+    assert (d.max_iterations, d.max_runtime, d.fallback_tier) == (12, 60.0, "fast")
+    assert (d.max_consecutive_tool_errors, d.max_same_tool_call_repeats) == (3, 3)
+    assert (d.compaction_threshold_ratio, d.critic_soft_timeout) == (0.7, 90.0)
+    custom = Defaults(max_iterations=5, fallback_tier="smart").with_fallbacks()
+    assert (custom.max_iterations, custom.fallback_tier) == (5, "smart")
+
+
+async def test_agent_values_win_over_defaults() -> None:
+    tiers: list[str] = []
+    model = ScriptedModel([text("x")])
+
+    def resolver(tier: str) -> ScriptedModel:
+        tiers.append(tier)
+        return model
+
+    audit = RecordingAudit()
+    ex = Executor(Config(registry=Registry(), models=resolver, ports=Ports(audit=audit)))
+    await ex.run(RunnableAgent("a", tier="smart", max_iterations=4), Invocation("u1"), "x")
+    await ex.run(RunnableAgent("b"), Invocation("u1"), "x")
+    assert tiers == ["smart", "fast"]
+    assert sorted(r.info.max_iterations for r in audit.runs.values()) == [4, 12]
+
+
+async def test_system_header_prepended() -> None:
+    model = ScriptedModel([text("x"), text("y")])
+    ex = make_executor(model, system_header="HEADER")
+    await ex.run(RunnableAgent("a", system_prompt="AGENT"), Invocation("u1"), "x")
+    await ex.run(RunnableAgent("b"), Invocation("u1"), "x")
+    assert model.requests[0].messages[0].content == "HEADER\n\nAGENT"
+    assert model.requests[1].messages[0].content == "HEADER"

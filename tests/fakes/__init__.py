@@ -1,1 +1,1 @@
-"""Test doubles for the services executus talks to."""
+"""Test doubles shared by tests, end-to-end runs and benchmarks."""

@@ -1,0 +1,85 @@
+"""The tools executus ships: registry tools for every run and the per-run
+workspace (charts and files uploaded with the answer).
+
+Host wiring::
+
+    registry = Registry(builtin_tools(NetPolicy()))
+    invocation.session_tool_factory = workspace_session_factory()
+
+``render_chart`` and ``write_file`` are session tools, not registry tools:
+they need a store that lives exactly as long as one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import httpx
+
+from executor.llm.types import Message
+from executor.tools.base import Tool
+from executor.tools.builtin.calc import CALCULATOR
+from executor.tools.builtin.charts import render_chart_tool
+from executor.tools.builtin.clock import current_time_tool
+from executor.tools.builtin.errors import ToolError
+from executor.tools.builtin.fetch import fetch_url_tool
+from executor.tools.builtin.files import write_file_tool
+from executor.tools.builtin.images import view_image_tool
+from executor.tools.builtin.netsafe import FetchError, NetPolicy, Refused
+from executor.tools.builtin.safefetch import SafeFetcher
+from executor.tools.builtin.status import RUN_STATUS
+from executor.tools.builtin.workspace import MAX_FILES, MAX_TOTAL_BYTES, Workspace
+from executor.tools.invocation import PostRunResult, RunSession, SessionToolFactory, SessionTools
+
+WORKSPACE_TOOL_NAMES = frozenset({"render_chart", "write_file"})
+
+
+def builtin_tools(policy: NetPolicy | None = None, http: httpx.AsyncClient | None = None) -> list[Tool]:
+    """The registry tools. ``policy`` bounds where fetch_url and view_image may
+    connect (default: public addresses only); ``http`` is an optional client
+    of their own to reuse (see SafeFetcher)."""
+    fetcher = SafeFetcher(policy, http)
+    return [fetch_url_tool(fetcher), view_image_tool(fetcher), CALCULATOR, current_time_tool(), RUN_STATUS]
+
+
+def workspace_session_factory(
+    *,
+    only: Collection[str] | None = None,
+    max_files: int = MAX_FILES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+) -> SessionToolFactory:
+    """A factory giving each run render_chart and write_file (or ``only`` the
+    named ones) over a fresh in-memory Workspace. PostRun hands the files made
+    to the host as artifacts, even when the run failed (partial work is still
+    worth having); cleanup empties the workspace."""
+    wanted = WORKSPACE_TOOL_NAMES if only is None else frozenset(only)
+    if not wanted <= WORKSPACE_TOOL_NAMES:
+        raise ValueError(f"not workspace tools: {', '.join(sorted(wanted - WORKSPACE_TOOL_NAMES))}")
+
+    def factory(session: RunSession) -> SessionTools:
+        workspace = Workspace(max_files, max_total_bytes)
+        tools = [t for t in (render_chart_tool(workspace), write_file_tool(workspace)) if t.name in wanted]
+
+        async def post_run(transcript: list[Message], output: str, err: BaseException | None) -> PostRunResult | None:
+            files = workspace.artifacts()
+            return PostRunResult(artifacts=files) if files else None
+
+        async def cleanup() -> None:
+            workspace.clear()
+
+        return SessionTools(tools=tools, post_run=post_run, cleanup=cleanup)
+
+    return factory
+
+
+__all__ = [
+    "WORKSPACE_TOOL_NAMES",
+    "FetchError",
+    "NetPolicy",
+    "Refused",
+    "SafeFetcher",
+    "ToolError",
+    "Workspace",
+    "builtin_tools",
+    "workspace_session_factory",
+]

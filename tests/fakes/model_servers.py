@@ -48,6 +48,9 @@ Usage numbers map one-to-one onto the API's fields (for Anthropic,
 ``cache_read_input_tokens``, ``cache_write_tokens`` is
 ``cache_creation_input_tokens``); without ``usage`` a rough estimate is sent.
 
+Providers take a ``sleep=`` argument; pass a :class:`RecordedSleep` to see
+the retry waits (``sleep.calls``) without waiting them.
+
 Every request is recorded before it is answered: ``srv.requests`` holds the
 JSON bodies, ``srv.received`` adds path and headers. Requests the real API
 would reject (a tool message answering no tool call, a tool_use without its
@@ -563,6 +566,17 @@ class FakeAnthropicServer(FakeModelServer):
             elif m.get("role") == "assistant" and "tool_use" in kinds:
                 turns += 1
         return turns
+
+
+class RecordedSleep:
+    """An injectable ``sleep`` for providers: records each wait and returns at
+    once, so retry tests check the delays without spending them."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
 
 
 SERVERS: dict[str, type[FakeModelServer]] = {"openai": FakeOpenAIServer, "anthropic": FakeAnthropicServer}

@@ -1,0 +1,1 @@
+"""The Discord host of executus: it wires the executor to Discord and to the store."""

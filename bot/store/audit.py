@@ -1,0 +1,221 @@
+"""The Audit port on the store: a ``runs`` row per run, with its steps, tool
+calls and events, and an in-memory tally of each live run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from executor.llm.types import AssistantMessage, ToolCall, Usage
+from executor.ports import RunInfo, RunStats
+from executor.tools.base import ToolResult
+
+from bot.store.bounded import RUN_TEXT_LIMIT, bounded, bounded_json
+from bot.store.clock import Clock, to_db
+from bot.store.writer import Writer
+
+if TYPE_CHECKING:
+    from executor.tools.invocation import Invocation
+
+#: A run that has started and not closed. Left behind by a dead process, it
+#: becomes ``interrupted`` at the next start-up.
+RUNNING = "running"
+INTERRUPTED = "interrupted"
+#: A run the budget refused; it made no model call.
+REJECTED = "rejected"
+BUDGET_REJECTED_EVENT = "budget_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class RunTally:
+    """What a live run has done so far, for a self-status tool. Kept in memory;
+    the database has the same facts as rows."""
+
+    run_id: str
+    steps: int = 0
+    tool_calls: int = 0
+    tool_errors: int = 0
+    usage: Usage = field(default_factory=Usage)
+    last_tool: str = ""
+
+
+class StoreRecorder:
+    """One run's RunRecorder.
+
+    Steps, tool calls and events are queued: a step never waits on a commit.
+    ``close`` waits until the run's terminal row, and everything the run
+    queued before it, is committed durably. ``close`` takes effect once; later
+    calls are no-ops (the row's status also changes only from ``running``).
+    """
+
+    def __init__(self, run_id: str, writer: Writer, clock: Clock, forget: Callable[[str], object]) -> None:
+        self.run_id = run_id
+        self._writer = writer
+        self._clock = clock
+        self._forget = forget
+        self._closed = False
+        self._tally = RunTally(run_id)
+
+    @property
+    def tally(self) -> RunTally:
+        return self._tally
+
+    async def on_step(self, index: int, response: AssistantMessage, usage: Usage) -> None:
+        t = self._tally
+        self._tally = replace(t, steps=max(t.steps, index + 1), usage=t.usage + usage)
+        calls = json.dumps([{"id": c.id, "name": c.name} for c in response.tool_calls])
+        await self._writer.submit(
+            (
+                "INSERT OR REPLACE INTO steps (run_id, step, content, reasoning, tool_calls, input_tokens,"
+                " output_tokens, reasoning_tokens, cached_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.run_id,
+                    index,
+                    bounded(response.content),
+                    bounded(response.reasoning),
+                    calls,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.reasoning_tokens,
+                    usage.cached_tokens,
+                    to_db(self._clock()),
+                ),
+            )
+        )
+
+    async def on_tool(self, index: int, call: ToolCall, result: ToolResult) -> None:
+        t = self._tally
+        self._tally = replace(
+            t, tool_calls=t.tool_calls + 1, tool_errors=t.tool_errors + int(result.is_error), last_tool=call.name
+        )
+        await self._writer.submit(
+            (
+                "INSERT INTO tool_calls (run_id, step, call_id, name, arguments, result, is_error, images,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.run_id,
+                    index,
+                    call.id,
+                    call.name,
+                    bounded(call.arguments),
+                    bounded(result.content),
+                    int(result.is_error),
+                    len(result.images),
+                    to_db(self._clock()),
+                ),
+            )
+        )
+
+    async def log_event(self, kind: str, data: dict[str, Any]) -> None:
+        await self._writer.submit(_event(self.run_id, kind, data, self._clock))
+
+    async def close(self, stats: RunStats) -> None:
+        if self._closed:
+            return
+        usage = stats.usage
+        await self._writer.write(
+            (
+                "UPDATE runs SET status = ?, output = ?, error = ?, finished_at = ?, runtime_seconds = ?,"
+                " input_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cached_tokens = ?, tool_calls = ?,"
+                " steps = ?, ceiling_hit = ? WHERE run_id = ? AND status = ?",
+                (
+                    stats.status,
+                    bounded(stats.output, RUN_TEXT_LIMIT),
+                    bounded(stats.error, RUN_TEXT_LIMIT),
+                    to_db(self._clock()),
+                    stats.runtime_seconds,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.reasoning_tokens,
+                    usage.cached_tokens,
+                    stats.tool_calls,
+                    stats.steps,
+                    int(stats.ceiling_hit),
+                    self.run_id,
+                    RUNNING,
+                ),
+            ),
+            durable=True,
+        )
+        self._closed = True
+        self._forget(self.run_id)
+
+
+class StoreAudit:
+    """The Audit port. ``start_run`` waits until the ``running`` row is
+    committed, so a crash after it leaves a row to mark ``interrupted``."""
+
+    def __init__(self, writer: Writer, clock: Clock) -> None:
+        self._writer = writer
+        self._clock = clock
+        self._live: dict[str, StoreRecorder] = {}
+
+    async def start_run(self, info: RunInfo) -> StoreRecorder:
+        await self._writer.write(
+            (
+                "INSERT INTO runs (run_id, agent_id, agent_name, caller_id, guild_id, channel_id, parent_run_id,"
+                " tier, model, status, input, inputs, max_iterations, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    info.run_id,
+                    info.agent_id,
+                    info.agent_name,
+                    info.caller_id,
+                    info.guild_id,
+                    info.channel_id,
+                    info.parent_run_id,
+                    info.tier,
+                    info.model,
+                    RUNNING,
+                    bounded(info.input, RUN_TEXT_LIMIT),
+                    bounded_json(info.inputs, RUN_TEXT_LIMIT),
+                    info.max_iterations,
+                    to_db(info.started_at),
+                ),
+            )
+        )
+        recorder = StoreRecorder(info.run_id, self._writer, self._clock, self._live.pop)
+        self._live[info.run_id] = recorder
+        return recorder
+
+    async def record_rejection(self, invocation: Invocation, agent_id: str, message: str) -> None:
+        """Record a run the budget refused: a ``rejected`` run row (so it shows
+        in run lists) and a ``budget_rejected`` event with the member's message."""
+        now = to_db(self._clock())
+        await self._writer.write(
+            (
+                "INSERT OR IGNORE INTO runs (run_id, agent_id, caller_id, guild_id, channel_id, parent_run_id,"
+                " status, error, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    invocation.run_id,
+                    agent_id,
+                    invocation.caller_id,
+                    invocation.guild_id,
+                    invocation.channel_id,
+                    invocation.parent_run_id,
+                    REJECTED,
+                    bounded(message, RUN_TEXT_LIMIT),
+                    now,
+                    now,
+                ),
+            ),
+            _event(invocation.run_id, BUDGET_REJECTED_EVENT, {"agent_id": agent_id, "message": message}, self._clock),
+        )
+
+    def tally(self, run_id: str) -> RunTally | None:
+        """The live tally of a run of this process; None once it has closed."""
+        recorder = self._live.get(run_id)
+        return recorder.tally if recorder is not None else None
+
+    def live(self) -> list[RunTally]:
+        """Tallies of every run of this process that has not closed."""
+        return [recorder.tally for recorder in self._live.values()]
+
+
+def _event(run_id: str, kind: str, data: dict[str, Any], clock: Clock) -> tuple[str, tuple[Any, ...]]:
+    return (
+        "INSERT INTO events (run_id, kind, data, created_at) VALUES (?, ?, ?, ?)",
+        (run_id, kind, bounded_json(data), to_db(clock())),
+    )

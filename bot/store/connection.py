@@ -1,0 +1,78 @@
+"""Opening SQLite connections the way every part of the store needs them,
+and running one transaction at a time on a shared connection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Literal
+
+import aiosqlite
+
+#: How long a connection waits for another connection's write lock.
+BUSY_TIMEOUT_MS = 10_000
+
+TransactionMode = Literal["DEFERRED", "IMMEDIATE"]
+
+
+async def connect(path: Path) -> aiosqlite.Connection:
+    """A connection in WAL mode with synchronous=NORMAL (a commit survives a
+    process crash without waiting on an fsync), a busy timeout and foreign keys.
+
+    Autocommit at the driver level: transactions are explicit (see
+    ``transaction``), so ``BEGIN IMMEDIATE`` means what it says.
+    """
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        conn.row_factory = aiosqlite.Row
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
+            row = await cursor.fetchone()
+        if row is None or str(row[0]).lower() != "wal":
+            raise RuntimeError(f"could not switch {path} to WAL mode (journal_mode is {row[0] if row else None!r})")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+@asynccontextmanager
+async def transaction(conn: aiosqlite.Connection, mode: TransactionMode = "DEFERRED") -> AsyncIterator[None]:
+    """BEGIN ... COMMIT, rolled back on any exception (cancellation too).
+
+    ``IMMEDIATE`` takes the write lock up front, so a read-then-write cannot
+    be overtaken by another connection between its read and its write.
+    """
+    await conn.execute(f"BEGIN {mode}")
+    try:
+        yield
+        await conn.execute("COMMIT")
+    except BaseException:
+        await conn.rollback()
+        raise
+
+
+class SharedConnection:
+    """A connection several tasks share, one transaction at a time.
+
+    aiosqlite serializes statements on its thread but not transactions: two
+    tasks interleaving BEGINs on one connection would fail, so each
+    transaction holds the lock.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def transaction(self, mode: TransactionMode = "DEFERRED") -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock, transaction(self._conn, mode):
+            yield self._conn
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()

@@ -1,0 +1,100 @@
+"""What members have spent: sums over the budget ledger and open reservations.
+
+Spend counts in the period its run was admitted in (``started_at``), so a
+run that crosses midnight counts once, on the day it started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from bot.store.clock import to_db
+from bot.store.limits import Limits
+from bot.store.periods import Period
+
+
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """``runs`` counts admitted runs a member started, running ones included;
+    ``tokens`` (input plus output) includes delegated sub-runs;
+    ``runtime_seconds`` counts the member's runs (a sub-run's time is inside its parent's)."""
+
+    runs: int = 0
+    tokens: int = 0
+    runtime_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodUsage:
+    period: Period
+    started_at: datetime
+    resets_at: datetime
+    spent: Spent
+
+
+@dataclass(frozen=True, slots=True)
+class MemberUsage:
+    """A member's usage this day, week and month, their effective limits, and
+    how many of their runs are going now."""
+
+    guild_id: str
+    member_id: str
+    limits: Limits
+    running: int
+    periods: dict[Period, PeriodUsage]
+
+
+@dataclass(frozen=True, slots=True)
+class Spender:
+    member_id: str
+    spent: Spent
+
+
+_LEDGER_SUMS = """
+    COUNT(*) FILTER (WHERE parent_run_id = '') AS runs,
+    COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens,
+    COALESCE(SUM(runtime_seconds) FILTER (WHERE parent_run_id = ''), 0.0) AS runtime_seconds
+"""
+
+
+async def spent_since(conn: aiosqlite.Connection, guild_id: str, member_id: str, since: datetime) -> Spent:
+    """A member's spend from ``since`` on: the ledger plus open reservations
+    (each a run, with no tokens or time known yet)."""
+    key = (guild_id, member_id, to_db(since))
+    async with conn.execute(
+        f"SELECT {_LEDGER_SUMS} FROM budget_ledger WHERE guild_id = ? AND member_id = ? AND started_at >= ?", key
+    ) as cursor:
+        ledger = await cursor.fetchone()
+    async with conn.execute(
+        "SELECT COUNT(*) FROM budget_reservations"
+        " WHERE guild_id = ? AND member_id = ? AND started_at >= ? AND parent_run_id = ''",
+        key,
+    ) as cursor:
+        reserved = await cursor.fetchone()
+    assert ledger is not None and reserved is not None  # aggregates always return a row
+    return Spent(ledger["runs"] + reserved[0], ledger["tokens"], ledger["runtime_seconds"])
+
+
+async def running(conn: aiosqlite.Connection, guild_id: str, member_id: str) -> int:
+    """How many of a member's runs hold a reservation now (sub-runs excluded)."""
+    async with conn.execute(
+        "SELECT COUNT(*) FROM budget_reservations WHERE guild_id = ? AND member_id = ? AND parent_run_id = ''",
+        (guild_id, member_id),
+    ) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def top_spenders(conn: aiosqlite.Connection, guild_id: str, since: datetime, limit: int) -> list[Spender]:
+    """Members of a guild by committed tokens since ``since``, most first."""
+    async with conn.execute(
+        f"SELECT member_id, {_LEDGER_SUMS} FROM budget_ledger WHERE guild_id = ? AND started_at >= ?"
+        " GROUP BY member_id ORDER BY tokens DESC, runs DESC, member_id LIMIT ?",
+        (guild_id, to_db(since), limit),
+    ) as cursor:
+        rows = await cursor.fetchall()
+    return [Spender(r["member_id"], Spent(r["runs"], r["tokens"], r["runtime_seconds"])) for r in rows]

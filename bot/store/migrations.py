@@ -1,0 +1,225 @@
+"""The schema, as numbered migrations applied in order at start-up.
+
+A migration is never edited once released: a schema change is a new script
+appended to ``MIGRATIONS``. Each script runs in its own ``BEGIN IMMEDIATE``
+transaction together with its ``schema_migrations`` row, so applying is
+idempotent and safe when two processes start at once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import aiosqlite
+
+from bot.store.clock import to_db, utc_now
+from bot.store.connection import connect, transaction
+from bot.store.url import database_path
+
+_PERIOD = "'day', 'week', 'month'"
+
+#: Migration N is ``MIGRATIONS[N - 1]``.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the audit trail of runs.
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        agent_name TEXT NOT NULL DEFAULT '',
+        caller_id TEXT NOT NULL,
+        guild_id TEXT NOT NULL DEFAULT '',
+        channel_id TEXT NOT NULL DEFAULT '',
+        parent_run_id TEXT NOT NULL DEFAULT '',
+        tier TEXT NOT NULL DEFAULT '',
+        model TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        input TEXT NOT NULL DEFAULT '',
+        inputs TEXT NOT NULL DEFAULT '{}',
+        output TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT '',
+        max_iterations INTEGER NOT NULL DEFAULT 0,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        runtime_seconds REAL NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+        cached_tokens INTEGER NOT NULL DEFAULT 0,
+        tool_calls INTEGER NOT NULL DEFAULT 0,
+        steps INTEGER NOT NULL DEFAULT 0,
+        ceiling_hit INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_by_guild ON runs (guild_id, started_at);
+    CREATE INDEX runs_by_caller ON runs (guild_id, caller_id, started_at);
+    CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+    CREATE TABLE steps (
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,
+        content TEXT NOT NULL DEFAULT '',
+        reasoning TEXT NOT NULL DEFAULT '',
+        tool_calls TEXT NOT NULL DEFAULT '[]',
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+        cached_tokens INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, step)
+    );
+    CREATE TABLE tool_calls (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,
+        call_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        arguments TEXT NOT NULL,
+        result TEXT NOT NULL,
+        is_error INTEGER NOT NULL DEFAULT 0,
+        images INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX tool_calls_by_run ON tool_calls (run_id, step);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX events_by_run ON events (run_id, id);
+    CREATE INDEX events_by_kind ON events (kind, created_at);
+    """,
+    # 2: Discord thread conversations and the registry of agent threads.
+    """
+    CREATE TABLE agent_threads (
+        thread_id TEXT PRIMARY KEY,
+        guild_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        starter_id TEXT NOT NULL,
+        open_to_all INTEGER NOT NULL DEFAULT 0 CHECK (open_to_all IN (0, 1)),
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE conversation_messages (
+        thread_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
+        content TEXT NOT NULL DEFAULT '',
+        reasoning TEXT NOT NULL DEFAULT '',
+        reasoning_signature TEXT NOT NULL DEFAULT '',
+        tool_calls TEXT NOT NULL DEFAULT '[]',
+        call_id TEXT NOT NULL DEFAULT '',
+        tool_name TEXT NOT NULL DEFAULT '',
+        is_error INTEGER NOT NULL DEFAULT 0,
+        images TEXT NOT NULL DEFAULT '[]',
+        run_id TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (thread_id, seq)
+    );
+    """,
+    # 3: budgets: limits, open reservations, and the ledger of real spend.
+    f"""
+    CREATE TABLE budget_limits (
+        guild_id TEXT NOT NULL,
+        member_id TEXT NOT NULL DEFAULT '',
+        max_runs INTEGER CHECK (max_runs >= 0),
+        runs_period TEXT CHECK (runs_period IN ({_PERIOD})),
+        max_tokens INTEGER CHECK (max_tokens >= 0),
+        tokens_period TEXT CHECK (tokens_period IN ({_PERIOD})),
+        max_runtime_seconds REAL CHECK (max_runtime_seconds >= 0),
+        runtime_period TEXT CHECK (runtime_period IN ({_PERIOD})),
+        max_concurrent INTEGER CHECK (max_concurrent >= 0),
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (guild_id, member_id)
+    );
+    CREATE TABLE budget_reservations (
+        run_id TEXT PRIMARY KEY,
+        guild_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        parent_run_id TEXT NOT NULL DEFAULT '',
+        started_at TEXT NOT NULL
+    );
+    CREATE INDEX budget_reservations_by_member ON budget_reservations (guild_id, member_id);
+    CREATE TABLE budget_ledger (
+        run_id TEXT PRIMARY KEY,
+        guild_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        parent_run_id TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        committed_at TEXT NOT NULL,
+        runtime_seconds REAL NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+        cached_tokens INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX budget_ledger_by_member ON budget_ledger (guild_id, member_id, started_at);
+    CREATE INDEX budget_ledger_by_guild ON budget_ledger (guild_id, started_at);
+    """,
+)
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was migrated by a newer version of the bot."""
+
+
+def statements(script: str) -> list[str]:
+    """Split a script into complete statements (``sqlite3.complete_statement``
+    knows about strings and trigger bodies, unlike a split on ``;``).
+
+    ``executescript`` is not used because it commits on its own, which would
+    break the one-transaction-per-migration contract.
+    """
+    done: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            done.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {pending.strip()[:80]!r}")
+    return done
+
+
+async def apply_migrations(conn: aiosqlite.Connection) -> list[int]:
+    """Apply the migrations ``conn``'s database lacks; return their numbers
+    (empty when the schema is current). Idempotent."""
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    async with conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cursor:
+        row = await cursor.fetchone()
+    newest = int(row[0]) if row is not None else 0
+    if newest > len(MIGRATIONS):
+        raise SchemaTooNewError(
+            f"the database is at schema version {newest}, newer than this code knows ({len(MIGRATIONS)}); "
+            "upgrade the bot instead of running an older one against it"
+        )
+    applied: list[int] = []
+    for version, script in enumerate(MIGRATIONS, start=1):
+        async with transaction(conn, "IMMEDIATE"):
+            async with conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)) as cursor:
+                if await cursor.fetchone() is not None:
+                    continue
+            for statement in statements(script):
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", (version, to_db(utc_now()))
+            )
+        applied.append(version)
+    return applied
+
+
+async def migrate(database_url: str) -> list[int]:
+    """``python -m bot migrate``: bring the database at ``database_url`` up to
+    date (creating the file and its folder if needed); return what was applied."""
+    path = database_path(database_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = await connect(path)
+    try:
+        return await apply_migrations(conn)
+    finally:
+        await conn.close()

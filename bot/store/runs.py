@@ -1,0 +1,171 @@
+"""Reading the audit trail back, for admin commands."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from executor.llm.types import Usage
+
+from bot.store.clock import from_db
+from bot.store.connection import SharedConnection
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    run_id: str
+    agent_id: str
+    caller_id: str
+    guild_id: str
+    channel_id: str
+    parent_run_id: str
+    tier: str
+    model: str
+    status: str
+    input: str
+    output: str
+    error: str
+    started_at: datetime
+    finished_at: datetime | None
+    runtime_seconds: float
+    usage: Usage
+    tool_calls: int
+    steps: int
+    ceiling_hit: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    step: int
+    content: str
+    reasoning: str
+    tool_calls: list[dict[str, str]]
+    usage: Usage
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    step: int
+    call_id: str
+    name: str
+    arguments: str
+    result: str
+    is_error: bool
+    images: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    kind: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    run: RunSummary
+    steps: list[StepRecord]
+    tool_calls: list[ToolCallRecord]
+    events: list[EventRecord]
+
+
+_SUMMARY = (
+    "run_id, agent_id, caller_id, guild_id, channel_id, parent_run_id, tier, model, status, input, output, error,"
+    " started_at, finished_at, runtime_seconds, input_tokens, output_tokens, reasoning_tokens, cached_tokens,"
+    " tool_calls, steps, ceiling_hit"
+)
+
+
+class Runs:
+    def __init__(self, reader: SharedConnection) -> None:
+        self._reader = reader
+
+    async def recent(self, guild_id: str, member_id: str | None = None, limit: int = 20) -> list[RunSummary]:
+        """A guild's runs, or one member's there, newest first."""
+        where, params = ("guild_id = ?", (guild_id,)) if member_id is None else (
+            "guild_id = ? AND caller_id = ?",
+            (guild_id, member_id),
+        )
+        async with self._reader.transaction() as conn:
+            async with conn.execute(
+                f"SELECT {_SUMMARY} FROM runs WHERE {where} ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                (*params, limit),
+            ) as cursor:
+                return [_summary(r) for r in await cursor.fetchall()]
+
+    async def detail(self, run_id: str, guild_id: str | None = None) -> RunDetail | None:
+        """A run with its steps, tool calls and events; None if there is no
+        such run (in ``guild_id``, when given: an admin sees their guild only)."""
+        async with self._reader.transaction() as conn:
+            async with conn.execute(f"SELECT {_SUMMARY} FROM runs WHERE run_id = ?", (run_id,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None or (guild_id is not None and row["guild_id"] != guild_id):
+                return None
+            steps = await conn.execute_fetchall(
+                "SELECT step, content, reasoning, tool_calls, input_tokens, output_tokens, reasoning_tokens,"
+                " cached_tokens, created_at FROM steps WHERE run_id = ? ORDER BY step",
+                (run_id,),
+            )
+            calls = await conn.execute_fetchall(
+                "SELECT step, call_id, name, arguments, result, is_error, images, created_at"
+                " FROM tool_calls WHERE run_id = ? ORDER BY id",
+                (run_id,),
+            )
+            events = await conn.execute_fetchall(
+                "SELECT kind, data, created_at FROM events WHERE run_id = ? ORDER BY id", (run_id,)
+            )
+        return RunDetail(
+            _summary(row),
+            [
+                StepRecord(
+                    s["step"], s["content"], s["reasoning"], json.loads(s["tool_calls"]), _usage(s), from_db(s["created_at"])
+                )
+                for s in steps
+            ],
+            [
+                ToolCallRecord(
+                    c["step"],
+                    c["call_id"],
+                    c["name"],
+                    c["arguments"],
+                    c["result"],
+                    bool(c["is_error"]),
+                    c["images"],
+                    from_db(c["created_at"]),
+                )
+                for c in calls
+            ],
+            [EventRecord(e["kind"], json.loads(e["data"]), from_db(e["created_at"])) for e in events],
+        )
+
+
+def _usage(row: Any) -> Usage:
+    return Usage(row["input_tokens"], row["output_tokens"], row["reasoning_tokens"], row["cached_tokens"])
+
+
+def _summary(r: Any) -> RunSummary:
+    return RunSummary(
+        run_id=r["run_id"],
+        agent_id=r["agent_id"],
+        caller_id=r["caller_id"],
+        guild_id=r["guild_id"],
+        channel_id=r["channel_id"],
+        parent_run_id=r["parent_run_id"],
+        tier=r["tier"],
+        model=r["model"],
+        status=r["status"],
+        input=r["input"],
+        output=r["output"],
+        error=r["error"],
+        started_at=from_db(r["started_at"]),
+        finished_at=from_db(r["finished_at"]) if r["finished_at"] is not None else None,
+        runtime_seconds=r["runtime_seconds"],
+        usage=_usage(r),
+        tool_calls=r["tool_calls"],
+        steps=r["steps"],
+        ceiling_hit=bool(r["ceiling_hit"]),
+    )

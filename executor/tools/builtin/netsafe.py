@@ -46,6 +46,9 @@ METADATA_HOSTS = frozenset(
 )
 
 _CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
+#: What ``allow_private`` opens: the LAN ranges (RFC 1918, IPv6 unique-local).
+#: Narrower than ``is_private``, which also covers documentation and reserved ranges.
+_PRIVATE = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
@@ -82,7 +85,7 @@ def address_kind(ip: IPAddress) -> str | None:
         (ip.is_link_local, "link-local"),
         (ip.is_multicast, "multicast"),
         (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT, "shared (CGNAT)"),
-        (ip.is_private, "private"),
+        (any(ip in net for net in _PRIVATE), "private"),
         (ip.is_reserved, "reserved"),
         (not ip.is_global, "non-public"),
     )
@@ -144,13 +147,13 @@ class NetPolicy:
         except (httpx.InvalidURL, TypeError) as exc:
             raise FetchError(f"not a valid URL: {exc}") from None
         if parsed.scheme not in ("http", "https"):
-            raise Refused(f"only http:// and https:// URLs can be fetched, not {parsed.scheme or 'this'}:")
+            raise Refused(f"refused to fetch {url}: only http:// and https:// URLs can be fetched")
         if not parsed.raw_host:
             raise FetchError(f"the URL {str(url)!r} has no host")
         if parsed.userinfo:
-            raise Refused("URLs with a user name or password are not fetched")
+            raise Refused(f"refused to fetch {parsed.copy_with(userinfo=b'')}: the URL carries a user name or password")
         if _host_name(parsed) in METADATA_HOSTS:
-            raise Refused(f"{parsed.host} is a cloud metadata host")
+            raise Refused(f"refused to fetch {url}: {parsed.host} is a cloud metadata host")
         return parsed
 
     async def addresses(self, url: httpx.URL) -> list[str]:

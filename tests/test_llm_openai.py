@@ -154,7 +154,7 @@ async def test_user_images_are_data_urls(model: OpenAIChatModel, server: FakeOpe
 
 
 async def test_tool_result_images_follow_all_tool_messages(model: OpenAIChatModel, server: FakeOpenAIServer) -> None:
-    conversation = [
+    conversation: list[Message] = [
         UserMessage("Screenshot both pages"),
         AssistantMessage(tool_calls=(ToolCall("s1", "shot", "{}"), ToolCall("s2", "shot", "{}"))),
         ToolResultMessage("s1", "shot", "page one", images=(PNG,)),

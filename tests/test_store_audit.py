@@ -1,0 +1,216 @@
+"""The Audit port: run rows, steps, tool calls, events, once-only close,
+interrupted runs at start-up, the live tally, and admin run queries."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from executor.llm.scripted import ScriptedModel, call, text
+from executor.llm.types import AssistantMessage, ToolCall, Usage
+from executor.ports import Audit, Budget, Ports, RunRecorder
+from executor.run import RunnableAgent, RunStatus
+from executor.tools.base import ToolResult
+from executor.tools.invocation import Invocation
+
+from bot.store import Store
+from bot.store.bounded import TEXT_LIMIT, bounded, bounded_json
+from tests.executor_kit import make_executor
+from tests.store_helpers import FakeClock, run_info, stats, url
+
+NOW = datetime(2025, 3, 5, 12, 0, 30, tzinfo=UTC)
+
+
+def row(tmp_path: Path, sql: str, *params: Any) -> tuple[Any, ...]:
+    with sqlite3.connect(tmp_path / "executus.db") as conn:
+        found = conn.execute(sql, params).fetchone()
+    assert found is not None
+    return tuple(found)
+
+
+async def test_a_run_from_start_to_close(tmp_path: Path) -> None:
+    async with Store(url(tmp_path), clock=FakeClock(NOW)) as store:
+        rec = await store.audit.start_run(run_info("r1"))
+        assert row(tmp_path, "SELECT status, agent_id, caller_id, tier FROM runs WHERE run_id = 'r1'") == (
+            "running",
+            "helper",
+            "u1",
+            "fast",
+        )
+        call1 = ToolCall("c1", "echo", '{"text": "hi"}')
+        await rec.on_step(0, AssistantMessage("thinking", (call1,), reasoning="why"), Usage(10, 5, 2, 1))
+        await rec.on_tool(0, call1, ToolResult("echo:hi"))
+        await rec.log_event("compaction_fired", {"before": 10, "after": 4})
+        await rec.on_step(1, AssistantMessage("done"), Usage(12, 3))
+        await rec.close(stats("ok", output="done", usage=Usage(22, 8, 2, 1), steps=2))
+
+        detail = await store.runs.detail("r1")
+    assert detail is not None
+    run = detail.run
+    assert (run.status, run.output, run.steps, run.tool_calls, run.runtime_seconds) == ("ok", "done", 2, 1, 2.5)
+    assert run.usage == Usage(22, 8, 2, 1)
+    assert run.finished_at == NOW
+    assert [(s.step, s.content, s.tool_calls) for s in detail.steps] == [
+        (0, "thinking", [{"id": "c1", "name": "echo"}]),
+        (1, "done", []),
+    ]
+    assert detail.steps[0].usage == Usage(10, 5, 2, 1)
+    assert [(c.call_id, c.name, c.arguments, c.result, c.is_error) for c in detail.tool_calls] == [
+        ("c1", "echo", '{"text": "hi"}', "echo:hi", False)
+    ]
+    assert [(e.kind, e.data) for e in detail.events] == [("compaction_fired", {"before": 10, "after": 4})]
+
+
+async def test_close_takes_effect_once(tmp_path: Path) -> None:
+    async with Store(url(tmp_path)) as store:
+        rec = await store.audit.start_run(run_info("r1"))
+        await rec.close(stats("timeout"))
+        await rec.close(stats("ok", output="second close"))
+        again = await store.audit.start_run(run_info("r2"))
+        await again.close(stats("cancelled"))
+    assert row(tmp_path, "SELECT status, output FROM runs WHERE run_id = 'r1'") == ("timeout", "done")
+    assert row(tmp_path, "SELECT status FROM runs WHERE run_id = 'r2'") == ("cancelled",)
+
+
+async def test_tool_text_is_bounded_with_a_marker(tmp_path: Path) -> None:
+    huge = "é" * 20_000  # two bytes a character: the bound is in bytes
+    async with Store(url(tmp_path)) as store:
+        rec = await store.audit.start_run(run_info("r1"))
+        await rec.on_tool(0, ToolCall("c1", "echo", huge), ToolResult(huge, is_error=True))
+        await rec.log_event("critic_nudge", {"message": huge})
+        await rec.close(stats())
+        detail = await store.runs.detail("r1")
+    assert detail is not None
+    stored = detail.tool_calls[0]
+    for value in (stored.arguments, stored.result):
+        assert len(value.encode("utf-8")) <= TEXT_LIMIT
+        assert value.startswith("éé") and value.endswith("[truncated: 40000 bytes in all]")
+    assert detail.events[0].data["truncated"] is True
+    assert bounded("short") == "short"
+    assert len(bounded_json({"k": "\x01" * 50_000}).encode("utf-8")) <= TEXT_LIMIT
+
+
+async def test_events_take_values_json_cannot_encode(tmp_path: Path) -> None:
+    async with Store(url(tmp_path)) as store:
+        rec = await store.audit.start_run(run_info("r1"))
+        await rec.log_event("critic_extend", {"at": NOW, "steps": 3})
+        await rec.close(stats())
+        detail = await store.runs.detail("r1")
+    assert detail is not None
+    assert detail.events[0].data == {"at": str(NOW), "steps": 3}
+
+
+async def test_the_live_tally_counts_until_close(tmp_path: Path) -> None:
+    async with Store(url(tmp_path)) as store:
+        rec = await store.audit.start_run(run_info("r1"))
+        await rec.on_step(0, AssistantMessage("", (ToolCall("a", "echo"), ToolCall("b", "fails"))), Usage(10, 5))
+        await rec.on_tool(0, ToolCall("a", "echo"), ToolResult("ok"))
+        await rec.on_tool(0, ToolCall("b", "fails"), ToolResult("no", is_error=True))
+        await rec.on_step(1, AssistantMessage("done"), Usage(3, 1))
+        tally = store.audit.tally("r1")
+        assert tally is not None
+        assert (tally.steps, tally.tool_calls, tally.tool_errors, tally.last_tool) == (2, 2, 1, "fails")
+        assert tally.usage == Usage(13, 6)
+        assert [t.run_id for t in store.audit.live()] == ["r1"]
+        await rec.close(stats())
+        assert store.audit.tally("r1") is None
+        assert store.audit.live() == []
+
+
+async def test_runs_left_running_are_interrupted_at_the_next_start(tmp_path: Path) -> None:
+    async with Store(url(tmp_path)) as store:
+        rec = await store.audit.start_run(run_info("left"))
+        await rec.on_step(0, AssistantMessage("", (ToolCall("a", "echo"),)), Usage(10, 5))
+        await rec.on_tool(0, ToolCall("a", "echo"), ToolResult("ok"))
+        await rec.on_step(1, AssistantMessage("", (ToolCall("b", "echo"),)), Usage(7, 2))
+        done = await store.audit.start_run(run_info("done"))
+        await done.close(stats())
+        # The store closes with "left" never closed, as a dying process would.
+    async with Store(url(tmp_path)) as store:
+        assert store.recovery.interrupted_runs == 1
+        detail = await store.runs.detail("left")
+        assert detail is not None
+        assert detail.run.status == "interrupted"
+        assert (detail.run.steps, detail.run.tool_calls, detail.run.usage) == (2, 1, Usage(17, 7))
+        assert detail.run.finished_at is not None
+        finished = await store.runs.detail("done")
+        assert finished is not None and finished.run.status == "ok"
+    async with Store(url(tmp_path)) as store:
+        assert store.recovery.interrupted_runs == 0
+
+
+async def test_queued_writes_survive_a_normal_shutdown(tmp_path: Path) -> None:
+    async with Store(url(tmp_path)) as store:
+        recs = [await store.audit.start_run(run_info(f"r{i}")) for i in range(5)]
+        for step in range(200):
+            for rec in recs:
+                await rec.on_step(step, AssistantMessage(f"step {step}"), Usage(1, 1))
+                await rec.log_event("tick", {"step": step})
+    assert row(tmp_path, "SELECT COUNT(*) FROM steps") == (1000,)
+    assert row(tmp_path, "SELECT COUNT(*) FROM events") == (1000,)
+
+
+async def test_a_bad_queued_write_does_not_sink_its_batch(tmp_path: Path) -> None:
+    async with Store(url(tmp_path)) as store:
+        rec = await store.audit.start_run(run_info("r1"))
+        ghost = await store.audit.start_run(run_info("ghost"))
+        with sqlite3.connect(tmp_path / "executus.db") as conn:
+            conn.execute("PRAGMA foreign_keys = OFF")
+            conn.execute("DELETE FROM runs WHERE run_id = 'ghost'")
+        for step in range(50):
+            await rec.on_step(step, AssistantMessage("fine"), Usage(1, 1))
+            await ghost.on_step(step, AssistantMessage("orphan"), Usage(1, 1))  # violates the foreign key
+        await rec.close(stats())
+    assert row(tmp_path, "SELECT COUNT(*) FROM steps WHERE run_id = 'r1'") == (50,)
+    assert row(tmp_path, "SELECT COUNT(*) FROM steps WHERE run_id = 'ghost'") == (0,)
+
+
+async def test_rejections_are_recorded_for_admins(tmp_path: Path) -> None:
+    async with Store(url(tmp_path)) as store:
+        await store.audit.record_rejection(Invocation("u1", run_id="r9", guild_id="g1"), "helper", "no runs left")
+        detail = await store.runs.detail("r9")
+    assert detail is not None
+    assert (detail.run.status, detail.run.error, detail.run.caller_id) == ("rejected", "no runs left", "u1")
+    assert [(e.kind, e.data) for e in detail.events] == [
+        ("budget_rejected", {"agent_id": "helper", "message": "no runs left"})
+    ]
+
+
+async def test_run_lists_newest_first_by_member_and_guild(tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    async with Store(url(tmp_path), clock=clock) as store:
+        for i, caller in enumerate(["u1", "u2", "u1", "u1"]):
+            info = run_info(f"r{i}", caller=caller, started_at=NOW.replace(minute=i))
+            await (await store.audit.start_run(info)).close(stats())
+        await (await store.audit.start_run(run_info("other", guild="g2"))).close(stats())
+        assert [r.run_id for r in await store.runs.recent("g1")] == ["r3", "r2", "r1", "r0"]
+        assert [r.run_id for r in await store.runs.recent("g1", "u1", limit=2)] == ["r3", "r2"]
+        assert [r.run_id for r in await store.runs.recent("g2")] == ["other"]
+        assert await store.runs.detail("other", guild_id="g1") is None
+        assert await store.runs.detail("other", guild_id="g2") is not None
+        assert await store.runs.detail("missing") is None
+
+
+async def test_the_store_serves_the_executor_ports(tmp_path: Path) -> None:
+    """The real executor, audited and budgeted by the store."""
+    async with Store(url(tmp_path)) as store:
+        audit: Audit = store.audit
+        budget: Budget = store.budget
+        recorder: RunRecorder = await store.audit.start_run(run_info("typed"))
+        await recorder.close(stats())
+        model = ScriptedModel(
+            [call("echo", text="hi", usage=Usage(7, 3, requests=1)), text("all done", Usage(9, 4, requests=1))]
+        )
+        executor = make_executor(model, ports=Ports(budget=budget, audit=audit))
+        res = await executor.run(RunnableAgent("helper", tools=("echo",)), Invocation("u1", guild_id="g1"), "say hi")
+        assert res.status is RunStatus.OK
+        detail = await store.runs.detail(res.run_id)
+        usage = await store.budget.usage("g1", "u1")
+    assert detail is not None
+    assert (detail.run.status, detail.run.output, detail.run.tool_calls) == ("ok", "all done", 1)
+    assert detail.run.steps == len(detail.steps) >= 1
+    assert [c.result for c in detail.tool_calls] == ["echo:hi"]
+    assert detail.run.usage.total_tokens == 23
+    assert (usage.running, usage.periods[next(iter(usage.periods))].spent.tokens) == (0, 23)

@@ -17,7 +17,7 @@ from executor.tools.base import Tool, ToolResult
 from executor.tools.builtin import NetPolicy, Refused, SafeFetcher, builtin_tools
 from executor.tools.builtin.fetch import MAX_DOWNLOAD_BYTES
 from executor.tools.builtin.htmltext import html_to_text
-from executor.tools.builtin.netsafe import FetchError, address_kind
+from executor.tools.builtin.netsafe import FetchError, Resolver, address_kind
 from executor.tools.builtin.safefetch import TooLarge
 from executor.tools.invocation import Invocation
 
@@ -38,7 +38,7 @@ async def call(tool: Tool, **args: object) -> ToolResult:
     return ToolResult(out) if isinstance(out, str) else out
 
 
-def fixed_resolver(mapping: dict[str, list[str]], calls: list[str] | None = None):  # type: ignore[no-untyped-def]
+def fixed_resolver(mapping: dict[str, list[str]], calls: list[str] | None = None) -> Resolver:
     async def resolve(host: str, port: int) -> list[str]:
         if calls is not None:
             calls.append(host)

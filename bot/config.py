@@ -1,0 +1,124 @@
+"""Settings: everything the bot reads from the environment and ``.env``.
+
+Every setting is documented in ``.env.example``. Secrets are ``SecretStr``
+so they print as ``**********`` in logs and reprs; read them with
+:func:`secret`. Comma-separated lists arrive as plain strings (pydantic-settings
+would otherwise try to parse them as JSON) and are parsed here, with errors
+that name the variable. Empty values count as unset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import httpx
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from executor.llm import anthropic, openai
+from executor.llm.http import RetryPolicy
+from executor.llm.tiers import ModelRegistry, ModelSpec, ProviderAccess, parse_context_windows, parse_tiers
+
+DEFAULT_MODEL_TIERS = "fast=openai/gpt-4o-mini,smart=openai/gpt-4o"
+
+class ConfigError(Exception):
+    """The environment or ``.env`` holds an invalid setting; the message names it."""
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Settings(BaseSettings):
+    """The bot's configuration. ``DISCORD_TOKEN`` is optional here because
+    tooling (migrations, the local chat) runs without it; the bot checks it."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        protected_namespaces=(),
+    )
+
+    discord_token: SecretStr | None = None
+    discord_api_base: str = "https://discord.com/api/v10"
+    discord_guild_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    database_url: str = "sqlite:///data/executus.db"
+    agents_dir: Path = Path("agents")
+    skills_dir: Path = Path("skills")
+    artifacts_dir: Path = Path("artifacts")
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = openai.DEFAULT_BASE_URL
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str = anthropic.DEFAULT_BASE_URL
+    model_tiers: Annotated[dict[str, ModelSpec], NoDecode] = Field(
+        default_factory=lambda: parse_tiers(DEFAULT_MODEL_TIERS)
+    )
+    model_context_windows: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    model_timeout: float = Field(120.0, gt=0)
+    model_max_retries: int = Field(3, ge=0)
+    log_level: LogLevel = "INFO"
+
+    @field_validator("discord_guild_ids", mode="before")
+    @classmethod
+    def _guild_ids(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        ids = []
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            if not item.isdigit():
+                raise ValueError(f"DISCORD_GUILD_IDS: {item!r} is not a server id (comma-separated numbers)")
+            ids.append(int(item))
+        return tuple(ids)
+
+    @field_validator("model_tiers", mode="before")
+    @classmethod
+    def _tiers(cls, value: Any) -> Any:
+        return parse_tiers(value) if isinstance(value, str) else value
+
+    @field_validator("model_context_windows", mode="before")
+    @classmethod
+    def _context_windows(cls, value: Any) -> Any:
+        return parse_context_windows(value) if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    def provider_access(self) -> dict[str, ProviderAccess]:
+        return {
+            "openai": ProviderAccess(secret(self.openai_api_key), self.openai_base_url),
+            "anthropic": ProviderAccess(secret(self.anthropic_api_key), self.anthropic_base_url),
+        }
+
+    def model_registry(self, client: httpx.AsyncClient) -> ModelRegistry:
+        """The executor's model resolver, on the caller's shared HTTP client."""
+        return ModelRegistry(
+            client,
+            self.model_tiers,
+            self.provider_access(),
+            context_windows=self.model_context_windows,
+            timeout=self.model_timeout,
+            retry=RetryPolicy(max_retries=self.model_max_retries),
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and ``.env``, or a ConfigError with one
+    ``VARIABLE: problem`` line per bad setting (never the values: they may be secrets)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            variable = ".".join(str(part) for part in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(message if message.startswith(f"{variable}:") else f"{variable}: {message}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+def secret(value: SecretStr | None) -> str:
+    """The secret's text, or "" when unset."""
+    return value.get_secret_value() if value is not None else ""

@@ -1,0 +1,36 @@
+"""Running an agent in a Discord thread: the progress message, the run, the
+final progress state. Shared by /ask, mentions and thread follow-ups."""
+
+from __future__ import annotations
+
+import asyncio
+
+import discord
+
+from bot.delivery import NO_PINGS
+from bot.progress import ProgressMessage, cancel_view
+from bot.runs import RunRequest, RunService
+from executor.run import Result
+
+
+class ThreadRunner:
+    """Serialises runs per thread (a follow-up sent while a run is going waits
+    its turn instead of being dropped) and drives the progress message."""
+
+    def __init__(self, service: RunService) -> None:
+        self.service = service
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def run(self, thread: discord.Thread, request: RunRequest, agent_name: str) -> Result:
+        lock = self._locks.setdefault(thread.id, asyncio.Lock())
+        async with lock:
+            invocation = self.service.prepare(request)
+            message = await thread.send(
+                f"⚙️ **{agent_name}** is starting…\n-# run `{invocation.run_id}`",
+                view=cancel_view(invocation.run_id),
+                allowed_mentions=NO_PINGS,
+            )
+            progress = ProgressMessage(message, invocation.run_id, agent_name)
+            result = await self.service.run(request, invocation, progress.on_step)
+            await progress.finish(result)
+            return result

@@ -48,11 +48,11 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0
 
-    def backoff(self, retry: int, rand: Callable[[], float] = random.random) -> float:
+    def backoff(self, retry: int) -> float:
         """Delay before retry number ``retry`` (0-based): ``base * 2**retry``,
         capped, then scaled into [50 %, 100 %] so clients do not retry in step."""
         ceiling = min(self.max_delay, self.base_delay * (2**retry))
-        return ceiling * (0.5 + rand() / 2)
+        return ceiling * random.uniform(0.5, 1.0)
 
 
 class ProviderTransport:

@@ -54,14 +54,11 @@ KNOWN_CONTEXT_WINDOWS: Mapping[str, int] = {
 
 _TIER_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
-ModelFactory = Callable[..., Model]
-
-
 @dataclass(frozen=True, slots=True)
 class _Provider:
     info: ProviderInfo
     default_base_url: str
-    factory: ModelFactory
+    factory: Callable[..., Model]
 
 
 _PROVIDERS: Mapping[str, _Provider] = {

@@ -1,0 +1,192 @@
+"""Reading AGENTS_DIR and SKILLS_DIR at start-up.
+
+A broken file must not take the bot down with it: each problem becomes one
+line naming the file and the field, and every good definition still loads.
+An agent whose tools or palette entries do not exist is not loaded, since
+its runs would fail before their first model call.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Set
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from bot.agents.definitions import Access, AgentDefinition, SkillDefinition
+from bot.agents.files import AgentFile, Identified, SkillFile
+from executor.run import RunnableAgent
+from executor.tools.builtin import WORKSPACE_TOOL_NAMES
+from executor.tools.builtin.validation import describe_errors
+
+F = TypeVar("F", bound=Identified)
+
+
+@dataclass(slots=True)
+class LoadedAgents:
+    """The loaded definitions and what was wrong with the rest. Also the
+    executor's Palette: delegation resolves skill and agent ids here."""
+
+    agents: dict[str, AgentDefinition] = field(default_factory=dict)
+    skills: dict[str, SkillDefinition] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def skill(self, name: str) -> RunnableAgent | None:
+        found = self.skills.get(name)
+        return found.runnable() if found else None
+
+    def agent(self, name: str) -> RunnableAgent | None:
+        found = self.agents.get(name)
+        return found.runnable() if found else None
+
+    def available_to(self, member_roles: Iterable[str], is_admin: bool = False) -> list[AgentDefinition]:
+        """The agents this member may start, by id."""
+        roles = list(member_roles)
+        return [a for _, a in sorted(self.agents.items()) if a.may_run(roles, is_admin)]
+
+
+def load_agents(
+    agents_dir: str | Path,
+    known_tools: Set[str],
+    *,
+    skills_dir: str | Path | None = None,
+    session_tools: Set[str] = WORKSPACE_TOOL_NAMES,
+) -> LoadedAgents:
+    """Load every ``*.toml`` in ``agents_dir`` (and ``skills_dir``).
+
+    ``known_tools`` are the registry's tool names; ``session_tools`` the
+    per-run tools an agent (not a skill: sub-runs get no session tools) may
+    also name. Palette entries must name loaded skills and agents.
+    """
+    loaded = LoadedAgents()
+    problems = loaded.problems
+    if skills_dir is not None:
+        for path, skill in _by_id(_read_dir(Path(skills_dir), SkillFile, problems), problems).values():
+            if _known(path, skill.tools, known_tools, problems, session_tools):
+                loaded.skills[skill.id] = _skill(skill, path)
+    candidates = _by_id(_read_dir(Path(agents_dir), AgentFile, problems), problems)
+    for id_, (path, agent) in list(candidates.items()):
+        tools_ok = _known(path, agent.tools, known_tools | session_tools, problems)
+        missing_skills = [s for s in agent.palette.skills if s not in loaded.skills]
+        problems.extend(f"{path}: palette.skills: no skill {name!r} was loaded" for name in missing_skills)
+        delegates_to_self = id_ in agent.palette.agents
+        if delegates_to_self:
+            problems.append(f"{path}: palette.agents: an agent cannot delegate to itself")
+        if not tools_ok or missing_skills or delegates_to_self:
+            del candidates[id_]
+    _drop_broken_delegations(candidates, problems)
+    for path, agent in candidates.values():
+        loaded.agents[agent.id] = _agent(agent, path, session_tools)
+    return loaded
+
+
+def _read_dir(directory: Path, model: type[F], problems: list[str]) -> list[tuple[Path, F]]:
+    if not directory.is_dir():
+        problems.append(f"{directory}: directory not found")
+        return []
+    out = []
+    for path in sorted(directory.glob("*.toml")):
+        parsed = _read(path, model, problems)
+        if parsed is not None:
+            out.append((path, parsed))
+    return out
+
+
+def _read(path: Path, model: type[F], problems: list[str]) -> F | None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{path}: not valid TOML: {exc}")
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: cannot read: {exc}")
+        return None
+    data.setdefault("id", path.stem)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(f"{path}: {line}" for line in describe_errors(exc))
+        return None
+
+
+def _by_id(files: list[tuple[Path, F]], problems: list[str]) -> dict[str, tuple[Path, F]]:
+    """The files by id; a later file reusing an id is reported and skipped."""
+    out: dict[str, tuple[Path, F]] = {}
+    for path, parsed in files:
+        if parsed.id in out:
+            problems.append(f"{path}: id: {parsed.id!r} is already defined in {out[parsed.id][0]}")
+        else:
+            out[parsed.id] = (path, parsed)
+    return out
+
+
+def _known(
+    path: Path, tools: Iterable[str], known: Set[str], problems: list[str], agents_only: Set[str] = frozenset()
+) -> bool:
+    """Whether every tool exists (for this kind of definition); reports those that do not."""
+    bad = []
+    for name in tools:
+        if name in agents_only:
+            bad.append(f"{path}: tools: {name!r} is only available to agents, not skills")
+        elif name not in known:
+            bad.append(f"{path}: tools: unknown tool {name!r} (known: {', '.join(sorted(known))})")
+    problems.extend(bad)
+    return not bad
+
+
+def _drop_broken_delegations(candidates: dict[str, tuple[Path, AgentFile]], problems: list[str]) -> None:
+    """Remove agents delegating to agents that did not load, until none do
+    (dropping one can break another that delegates to it)."""
+    changed = True
+    while changed:
+        changed = False
+        for id_, (path, agent) in list(candidates.items()):
+            missing = [a for a in agent.palette.agents if a not in candidates]
+            if missing:
+                problems.extend(f"{path}: palette.agents: no agent {name!r} was loaded" for name in missing)
+                del candidates[id_]
+                changed = True
+def _agent(f: AgentFile, path: Path, session_tools: Set[str]) -> AgentDefinition:
+    return AgentDefinition(
+        id=f.id,
+        name=f.name or f.id,
+        description=f.description,
+        system_prompt=f.system_prompt,
+        source=str(path),
+        tier=f.tier,
+        tools=tuple(t for t in f.tools if t not in session_tools),
+        session_tools=tuple(t for t in f.tools if t in session_tools),
+        skills=tuple(f.palette.skills),
+        agents=tuple(f.palette.agents),
+        max_iterations=f.max_iterations or 0,
+        max_runtime=f.max_runtime or 0.0,
+        critic=f.critic,
+        access=Access(f.access.everyone, frozenset(r.casefold() for r in f.access.roles)),
+    )
+
+
+def _skill(f: SkillFile, path: Path) -> SkillDefinition:
+    schema = {
+        "type": "object",
+        "properties": {
+            name: {"type": spec.type, **({"description": spec.description} if spec.description else {})}
+            for name, spec in f.inputs.items()
+        },
+        "required": [name for name, spec in f.inputs.items() if spec.required],
+    }
+    return SkillDefinition(
+        id=f.id,
+        name=f.name or f.id,
+        description=f.description,
+        prompt_template=f.prompt,
+        inputs_schema=schema,
+        source=str(path),
+        system_prompt=f.system_prompt,
+        tier=f.tier,
+        tools=tuple(f.tools),
+        max_iterations=f.max_iterations or 0,
+        max_runtime=f.max_runtime or 0.0,
+    )

@@ -58,7 +58,9 @@ def sleep() -> RecordedSleep:
 
 @pytest.fixture
 def model(client: httpx.AsyncClient, server: FakeAnthropicServer, sleep: RecordedSleep) -> AnthropicModel:
-    return AnthropicModel(client, "claude-sonnet-4-5", "sk-ant-test-key-0000", server.base_url, max_tokens=1024, sleep=sleep)
+    return AnthropicModel(
+        client, "claude-sonnet-4-5", "sk-ant-test-key-0000", server.base_url, max_tokens=1024, sleep=sleep
+    )
 
 
 def ask(text: str = "Find cats") -> list[Message]:
@@ -132,7 +134,12 @@ async def test_parallel_tool_use_and_merged_tool_results(model: AnthropicModel, 
         {"type": "tool_use", "id": "t2", "name": "fetch", "input": {"url": "x"}},
     ]
     assert sent[2]["content"] == [
-        {"type": "tool_result", "tool_use_id": "t1", "is_error": False, "content": [{"type": "text", "text": "3 results"}]},
+        {
+            "type": "tool_result",
+            "tool_use_id": "t1",
+            "is_error": False,
+            "content": [{"type": "text", "text": "3 results"}],
+        },
         {"type": "tool_result", "tool_use_id": "t2", "is_error": True},
         {"type": "text", "text": "Also, be brief."},
     ]
@@ -170,7 +177,8 @@ async def test_images_are_base64_blocks_in_user_and_tool_result_content(
 
 
 async def test_usage_counts_cache_reads_and_writes(model: AnthropicModel, server: FakeAnthropicServer) -> None:
-    server.script(Reply.text("ok", usage=Usage(input_tokens=50, output_tokens=20, cached_tokens=1000, cache_write_tokens=200)))
+    usage = Usage(input_tokens=50, output_tokens=20, cached_tokens=1000, cache_write_tokens=200)
+    server.script(Reply.text("ok", usage=usage))
     response = await model.complete(ask())
     assert response.usage == Usage(
         input_tokens=1250, output_tokens=20, cached_tokens=1000, cache_write_tokens=200, requests=1
@@ -217,7 +225,8 @@ async def test_invalid_tool_arguments_arrive_raw_and_go_back_as_an_object(
     assert call.arguments == '{"q": "ca'
     with pytest.raises(ValueError):
         call.parsed_arguments()
-    await model.complete([*ask(), first.message, ToolResultMessage("t1", "search", "bad JSON", is_error=True)], [SEARCH])
+    retry = [*ask(), first.message, ToolResultMessage("t1", "search", "bad JSON", is_error=True)]
+    await model.complete(retry, [SEARCH])
     assert server.requests[1]["messages"][1]["content"][0]["input"] == {"_invalid_json": '{"q": "ca'}
 
 
@@ -232,7 +241,9 @@ async def test_overloaded_529_with_retry_after_date_then_success(
     assert len(server.requests) == 2
 
 
-async def test_429_retry_after_seconds(model: AnthropicModel, server: FakeAnthropicServer, sleep: RecordedSleep) -> None:
+async def test_429_retry_after_seconds(
+    model: AnthropicModel, server: FakeAnthropicServer, sleep: RecordedSleep
+) -> None:
     server.script(Reply.error(429, "Number of requests has exceeded your rate limit", retry_after=7), Reply.text("ok"))
     await model.complete(ask())
     assert sleep.calls == [7.0]

@@ -114,7 +114,9 @@ async def test_parallel_tool_calls_and_their_results_go_back_in_order(
 ) -> None:
     model = OpenAIChatModel(client, "gpt-4o", base_url=server.base_url, parallel_tool_calls=False)
     server.script(
-        Reply.tool_calls(ToolCall("c1", "calculator", '{"expression":"1+1"}'), ToolCall("c2", "weather", '{"city":"Oslo"}')),
+        Reply.tool_calls(
+            ToolCall("c1", "calculator", '{"expression":"1+1"}'), ToolCall("c2", "weather", '{"city":"Oslo"}')
+        ),
         Reply.text("2, and cold"),
     )
     first = await model.complete(ask(), [CALC, WEATHER])
@@ -171,7 +173,8 @@ async def test_tool_result_images_follow_all_tool_messages(model: OpenAIChatMode
 
 
 async def test_usage_includes_reasoning_and_cached_tokens(model: OpenAIChatModel, server: FakeOpenAIServer) -> None:
-    server.script(Reply.text("ok", usage=Usage(input_tokens=1200, output_tokens=300, reasoning_tokens=256, cached_tokens=1024)))
+    usage = Usage(input_tokens=1200, output_tokens=300, reasoning_tokens=256, cached_tokens=1024)
+    server.script(Reply.text("ok", usage=usage))
     response = await model.complete(ask())
     assert response.usage == Usage(
         input_tokens=1200, output_tokens=300, reasoning_tokens=256, cached_tokens=1024, requests=1
@@ -340,14 +343,16 @@ async def test_invalid_tool_argument_json_arrives_raw(model: OpenAIChatModel, se
     with pytest.raises(ValueError, match="not valid JSON"):
         call.parsed_arguments()
     # The raw text goes back to the model unchanged, next to the tool error.
-    await model.complete([*ask(), response.message, ToolResultMessage("bad", "calculator", call.arguments, True)], [CALC])
+    retry = [*ask(), response.message, ToolResultMessage("bad", "calculator", call.arguments, is_error=True)]
+    await model.complete(retry, [CALC])
     assert server.requests[1]["messages"][2]["tool_calls"][0]["function"]["arguments"] == broken
 
 
 async def test_tool_arguments_sent_as_an_object_are_kept_as_text(
     model: OpenAIChatModel, server: FakeOpenAIServer
 ) -> None:
-    message = {"role": "assistant", "content": None, "tool_calls": [{"function": {"name": "calculator", "arguments": {"expression": "1"}}}]}
+    wire_call = {"function": {"name": "calculator", "arguments": {"expression": "1"}}}
+    message = {"role": "assistant", "content": None, "tool_calls": [wire_call]}
     server.script(Reply.raw({"choices": [{"message": message, "finish_reason": "tool_calls"}]}))
     [call] = (await model.complete(ask(), [CALC])).message.tool_calls
     assert call == ToolCall("call_0", "calculator", '{"expression": "1"}')

@@ -107,7 +107,9 @@ class AnthropicModel:
         if system:
             body["system"] = system
         if tools:
-            body["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools]
+            body["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools
+            ]
             if self.thinking_budget and tool_choice == "required":
                 tool_choice = "auto"
             body["tool_choice"] = {"type": _TOOL_CHOICE[tool_choice]}

@@ -118,7 +118,8 @@ def _classify(
         hint = f"check {info.key_env}" if has_key else f"{info.key_env} is not set"
         return AuthenticationError, f"the API key was rejected: {hint}", False
     if status == 403:
-        return AuthenticationError, f"access refused: check that the key in {info.key_env} may use model {model!r}", False
+        fix = f"access refused: check that the key in {info.key_env} may use model {model!r}"
+        return AuthenticationError, fix, False
     if status == 429:
         if code == "insufficient_quota" or "quota" in detail.lower():
             return RateLimitError, f"quota exhausted for the key in {info.key_env}: check the account's billing", False

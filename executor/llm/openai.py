@@ -89,7 +89,10 @@ class OpenAIChatModel:
         body: dict[str, Any] = {"model": self.model, "messages": to_chat_messages(messages)}
         if tools:
             body["tools"] = [
-                {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+                {
+                    "type": "function",
+                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+                }
                 for t in tools
             ]
             body["tool_choice"] = tool_choice
@@ -177,7 +180,9 @@ def _tool_call(raw: Any, index: int) -> ToolCall:
         arguments = "{}"
     elif not isinstance(arguments, str):  # some compatible servers send an object
         arguments = json.dumps(arguments, ensure_ascii=False)
-    return ToolCall(id=str(call.get("id") or f"call_{index}"), name=str(function.get("name") or ""), arguments=arguments)
+    return ToolCall(
+        id=str(call.get("id") or f"call_{index}"), name=str(function.get("name") or ""), arguments=arguments
+    )
 
 
 def _usage(raw: Any) -> Usage:

@@ -114,7 +114,9 @@ class Reply:
         return cls(content=content, **kw)
 
     @classmethod
-    def tool_call(cls, name: str, arguments: Mapping[str, Any] | str | None = None, *, id: str = "", **kw: Any) -> Reply:
+    def tool_call(
+        cls, name: str, arguments: Mapping[str, Any] | str | None = None, *, id: str = "", **kw: Any
+    ) -> Reply:
         args = arguments if isinstance(arguments, str) else json.dumps(dict(arguments or {}))
         return cls(calls=(ToolCall(id, name, args),), **kw)
 
@@ -139,7 +141,8 @@ class Reply:
             headers["retry-after"] = f"{retry_after:g}" if isinstance(retry_after, float | int) else retry_after
         if retry_after_ms is not None:
             headers["retry-after-ms"] = f"{retry_after_ms:g}"
-        return cls(status=status, error_message=message or f"fake error {status}", error_code=code, headers=headers, **kw)
+        message = message or f"fake error {status}"
+        return cls(status=status, error_message=message, error_code=code, headers=headers, **kw)
 
     @classmethod
     def raw(cls, body: str | JSON, status: int = 200, **kw: Any) -> Reply:
@@ -379,7 +382,8 @@ class FakeOpenAIServer(FakeModelServer):
             if pending:
                 return (
                     "An assistant message with 'tool_calls' must be followed by tool messages responding to "
-                    f"each 'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(pending)}"
+                    "each 'tool_call_id'. The following tool_call_ids did not have response messages: "
+                    + ", ".join(pending)
                 )
             if role == "assistant":
                 pending = [c.get("id") for c in m.get("tool_calls") or []]
@@ -430,7 +434,8 @@ class FakeOpenAIServer(FakeModelServer):
         kind = {401: "invalid_request_error", 429: "requests"}.get(reply.status, "")
         if not kind:
             kind = "server_error" if reply.status >= 500 else "invalid_request_error"
-        return {"error": {"message": reply.error_message, "type": kind, "param": None, "code": reply.error_code or None}}
+        error = {"message": reply.error_message, "type": kind, "param": None, "code": reply.error_code or None}
+        return {"error": error}
 
     def _offered_tools(self, body: JSON) -> dict[str, JSON]:
         tools = body.get("tools") or []

@@ -456,3 +456,15 @@ async def test_every_request_body_matches_the_openai_schema(
 )
 def test_the_schema_rejects_wrong_bodies(validator: Draft202012Validator, wrong: dict[str, Any]) -> None:
     assert not validator.is_valid(wrong)
+
+
+async def test_refusals_and_compatible_reasoning_fields_are_read(
+    model: OpenAIChatModel, server: FakeOpenAIServer
+) -> None:
+    refusal = {"role": "assistant", "content": None, "refusal": "I can't help with that."}
+    thinking = {"role": "assistant", "content": "42", "reasoning_content": "6 times 7"}
+    for message in (refusal, thinking):
+        server.script(Reply.raw({"choices": [{"message": message, "finish_reason": "stop"}]}))
+    assert (await model.complete(ask())).message.content == "I can't help with that."
+    answer = (await model.complete(ask())).message
+    assert (answer.content, answer.reasoning) == ("42", "6 times 7")

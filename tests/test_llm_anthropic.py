@@ -301,3 +301,26 @@ async def test_fake_default_mode_with_anthropic(client: httpx.AsyncClient) -> No
             [*ask(), first.message, ToolResultMessage(first.message.tool_calls[0].id, "fetch", "page")], [SEARCH, FETCH]
         )
         assert done.message.content == "Done."
+
+
+async def test_403_names_the_key_and_model(model: AnthropicModel, server: FakeAnthropicServer) -> None:
+    server.script(Reply.error(403, "Your key cannot use this model"))
+    with pytest.raises(AuthenticationError, match="ANTHROPIC_API_KEY may use model 'claude-sonnet-4-5'"):
+        await model.complete(ask())
+
+
+async def test_a_non_json_error_body_is_quoted(
+    model: AnthropicModel, server: FakeAnthropicServer, sleep: RecordedSleep
+) -> None:
+    server.script(*[Reply.raw("<h1>502 Bad Gateway</h1>", status=502)] * 4)
+    with pytest.raises(ProviderUnavailableError, match="502 Bad Gateway") as info:
+        await model.complete(ask())
+    assert info.value.retryable and len(sleep.calls) == 3
+
+
+async def test_a_base_url_that_is_not_http_is_a_config_error(client: httpx.AsyncClient) -> None:
+    sleep = RecordedSleep()
+    model = AnthropicModel(client, "claude-haiku-4-5", "k", "ftp://example.invalid", sleep=sleep)
+    with pytest.raises(BadRequestError, match="ANTHROPIC_BASE_URL"):
+        await model.complete(ask())
+    assert sleep.calls == []

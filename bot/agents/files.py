@@ -36,7 +36,8 @@ def _check_unique(values: list[str]) -> list[str]:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # TOML values are typed: "yes" for a boolean or "5" for a number is a mistake to report.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class AccessFile(_Strict):

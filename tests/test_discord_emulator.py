@@ -1,0 +1,203 @@
+"""The Discord emulator, driven by the unmodified discord.py client.
+
+These tests are what lets end-to-end tests trust the emulator: a real
+``commands.Bot`` logs in, receives READY and the guild, syncs commands, answers
+slash commands and buttons, opens a thread and uploads into it, and every body
+it sends passes Discord's published schemas. One test proves the schema check
+can fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import discord
+import pytest
+from discord import app_commands
+from discord.ext import commands
+
+from tests.fakes.discord_emulator import DiscordEmulator
+from tests.fakes.discord_model import EPHEMERAL, PUBLIC_THREAD
+
+
+class StopView(discord.ui.View):
+    """A persistent view, so a click reaches the bot whatever message carries it."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    @discord.ui.button(label="Stop", style=discord.ButtonStyle.danger, custom_id="probe:stop")
+    async def stop_run(self, interaction: discord.Interaction, button: discord.ui.Button[StopView]) -> None:
+        await interaction.response.edit_message(content="stopped", view=None)
+
+
+class Probe(commands.Cog):
+    """A small cog exercising what the real bot does: defer, edit, thread, upload, button."""
+
+    def __init__(self) -> None:
+        self.messages: list[discord.Message] = []
+
+    @app_commands.command(name="ask", description="Ask the agent something")
+    @app_commands.describe(prompt="What to ask", file="A file to read")
+    async def ask(self, interaction: discord.Interaction, prompt: str, file: discord.Attachment | None = None) -> None:
+        await interaction.response.defer(thinking=True)
+        size = len(await file.read()) if file is not None else 0
+        await interaction.edit_original_response(content=f"working on {prompt} ({size} bytes)", view=StopView())
+        assert isinstance(interaction.channel, discord.TextChannel)
+        thread = await interaction.channel.create_thread(
+            name=f"ask: {prompt}", type=discord.ChannelType.public_thread, auto_archive_duration=60
+        )
+        await thread.send("here is the result", file=discord.File(io.BytesIO(b"result bytes"), filename="result.txt"))
+
+    @app_commands.command(name="whoami", description="Show what Discord says about you")
+    async def whoami(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(
+            f"manage_guild={interaction.permissions.manage_guild}", ephemeral=True
+        )
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if not message.author.bot:
+            self.messages.append(message)
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[DiscordEmulator]:
+    async with DiscordEmulator() as emulator:
+        with emulator.patch_discord():
+            yield emulator
+
+
+@asynccontextmanager
+async def running_bot(emu: DiscordEmulator, intents: discord.Intents) -> AsyncIterator[tuple[commands.Bot, Probe]]:
+    """A logged-in, connected bot with the probe cog, closed on exit."""
+    bot = commands.Bot(command_prefix="!", intents=intents, guild_ready_timeout=0.01)
+    probe = Probe()
+    await bot.add_cog(probe)
+    bot.add_view(StopView())
+    await bot.login(emu.token)
+    task = asyncio.create_task(bot.connect(reconnect=False))
+    try:
+        await emu.wait_until_ready()
+        await asyncio.wait_for(bot.wait_until_ready(), 5)
+        yield bot, probe
+    finally:
+        await bot.close()
+        await task
+
+
+def all_intents() -> discord.Intents:
+    intents = discord.Intents.default()
+    intents.message_content = True
+    intents.members = True
+    return intents
+
+
+async def test_bot_connects_syncs_and_handles_a_command_thread_upload_and_button(emu: DiscordEmulator) -> None:
+    async with running_bot(emu, all_intents()) as (bot, probe):
+        guild = bot.get_guild(emu.guild.id)
+        assert bot.user is not None and bot.user.id == emu.bot_user.id
+        assert guild is not None and guild.owner_id == emu.owner.id
+        assert guild.get_member(emu.admin.id) is not None
+        assert {role.name for role in guild.roles} >= {"@everyone", "Admin"}
+
+        bot.tree.copy_global_to(guild=discord.Object(emu.guild.id))
+        synced = await bot.tree.sync(guild=discord.Object(emu.guild.id))
+        assert {command.name for command in synced} == {"ask", "whoami"}
+        ask = next(c for c in emu.guild_commands[emu.guild.id] if c["name"] == "ask")
+        assert [(o["name"], o["type"]) for o in ask["options"]] == [("prompt", 3), ("file", 11)]
+
+        interaction = await emu.send_slash_command(
+            "ask", {"prompt": "hello", "file": emu.upload("notes.txt", b"abc")}, user=emu.member
+        )
+        thread = await emu.wait_for(lambda: next((t for t in emu.threads if emu.messages_in(t)), None))
+
+        assert [callback.type for callback in interaction.callbacks] == [5]
+        assert interaction.ack_latency is not None
+        assert interaction.original_message_id is not None
+        original = emu.message(interaction.original_message_id)
+        assert original.content == "working on hello (3 bytes)"
+        assert not original.loading and len(original.edits) == 1
+        assert original.custom_ids == ["probe:stop"]
+
+        assert (thread.type, thread.name, thread.parent_id) == (PUBLIC_THREAD, "ask: hello", emu.general.id)
+        assert thread.auto_archive_duration == 60
+        [result] = emu.messages_in(thread)
+        assert result.content == "here is the result"
+        assert [(a.filename, a.data) for a in result.attachments] == [("result.txt", b"result bytes")]
+        assert result.allowed_mentions is None
+
+        posted = await emu.post_message(
+            f"{emu.bot_user.mention} thanks", user=emu.member, channel=thread,
+            attachments=[emu.upload("answer.md", b"# notes")],
+        )
+        seen = await emu.wait_for(lambda: next((m for m in probe.messages if m.id == posted.id), None))
+        assert seen.channel.id == thread.id and bot.user in seen.mentions
+        assert await seen.attachments[0].read() == b"# notes"
+
+        click = await emu.click_button(original, "probe:stop", user=emu.admin)
+        await emu.wait_for(lambda: original.content == "stopped")
+        assert [callback.type for callback in click.callbacks] == [7]
+        assert original.components == []
+
+    assert emu.violations == []
+    assert emu.unknown_routes == []
+
+
+async def test_interactions_carry_member_permissions(emu: DiscordEmulator) -> None:
+    async with running_bot(emu, all_intents()) as (bot, _):
+        await bot.tree.sync()
+        assert {command["name"] for command in emu.global_commands} == {"ask", "whoami"}
+        answers = []
+        for user in (emu.admin, emu.member):
+            interaction = await emu.send_slash_command("whoami", user=user)
+            await emu.wait_for(lambda: interaction.acknowledged)
+            assert interaction.original_message_id is not None
+            answers.append(emu.message(interaction.original_message_id))
+    assert [answer.content for answer in answers] == ["manage_guild=True", "manage_guild=False"]
+    assert all(answer.flags & EPHEMERAL for answer in answers)
+    assert emu.violations == []
+
+
+async def test_gateway_is_compressed_and_resumes(emu: DiscordEmulator) -> None:
+    async with running_bot(emu, all_intents()) as (_, probe):
+        expected = discord.utils._ActiveDecompressionContext.COMPRESSION_TYPE
+        assert emu.gateway_queries[0] == {"v": "10", "encoding": "json", "compress": expected}
+        await emu.send_reconnect()
+        await emu.wait_for(lambda: any(payload.get("op") == 6 for payload in emu.gateway_received))
+        posted = await emu.post_message("after the resume")
+        await emu.wait_for(lambda: any(m.id == posted.id for m in probe.messages))
+    assert len(emu.gateway_queries) == 2
+
+
+async def test_without_message_content_intent_the_bot_sees_only_mentions(emu: DiscordEmulator) -> None:
+    async with running_bot(emu, discord.Intents.default()) as (bot, probe):
+        plain = await emu.post_message("not for the bot")
+        mention = await emu.post_message(f"{emu.bot_user.mention} for the bot")
+        await emu.wait_for(lambda: len(probe.messages) == 2)
+        guild = bot.get_guild(emu.guild.id)
+        assert guild is not None and [m.id for m in guild.members] == [emu.bot_user.id]
+    assert [(m.id, m.content) for m in probe.messages] == [(plain.id, ""), (mention.id, mention.content)]
+
+
+async def test_invalid_bodies_and_unknown_routes_are_recorded(emu: DiscordEmulator) -> None:
+    async with running_bot(emu, all_intents()) as (bot, _):
+        channel = bot.get_channel(emu.general.id)
+        assert isinstance(channel, discord.TextChannel)
+        with pytest.raises(discord.HTTPException) as too_long:
+            await channel.send("x" * 2001)
+        with pytest.raises(discord.HTTPException) as bad_embed:
+            await channel.send(embed=discord.Embed(title="t" * 300))
+        with pytest.raises(discord.NotFound):
+            await bot.http.request(discord.http.Route("GET", "/guilds/{guild_id}/audit-logs", guild_id=emu.guild.id))
+    assert (too_long.value.status, too_long.value.code) == (400, 50035)
+    assert (bad_embed.value.status, bad_embed.value.code) == (400, 50035)
+    assert [(v.operation, v.problems) for v in emu.violations] == [
+        ("create_message", ["content: 2001 characters, Discord allows a bot 2000"]),
+        ("create_message", ["embeds/0/title: '" + "t" * 300 + "' is too long"]),
+    ]
+    assert [(r.method, r.path) for r in emu.unknown_routes] == [("GET", f"/api/v10/guilds/{emu.guild.id}/audit-logs")]
+    assert emu.messages_in(emu.general) == []

@@ -34,6 +34,18 @@ class StopView(discord.ui.View):
         await interaction.response.edit_message(content="stopped", view=None)
 
 
+class NoteModal(discord.ui.Modal, title="Add a note"):
+    note: discord.ui.TextInput[NoteModal] = discord.ui.TextInput(label="Note", custom_id="probe:note")
+    tag: discord.ui.TextInput[NoteModal] = discord.ui.TextInput(custom_id="probe:tag", required=False)
+    labelled = discord.ui.Label(text="Tag", component=tag)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"noted: {self.note.value} [{self.tag.value}]")
+        followup = await interaction.followup.send("attached", file=discord.File(io.BytesIO(b"n"), "note.txt"),
+                                                   wait=True)
+        await followup.edit(content="attached (edited)")
+
+
 class Probe(commands.Cog):
     """A small cog exercising what the real bot does: defer, edit, thread, upload, button."""
 
@@ -57,6 +69,10 @@ class Probe(commands.Cog):
         await interaction.response.send_message(
             f"manage_guild={interaction.permissions.manage_guild}", ephemeral=True
         )
+
+    @app_commands.command(name="note", description="Write a note")
+    async def note(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(NoteModal())
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -106,7 +122,7 @@ async def test_bot_connects_syncs_and_handles_a_command_thread_upload_and_button
 
         bot.tree.copy_global_to(guild=discord.Object(emu.guild.id))
         synced = await bot.tree.sync(guild=discord.Object(emu.guild.id))
-        assert {command.name for command in synced} == {"ask", "whoami"}
+        assert {command.name for command in synced} == {"ask", "whoami", "note"}
         ask = next(c for c in emu.guild_commands[emu.guild.id] if c["name"] == "ask")
         assert [(o["name"], o["type"]) for o in ask["options"]] == [("prompt", 3), ("file", 11)]
 
@@ -150,7 +166,7 @@ async def test_bot_connects_syncs_and_handles_a_command_thread_upload_and_button
 async def test_interactions_carry_member_permissions(emu: DiscordEmulator) -> None:
     async with running_bot(emu, all_intents()) as (bot, _):
         await bot.tree.sync()
-        assert {command["name"] for command in emu.global_commands} == {"ask", "whoami"}
+        assert {command["name"] for command in emu.global_commands} == {"ask", "whoami", "note"}
         answers = []
         for user in (emu.admin, emu.member):
             interaction = await emu.send_slash_command("whoami", user=user)
@@ -159,6 +175,22 @@ async def test_interactions_carry_member_permissions(emu: DiscordEmulator) -> No
             answers.append(emu.message(interaction.original_message_id))
     assert [answer.content for answer in answers] == ["manage_guild=True", "manage_guild=False"]
     assert all(answer.flags & EPHEMERAL for answer in answers)
+    assert emu.violations == []
+
+
+async def test_modal_submission_and_followups(emu: DiscordEmulator) -> None:
+    async with running_bot(emu, all_intents()) as (bot, _):
+        await bot.tree.sync()
+        opened = await emu.send_slash_command("note", user=emu.admin)
+        modal = await emu.wait_for(lambda: opened.modal)
+        assert modal["title"] == "Add a note"
+        submitted = await emu.submit_modal(opened, {"probe:note": "buy milk", "probe:tag": "home"})
+        await emu.wait_for(lambda: submitted.followup_message_ids and emu.message(submitted.followup_message_ids[0]).edits)
+    assert submitted.original_message_id is not None
+    assert emu.message(submitted.original_message_id).content == "noted: buy milk [home]"
+    followup = emu.message(submitted.followup_message_ids[0])
+    assert followup.content == "attached (edited)"
+    assert [a.data for a in followup.attachments] == [b"n"]
     assert emu.violations == []
 
 
@@ -201,3 +233,38 @@ async def test_invalid_bodies_and_unknown_routes_are_recorded(emu: DiscordEmulat
     ]
     assert [(r.method, r.path) for r in emu.unknown_routes] == [("GET", f"/api/v10/guilds/{emu.guild.id}/audit-logs")]
     assert emu.messages_in(emu.general) == []
+
+
+async def test_channel_message_and_thread_routes(emu: DiscordEmulator) -> None:
+    async with running_bot(emu, all_intents()) as (bot, _):
+        channel = bot.get_channel(emu.general.id)
+        assert isinstance(channel, discord.TextChannel)
+        async with channel.typing():
+            sent = await channel.send(
+                f"hi {emu.member.mention} and @everyone",
+                allowed_mentions=discord.AllowedMentions(everyone=False, users=True, roles=False),
+            )
+        pinged = emu.message(sent.id)
+        assert [user.id for user in pinged.mentions] == [emu.member.id] and not pinged.mention_everyone
+        await sent.edit(content="edited")
+        await sent.add_reaction("\N{THUMBS UP SIGN}")
+        history = [message.id async for message in channel.history(limit=10)]
+        thread = await sent.create_thread(name="from a message")
+        await thread.add_user(discord.Object(emu.member.id))
+        fetched = await bot.fetch_channel(thread.id)
+        guild = await bot.fetch_guild(emu.guild.id)
+        member = await guild.fetch_member(emu.admin.id)
+        roles = await guild.fetch_roles()
+        await sent.delete()
+
+    stored = emu.message(sent.id)
+    assert stored.allowed_mentions == {"parse": ["users"], "replied_user": True}
+    assert [edit.content for edit in stored.edits] == ["edited"]
+    assert stored.deleted and stored.reactions == [("\N{THUMBS UP SIGN}", emu.bot_user.id)]
+    assert history == [sent.id] and len(emu.typing) == 1
+    assert (thread.id, thread.type) == (sent.id, discord.ChannelType.public_thread)
+    assert isinstance(fetched, discord.Thread) and fetched.parent_id == emu.general.id
+    assert emu.threads[0].member_ids == {emu.bot_user.id, emu.member.id}
+    assert member.guild_permissions.administrator and guild.owner_id == emu.owner.id
+    assert {role.name for role in roles} >= {"@everyone", "Admin", "Server Manager"}
+    assert emu.violations == [] and emu.unknown_routes == []

@@ -380,6 +380,8 @@ class Message:
             data["interaction_metadata"] = self.interaction_metadata
         if self.message_reference is not None:
             data["message_reference"] = self.message_reference
+        if self.body is not None and self.body.get("nonce") is not None:
+            data["nonce"] = self.body["nonce"]
         return data
 
 

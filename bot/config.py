@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     model_timeout: float = Field(120.0, gt=0)
     model_max_retries: int = Field(3, ge=0)
     log_level: LogLevel = "INFO"
+    default_agent: str = "assistant"
+    system_header: str = ""
 
     @field_validator("discord_guild_ids", mode="before")
     @classmethod

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 from executor.errors import BudgetExceeded
 from executor.llm.types import Image, Message, SystemMessage, UserMessage
 from executor.run import Executor, Result, RunnableAgent
-from executor.tools.invocation import Invocation, OnStep, SessionToolFactory
+from executor.tools.builtin import workspace_session_factory
+from executor.tools.invocation import Invocation, OnStep
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,6 @@ class ConversationStore(Protocol):
     async def load(self, thread_id: str, max_tokens: int) -> list[Message]: ...
 
     async def append(self, thread_id: str, messages: Sequence[Message], run_id: str) -> None: ...
-
-
-class RejectionLog(Protocol):
-    async def record_rejection(self, invocation: Invocation, agent_id: str, message: str) -> None: ...
 
 
 class Member(Protocol):
@@ -53,6 +50,8 @@ class RunRequest:
     images: list[Image] = field(default_factory=list)
     attachments: list[dict[str, str]] = field(default_factory=list)
     upload_limit: int | None = None
+    #: Per-run workspace tools the agent asked for (render_chart, write_file).
+    session_tools: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -69,15 +68,11 @@ class RunService:
         self,
         executor: Executor,
         conversations: ConversationStore,
-        rejections: RejectionLog,
         context_tokens: Callable[[str], int],
-        session_factory: Callable[[], SessionToolFactory] | None = None,
     ) -> None:
         self._executor = executor
         self._conversations = conversations
-        self._rejections = rejections
         self._context_tokens = context_tokens
-        self._session_factory = session_factory
         self.active: dict[str, ActiveRun] = {}
         self._closing = False
 
@@ -91,7 +86,7 @@ class RunService:
             delivery_kind="thread",
             delivery_id=request.thread_id,
             input_images=list(request.images),
-            session_tool_factory=self._session_factory() if self._session_factory else None,
+            session_tool_factory=workspace_session_factory(only=request.session_tools) if request.session_tools else None,
             metadata={"attachments": list(request.attachments)},
         )
 
@@ -115,8 +110,7 @@ class RunService:
         finally:
             self.active.pop(invocation.run_id, None)
         if isinstance(result.err, BudgetExceeded):
-            await self._rejections.record_rejection(invocation, agent.id, str(result.err))
-            return result
+            return result  # the budget store has recorded the refusal for admins
         turns = new_turns(result.transcript, len(invocation.history), request.prompt)
         if turns:
             await self._conversations.append(request.thread_id, turns, invocation.run_id)

@@ -1,0 +1,70 @@
+"""``python -m bot``: run the Discord bot, or a sub-command.
+
+    python -m bot                 run the bot (needs DISCORD_TOKEN)
+    python -m bot chat [PROMPT]   talk to an agent in the terminal
+    python -m bot migrate         apply database migrations and exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="executus: a Discord bot that runs LLM agents with tools. Without a command it runs the bot.",
+        epilog="Configuration comes from the environment and .env; see .env.example.",
+    )
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the Discord bot (the default)")
+    chat = sub.add_parser(
+        "chat",
+        help="talk to an agent in the terminal, without Discord",
+        description=(
+            "Run an agent through the same executor, tools, store and budgets as the bot. "
+            "With PROMPT: run once, print the answer on stdout, exit 0 (1 if the run failed). "
+            "Without: an interactive session that keeps the conversation (empty line or 'exit' leaves). "
+            "Steps and usage print on stderr; files the agent makes are saved under ARTIFACTS_DIR/<run id>/."
+        ),
+    )
+    chat.add_argument("prompt", nargs="?", help="run once with this prompt")
+    chat.add_argument("--agent", help="agent id from AGENTS_DIR (default: DEFAULT_AGENT)")
+    chat.add_argument("--tier", help="model tier from MODEL_TIERS, or provider/model (default: the agent's)")
+    sub.add_parser("migrate", help="apply database migrations to DATABASE_URL and exit")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings: Settings = load_settings()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level if args.command != "chat" else "WARNING",
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    if args.command == "chat":
+        from bot.console import chat
+
+        return asyncio.run(chat(settings, args.agent, args.tier, args.prompt))
+    if args.command == "migrate":
+        from bot.store import migrate
+
+        applied = asyncio.run(migrate(settings.database_url))
+        print(f"applied migrations: {applied}" if applied else "database is up to date")
+        return 0
+    from bot.app import run_bot
+
+    return asyncio.run(run_bot(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

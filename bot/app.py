@@ -1,0 +1,88 @@
+"""The composition root of the Discord bot (``python -m bot``).
+
+It builds settings, the HTTP client, the store, the core and the bot, and
+closes them in reverse order. On SIGINT/SIGTERM runs in flight are cancelled
+through their handles (each ends ``cancelled`` with its audit row and budget
+written and a message in its thread), then the bot disconnects and the store
+commits every queued write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+import discord
+import httpx
+
+from bot.client import ExecutusBot
+from bot.config import Settings, secret
+from bot.core import build_core
+from bot.discord_api import DiscordAPIError, point_discord_at
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+MISSING_TOKEN = (
+    "DISCORD_TOKEN is not set: create an application at https://discord.com/developers/applications, "
+    "open Bot -> Reset Token, and put the token in .env as DISCORD_TOKEN=... (see README, 'Create the Discord application')."
+)
+
+
+def http_client() -> httpx.AsyncClient:
+    """The one HTTP client for model providers and the gateway lookup.
+    Finite timeouts; no redirects (httpx's safe default)."""
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    return httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=10.0), limits=limits)
+
+
+async def run_bot(settings: Settings) -> int:
+    token = secret(settings.discord_token)
+    if not token:
+        print(MISSING_TOKEN, file=sys.stderr)
+        return 2
+    async with http_client() as http, Store(settings.database_url) as store:
+        try:
+            await point_discord_at(settings.discord_api_base, http)
+        except DiscordAPIError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        core = build_core(settings, http, store)
+        bot = ExecutusBot(core)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        async with bot:
+            bot_task = asyncio.create_task(bot.start(token))
+            stop_task = asyncio.create_task(stop.wait())
+            await asyncio.wait({bot_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            stop_task.cancel()
+            if bot_task.done():
+                return _bot_ended(bot_task)
+            log.info("shutting down: cancelling %d run(s)", len(core.runs.active))
+            await core.runs.shutdown()
+            await bot.close()
+            await asyncio.gather(bot_task, return_exceptions=True)
+    log.info("stopped")
+    return 0
+
+
+def _bot_ended(task: asyncio.Task[None]) -> int:
+    exc = task.exception()
+    if exc is None:
+        return 0
+    if isinstance(exc, discord.LoginFailure):
+        print("error: Discord rejected DISCORD_TOKEN; reset the token in the Developer Portal and update .env.", file=sys.stderr)
+    elif isinstance(exc, discord.PrivilegedIntentsRequired):
+        print(
+            "error: enable the Message Content intent for the bot in the Developer Portal (Bot -> Privileged Gateway Intents).",
+            file=sys.stderr,
+        )
+    else:
+        log.error("the bot stopped", exc_info=exc)
+    return 1

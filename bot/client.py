@@ -1,0 +1,91 @@
+"""ExecutusBot: the discord.py client, given its services by the composition root."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core import Core
+from bot.delivery import NO_PINGS, DiscordDelivery
+from bot.flow import ThreadRunner
+from bot.progress import CancelButton
+
+log = logging.getLogger(__name__)
+
+COGS = ("cogs.ask", "cogs.runs", "cogs.budget")
+
+
+def intents() -> discord.Intents:
+    """Guilds and guild messages, plus message content: follow-ups in agent
+    threads and mentions are read as prompts (a privileged intent to enable
+    in the Developer Portal)."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.message_content = True
+    return wanted
+
+
+class ExecutusTree(app_commands.CommandTree["ExecutusBot"]):
+    async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
+        """The one place a command failure becomes a member's message."""
+        if isinstance(error, app_commands.CheckFailure):
+            text = str(error) or "You are not allowed to use this command here."
+        else:
+            log.error("command %s failed", interaction.command and interaction.command.qualified_name, exc_info=error)
+            text = "⚠️ Something went wrong handling that command. It has been logged; try again."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell the member about a failed command")
+
+
+class ExecutusBot(commands.Bot):
+    """Slash commands only: no text prefix, nobody pinged by default."""
+
+    def __init__(self, core: Core, **options: Any) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned_or(),
+            intents=intents(),
+            allowed_mentions=NO_PINGS,
+            help_command=None,
+            tree_cls=ExecutusTree,
+            **options,
+        )
+        self.core = core
+        self.runs = core.runs
+        self.runner = ThreadRunner(core.runs)
+        core.executor.config.ports.delivery = DiscordDelivery(self, core.runs.upload_limit)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(CancelButton)
+        for name in COGS:
+            await self.load_extension(name)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Global sync takes up to an hour to show up; DISCORD_GUILD_IDS
+        syncs to those servers at once (for development)."""
+        guild_ids = self.core.settings.discord_guild_ids
+        if not guild_ids:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands", len(synced))
+            return
+        for gid in guild_ids:
+            guild = discord.Object(id=gid)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to guild %s", len(synced), gid)
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (%s) to %d server(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Prompts come from cogs' listeners; there are no text commands."""

@@ -1,0 +1,123 @@
+"""``python -m bot chat``: run an agent from a terminal, without Discord.
+
+Same executor, tools, store and budgets as the bot. The answer goes to
+stdout; steps, errors and usage to stderr, so ``python -m bot chat "..." >
+answer.txt`` keeps only the answer. PostRun artifacts are saved under
+ARTIFACTS_DIR/<run id>/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from collections.abc import Callable
+from typing import TextIO
+
+from bot.app import http_client
+from bot.config import Settings
+from bot.core import Core, build_core
+from bot.errors import describe_error
+from bot.runs import RunRequest
+from bot.store import Store
+from executor.errors import ModelResolutionError
+from executor.run import Result, RunnableAgent
+from executor.tools.invocation import StepEvent
+
+CONSOLE_USER = "console"
+EXIT_WORDS = {"exit", "quit", ":q"}
+
+
+def print_step(out: TextIO) -> Callable[[StepEvent], None]:
+    def on_step(event: StepEvent) -> None:
+        if event.kind == "model":
+            print(f"· step {event.index + 1}/{event.max_steps}: thinking", file=out, flush=True)
+        elif event.kind == "tool_start":
+            print(f"  → {event.tool} {event.arguments[:120]}", file=out, flush=True)
+        else:
+            mark = "✗" if event.is_error else "✓"
+            print(f"  {mark} {event.tool}: {' '.join(event.result.split())[:160]}", file=out, flush=True)
+
+    return on_step
+
+
+async def chat(settings: Settings, agent_id: str | None, tier: str | None, prompt: str | None) -> int:
+    async with http_client() as http, Store(settings.database_url) as store:
+        core = build_core(settings, http, store)
+        name = agent_id or settings.default_agent
+        definition = core.agents.agents.get(name)
+        if definition is None:
+            known = ", ".join(core.agents.agents) or "none (check AGENTS_DIR)"
+            print(f"error: no agent {name!r}; agents: {known}", file=sys.stderr)
+            return 2
+        agent = definition.runnable() if not tier else replace(definition.runnable(), tier=tier)
+        try:
+            core.models.resolve(agent.tier or core.executor.config.defaults.fallback_tier)
+        except ModelResolutionError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        session = Session(core, agent, definition.session_tools, Path(settings.artifacts_dir))
+        if prompt is not None:
+            return 0 if (await session.ask(prompt)).ok else 1
+        return await session.interactive()
+
+
+class Session:
+    """One console conversation: follow-ups see the earlier turns (kept in the store)."""
+
+    def __init__(self, core: Core, agent: RunnableAgent, session_tools: tuple[str, ...], artifacts: Path) -> None:
+        self.core = core
+        self.agent = agent
+        self.session_tools = session_tools
+        self.artifacts = artifacts
+        self.thread_id = f"console-{uuid.uuid4().hex[:12]}"
+
+    async def ask(self, prompt: str) -> Result:
+        request = RunRequest(
+            agent=self.agent,
+            caller_id=CONSOLE_USER,
+            guild_id=CONSOLE_USER,
+            thread_id=self.thread_id,
+            prompt=prompt,
+            session_tools=self.session_tools,
+        )
+        invocation = self.core.runs.prepare(request)
+        invocation.delivery_id = ""  # the console prints the result itself
+        result = await self.core.runs.run(request, invocation, print_step(sys.stderr))
+        if result.output:
+            print(result.output, flush=True)
+        if result.err is not None:
+            print(describe_error(result.err, result.run_id), file=sys.stderr)
+        self._save_artifacts(result)
+        u = result.usage
+        print(
+            f"-- run {result.run_id} {result.status.value} · {result.runtime_seconds:.1f} s · "
+            f"{u.input_tokens:,} in / {u.output_tokens:,} out tokens"
+            + (f" ({u.reasoning_tokens:,} reasoning)" if u.reasoning_tokens else ""),
+            file=sys.stderr,
+        )
+        return result
+
+    async def interactive(self) -> int:
+        print(f"chatting with {self.agent.name or self.agent.id}; empty line or 'exit' to leave", file=sys.stderr)
+        failed = False
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "you> ")
+            except EOFError:
+                break
+            if not line.strip() or line.strip().lower() in EXIT_WORDS:
+                break
+            failed = not (await self.ask(line)).ok
+        return 1 if failed else 0
+
+    def _save_artifacts(self, result: Result) -> None:
+        if result.post_run_result is None or not result.post_run_result.artifacts:
+            return
+        folder = self.artifacts / result.run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        for art in result.post_run_result.artifacts:
+            (folder / Path(art.name).name).write_bytes(art.data)
+        print(f"-- saved {len(result.post_run_result.artifacts)} file(s) to {folder}", file=sys.stderr)

@@ -1,0 +1,72 @@
+"""The parts of the bot that do not need Discord, built once.
+
+Shared by the Discord bot and the terminal console (``python -m bot chat``),
+so both run agents through the same executor, tools, store and budgets.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+
+from bot.agents import LoadedAgents, load_agents
+from bot.config import Settings
+from bot.runs import RunService
+from bot.store import Store
+from executor.compact import SummaryCompactor
+from executor.errors import ModelResolutionError
+from executor.llm.tiers import ModelRegistry
+from executor.ports import Ports
+from executor.run import Config, Executor
+from executor.tools.base import Visibility
+from executor.tools.builtin import builtin_tools
+from executor.tools.registry import Registry
+
+log = logging.getLogger(__name__)
+
+#: Context window assumed when a tier cannot be resolved (the run itself
+#: then fails with the resolver's message).
+FALLBACK_CONTEXT_TOKENS = 32_000
+
+
+@dataclass(slots=True)
+class Core:
+    settings: Settings
+    store: Store
+    models: ModelRegistry
+    agents: LoadedAgents
+    executor: Executor
+    runs: RunService
+
+
+def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Core:
+    """Wire models, tools, agents and the executor around an open store.
+
+    Problems in agent files are logged, one line each; the good agents load.
+    """
+    models = settings.model_registry(http)
+    registry = Registry(builtin_tools())
+    agents = load_agents(settings.agents_dir, set(registry.names(Visibility.PRIVATE)), skills_dir=settings.skills_dir)
+    for problem in agents.problems:
+        log.warning("agent files: %s", problem)
+    log.info("loaded agents: %s", ", ".join(agents.agents) or "none")
+
+    def context_tokens(tier: str) -> int:
+        try:
+            return models.context_tokens(tier)
+        except ModelResolutionError:
+            return FALLBACK_CONTEXT_TOKENS
+
+    executor = Executor(
+        Config(
+            registry=registry,
+            models=models,
+            ports=Ports(budget=store.budget, audit=store.audit, palette=agents),
+            compactor=SummaryCompactor(),
+            context_tokens=context_tokens,
+            system_header=settings.system_header,
+        )
+    )
+    return Core(settings, store, models, agents, executor, RunService(executor, store.conversations, context_tokens))

@@ -1,0 +1,1 @@
+"""discord.py cogs: parse, check permissions, hand off to bot/ services, render."""

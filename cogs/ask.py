@@ -1,0 +1,232 @@
+"""/ask, mentions and follow-ups in agent threads."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.agents import AgentDefinition
+from bot.attachments import AttachmentError, describe, read_images
+from bot.client import ExecutusBot
+from bot.delivery import NO_PINGS
+from bot.permissions import admin_only, interaction_is_admin, member_is_admin, member_roles
+from bot.runs import RunRequest
+from bot.store import AgentThread
+from bot.text import thread_name
+
+log = logging.getLogger(__name__)
+
+MAX_PROMPT = 4000
+#: Threads archive after a day without messages; a follow-up reopens them.
+ARCHIVE_MINUTES: Literal[1440] = 1440
+
+
+class AskCog(commands.Cog):
+    def __init__(self, bot: ExecutusBot) -> None:
+        self.bot = bot
+        self.store = bot.core.store
+        self.agents = bot.core.agents
+
+    # -- choosing an agent --------------------------------------------------
+
+    def pick_agent(self, requested: str | None, roles: list[str], is_admin: bool) -> AgentDefinition | str:
+        """The agent to run, or the refusal to show."""
+        name = requested or self.bot.core.settings.default_agent
+        agent = self.agents.agents.get(name)
+        if agent is None:
+            names = ", ".join(f"`{a.id}`" for a in self.agents.available_to(roles, is_admin)) or "none"
+            return f"There is no agent called `{name}`. Agents you can run: {names}."
+        if not agent.may_run(roles, is_admin):
+            return f"You are not allowed to run `{agent.id}`. Use /agents to see the ones you can."
+        return agent
+
+    # -- /ask ---------------------------------------------------------------
+
+    @app_commands.command(name="ask", description="Ask an agent. It answers in a new thread.")
+    @app_commands.describe(
+        prompt="What you want the agent to do", agent="Which agent (see /agents)", image="An image for the agent to look at"
+    )
+    @app_commands.guild_only()
+    async def ask(
+        self,
+        interaction: discord.Interaction[Any],
+        prompt: app_commands.Range[str, 1, MAX_PROMPT],
+        agent: str | None = None,
+        image: discord.Attachment | None = None,
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        picked = self.pick_agent(agent, member_roles(interaction.user), interaction_is_admin(interaction))
+        if isinstance(picked, str):
+            await interaction.followup.send(picked, allowed_mentions=NO_PINGS)
+            return
+        channel = interaction.channel
+        if not isinstance(channel, discord.TextChannel):
+            await interaction.followup.send(
+                "Use /ask in a text channel; inside an agent thread, just write your follow-up as a message."
+            )
+            return
+        attachments = [image] if image else []
+        try:
+            images = await read_images(attachments)
+        except AttachmentError as exc:
+            await interaction.followup.send(f"⚠️ {exc}")
+            return
+        thread = await channel.create_thread(
+            name=thread_name(prompt),
+            type=discord.ChannelType.public_thread,
+            auto_archive_duration=ARCHIVE_MINUTES,
+        )
+        await self._register(thread, picked, interaction.user)
+        await interaction.followup.send(f"🧵 **{picked.name}** is answering in {thread.mention}", allowed_mentions=NO_PINGS)
+        await thread.send(f"**{interaction.user.display_name}** asked:\n>>> {prompt}", allowed_mentions=NO_PINGS)
+        request = self._request(picked, interaction.user, thread, prompt, attachments, images)
+        request.upload_limit = interaction.filesize_limit
+        await self.bot.runner.run(thread, request, picked.name)
+
+    @ask.autocomplete("agent")
+    async def agent_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        roles, admin = member_roles(interaction.user), interaction_is_admin(interaction)
+        return [
+            app_commands.Choice(name=f"{a.name} — {a.description}"[:100], value=a.id)
+            for a in self.agents.available_to(roles, admin)
+            if current.lower() in a.id.lower() or current.lower() in a.name.lower()
+        ][:25]
+
+    # -- /thread ------------------------------------------------------------
+
+    thread_group = app_commands.Group(
+        name="thread",
+        description="Who may talk to the agent in this thread",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    @thread_group.command(name="open", description="Let everyone continue the conversation in this agent thread")
+    @admin_only()
+    async def thread_open(self, interaction: discord.Interaction[Any]) -> None:
+        await self._set_open(interaction, True)
+
+    @thread_group.command(name="close", description="Only the member who started this thread may continue it")
+    @admin_only()
+    async def thread_close(self, interaction: discord.Interaction[Any]) -> None:
+        await self._set_open(interaction, False)
+
+    async def _set_open(self, interaction: discord.Interaction[Any], open_to_all: bool) -> None:
+        channel_id = str(interaction.channel_id)
+        if not await self.store.threads.set_open_to_all(channel_id, open_to_all):
+            await interaction.response.send_message("This is not an agent thread.", ephemeral=True)
+            return
+        who = "everyone" if open_to_all else "only the member who started it"
+        await interaction.response.send_message(f"This thread now takes follow-ups from {who}.")
+
+    # -- messages: mentions and follow-ups ------------------------------------
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.guild is None or message.type not in (
+            discord.MessageType.default,
+            discord.MessageType.reply,
+        ):
+            return
+        if isinstance(message.channel, discord.Thread):
+            record = await self.store.threads.get(str(message.channel.id))
+            if record is not None:
+                await self._follow_up(message, message.channel, record)
+                return
+        me = self.bot.user
+        if me is not None and me in message.mentions and isinstance(message.channel, discord.TextChannel):
+            await self._mention(message, message.channel)
+
+    async def _mention(self, message: discord.Message, channel: discord.TextChannel) -> None:
+        prompt = strip_mentions(message.content, self.bot.user.id if self.bot.user else 0)
+        if not prompt and not message.attachments:
+            await message.reply("Ask me something after the mention, or use /ask.", mention_author=False)
+            return
+        picked = self.pick_agent(None, member_roles(message.author), member_is_admin(message.author, channel))
+        if isinstance(picked, str):
+            await message.reply(picked, mention_author=False, allowed_mentions=NO_PINGS)
+            return
+        try:
+            images = await read_images(message.attachments)
+        except AttachmentError as exc:
+            await message.reply(f"⚠️ {exc}", mention_author=False)
+            return
+        thread = await message.create_thread(name=thread_name(prompt), auto_archive_duration=ARCHIVE_MINUTES)
+        await self._register(thread, picked, message.author)
+        request = self._request(picked, message.author, thread, prompt or "Look at the attached file(s).", message.attachments, images)
+        await self.bot.runner.run(thread, request, picked.name)
+
+    async def _follow_up(self, message: discord.Message, thread: discord.Thread, record: AgentThread) -> None:
+        author = message.author
+        if str(author.id) != record.starter_id and not record.open_to_all and not member_is_admin(author, thread):
+            await message.reply(
+                f"Only <@{record.starter_id}> can continue this conversation. "
+                "Start your own with /ask, or ask an admin to run /thread open here.",
+                mention_author=False,
+                allowed_mentions=NO_PINGS,
+            )
+            return
+        agent = self.agents.agents.get(record.agent_id)
+        if agent is None:
+            await message.reply(
+                f"The agent `{record.agent_id}` of this thread is no longer available. Start a new one with /ask.",
+                mention_author=False,
+            )
+            return
+        try:
+            images = await read_images(message.attachments)
+        except AttachmentError as exc:
+            await message.reply(f"⚠️ {exc}", mention_author=False)
+            return
+        prompt = strip_mentions(message.content, self.bot.user.id if self.bot.user else 0) or "Look at the attached file(s)."
+        request = self._request(agent, author, thread, prompt, message.attachments, images)
+        await self.bot.runner.run(thread, request, agent.name)
+
+    # -- helpers ------------------------------------------------------------------
+
+    async def _register(self, thread: discord.Thread, agent: AgentDefinition, starter: discord.abc.User) -> None:
+        await self.store.threads.set(
+            AgentThread(
+                thread_id=str(thread.id),
+                guild_id=str(thread.guild.id),
+                channel_id=str(thread.parent_id),
+                agent_id=agent.id,
+                starter_id=str(starter.id),
+            )
+        )
+
+    @staticmethod
+    def _request(
+        agent: AgentDefinition,
+        member: discord.abc.User,
+        thread: discord.Thread,
+        prompt: str,
+        attachments: list[discord.Attachment],
+        images: list[Any],
+    ) -> RunRequest:
+        return RunRequest(
+            agent=agent.runnable(),
+            caller_id=str(member.id),
+            guild_id=str(thread.guild.id),
+            thread_id=str(thread.id),
+            prompt=prompt,
+            images=images,
+            attachments=describe(attachments),
+            session_tools=agent.session_tools,
+        )
+
+
+def strip_mentions(content: str, bot_id: int) -> str:
+    """The prompt without the bot's own mention."""
+    return re.sub(rf"<@!?{bot_id}>", "", content).strip()
+
+
+async def setup(bot: ExecutusBot) -> None:
+    await bot.add_cog(AskCog(bot))

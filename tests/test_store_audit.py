@@ -3,11 +3,13 @@ interrupted runs at start-up, the live tally, and admin run queries."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from executor.llm.scripted import ScriptedModel, call, text
 from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.ports import Audit, Budget, Ports, RunRecorder
@@ -15,8 +17,10 @@ from executor.run import RunnableAgent, RunStatus
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
 
-from bot.store import Store
+from bot.store import Store, StoreClosedError
+from bot.store import writer as writer_module
 from bot.store.bounded import TEXT_LIMIT, bounded, bounded_json
+from bot.store.writer import target_table
 from tests.executor_kit import make_executor
 from tests.store_helpers import FakeClock, run_info, stats, url
 
@@ -214,3 +218,26 @@ async def test_the_store_serves_the_executor_ports(tmp_path: Path) -> None:
     assert [c.result for c in detail.tool_calls] == ["echo:hi"]
     assert detail.run.usage.total_tokens == 23
     assert (usage.running, usage.periods[next(iter(usage.periods))].spent.tokens) == (0, 23)
+
+
+async def test_close_commits_the_writes_of_callers_waiting_for_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "MAX_PENDING", 4)
+    store = await Store.open(url(tmp_path))
+    rec = await store.audit.start_run(run_info("r1"))
+    steps = [asyncio.create_task(rec.on_step(n, AssistantMessage(f"s{n}"), Usage(1, 1))) for n in range(50)]
+    await asyncio.sleep(0)  # every task has queued its step or is waiting for room
+    await store.close()
+    await asyncio.gather(*steps)
+    assert row(tmp_path, "SELECT COUNT(*) FROM steps") == (50,)
+    with pytest.raises(StoreClosedError):
+        await rec.on_step(99, AssistantMessage("too late"), Usage())
+
+
+def test_the_writer_refuses_statements_it_cannot_order() -> None:
+    assert target_table("INSERT OR REPLACE INTO steps (a) VALUES (?)") == "steps"
+    assert target_table("  update runs SET x = 1") == "runs"
+    assert target_table("DELETE FROM budget_ledger") == "budget_ledger"
+    with pytest.raises(ValueError, match="only INSERT, UPDATE and DELETE"):
+        target_table("SELECT * FROM runs")

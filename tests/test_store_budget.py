@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,10 +43,10 @@ def ledger(tmp_path: Path) -> list[tuple[str, str, int, float]]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> Store:
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
     clock = FakeClock(WEDNESDAY)
     async with Store(url(tmp_path), clock=clock) as opened:
-        yield opened  # type: ignore[misc]
+        yield opened
 
 
 async def test_fifty_concurrent_checks_with_one_run_left_admit_exactly_one(store: Store) -> None:
@@ -281,10 +282,10 @@ async def test_usage_and_top_spenders(store: Store) -> None:
         ("u2", 2, 320, 3.0),
         ("u1", 1, 150, 1.0),
     ]
-    usage = await store.budget.usage("g1", "u3")
-    assert usage.running == 1
-    assert usage.limits == Limits(max_runs=10)
-    week = usage.periods[Period.WEEK]
+    u3 = await store.budget.usage("g1", "u3")
+    assert u3.running == 1
+    assert u3.limits == Limits(max_runs=10)
+    week = u3.periods[Period.WEEK]
     assert (week.spent.runs, week.spent.tokens) == (2, 2)
     assert (week.started_at, week.resets_at) == (
         datetime(2025, 3, 3, tzinfo=UTC),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,9 @@ from tests.store_helpers import url
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> Store:
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
     async with Store(url(tmp_path)) as opened:
-        yield opened  # type: ignore[misc]
+        yield opened
 
 
 def tool_turn(n: int, size: int = 40) -> list[Message]:
@@ -151,3 +152,9 @@ async def test_the_agent_thread_registry(store: Store) -> None:
     assert await store.threads.get("t1") == AgentThread("t1", "g1", "c1", "helper", "u1", open_to_all=True)
     await store.threads.set(AgentThread("t1", "g1", "c1", "writer", "u1"))
     assert await store.threads.get("t1") == AgentThread("t1", "g1", "c1", "writer", "u1", open_to_all=False)
+
+
+async def test_writes_to_one_table_keep_their_order(store: Store) -> None:
+    versions = [AgentThread("t1", "g1", "c1", f"agent{n}", "u1", open_to_all=n % 2 == 0) for n in range(9)]
+    await asyncio.gather(*(store.threads.set(v) for v in versions))
+    assert await store.threads.get("t1") == versions[-1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from executor.llm.types import AssistantMessage, ToolCall, Usage
@@ -56,15 +56,19 @@ class StoreRecorder:
         self._clock = clock
         self._forget = forget
         self._closed = False
-        self._tally = RunTally(run_id)
+        self._steps = 0
+        self._tool_calls = 0
+        self._tool_errors = 0
+        self._usage = Usage()
+        self._last_tool = ""
 
     @property
     def tally(self) -> RunTally:
-        return self._tally
+        return RunTally(self.run_id, self._steps, self._tool_calls, self._tool_errors, self._usage, self._last_tool)
 
     async def on_step(self, index: int, response: AssistantMessage, usage: Usage) -> None:
-        t = self._tally
-        self._tally = replace(t, steps=max(t.steps, index + 1), usage=t.usage + usage)
+        self._steps = max(self._steps, index + 1)
+        self._usage += usage
         calls = json.dumps([{"id": c.id, "name": c.name} for c in response.tool_calls])
         await self._writer.submit(
             (
@@ -86,10 +90,9 @@ class StoreRecorder:
         )
 
     async def on_tool(self, index: int, call: ToolCall, result: ToolResult) -> None:
-        t = self._tally
-        self._tally = replace(
-            t, tool_calls=t.tool_calls + 1, tool_errors=t.tool_errors + int(result.is_error), last_tool=call.name
-        )
+        self._tool_calls += 1
+        self._tool_errors += int(result.is_error)
+        self._last_tool = call.name
         await self._writer.submit(
             (
                 "INSERT INTO tool_calls (run_id, step, call_id, name, arguments, result, is_error, images,"

@@ -20,7 +20,8 @@ _PERIOD = "'day', 'week', 'month'"
 
 #: Migration N is ``MIGRATIONS[N - 1]``.
 MIGRATIONS: tuple[str, ...] = (
-    # 1: the audit trail of runs.
+    # 1: the audit trail of runs. Foreign keys are checked at commit: the
+    # writer groups a batch's statements by table (see writer.py).
     """
     CREATE TABLE runs (
         run_id TEXT PRIMARY KEY,
@@ -53,7 +54,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX runs_by_caller ON runs (guild_id, caller_id, started_at);
     CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
     CREATE TABLE steps (
-        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
         step INTEGER NOT NULL,
         content TEXT NOT NULL DEFAULT '',
         reasoning TEXT NOT NULL DEFAULT '',
@@ -67,7 +68,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE tool_calls (
         id INTEGER PRIMARY KEY,
-        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
         step INTEGER NOT NULL,
         call_id TEXT NOT NULL,
         name TEXT NOT NULL,
@@ -80,7 +81,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tool_calls_by_run ON tool_calls (run_id, step);
     CREATE TABLE events (
         id INTEGER PRIMARY KEY,
-        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
         kind TEXT NOT NULL,
         data TEXT NOT NULL DEFAULT '{}',
         created_at TEXT NOT NULL

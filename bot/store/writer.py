@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +21,9 @@ Statement = tuple[str, Sequence[Any]]
 
 #: Most writes committed in one transaction.
 MAX_BATCH = 512
-#: Queued writes before ``submit`` makes its caller wait (back-pressure).
-MAX_PENDING = 10_000
+#: Queued writes before ``submit`` makes its caller wait (back-pressure). It
+#: also bounds how long a ``write`` can wait behind others: a few batches.
+MAX_PENDING = 4 * MAX_BATCH
 
 
 class StoreClosedError(RuntimeError):
@@ -37,12 +40,18 @@ class _Write:
 class Writer:
     """Owns the connection every audit, conversation and thread write goes through.
 
-    Writes are applied in the order they were queued. Whatever piles up while
-    one commit runs goes into the next transaction, so a busy run does not
-    pay one commit per step, and a write never waits on a timer. With WAL and
-    synchronous=NORMAL a commit survives a process crash without an fsync; a
-    ``durable`` write makes the batch it lands in commit with
-    synchronous=FULL, so it also survives power loss.
+    Whatever piles up while one commit runs goes into the next transaction,
+    so a busy run does not pay one commit per step, and a write never waits
+    on a timer. With WAL and synchronous=NORMAL a commit survives a process
+    crash without an fsync; a ``durable`` write makes the batch it lands in
+    commit with synchronous=FULL, so it also survives power loss.
+
+    Batches commit in queue order. Inside a batch, statements are grouped by
+    the table they write (consecutive identical statements become one
+    ``executemany``, one trip to the database thread): each table sees its
+    statements in queue order, but tables may be written in another order.
+    Hence the contract for statements: INSERT, UPDATE or DELETE that read no
+    table but the one they write, with foreign keys deferred to commit.
 
     One write's statements are atomic. When a batch fails, its writes are
     retried one transaction each, so one bad write cannot sink the others.
@@ -50,7 +59,11 @@ class Writer:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
-        self._queue: asyncio.Queue[_Write | None] = asyncio.Queue(MAX_PENDING)
+        # Unbounded: back-pressure is ``_room``, so that close() can wake the
+        # callers waiting for room (a full asyncio.Queue would strand them).
+        self._queue: asyncio.Queue[_Write | None] = asyncio.Queue()
+        self._room = asyncio.Event()
+        self._waiting = 0
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -76,8 +89,9 @@ class Writer:
         await done
 
     async def close(self) -> None:
-        """Commit everything queued, then stop. Idempotent. The connection
-        stays open (its owner closes it)."""
+        """Commit everything queued (including the writes of callers waiting
+        for room), then stop; later writes raise StoreClosedError. Idempotent.
+        The connection stays open (its owner closes it)."""
         if self._closing:
             if self._task is not None:
                 await asyncio.shield(self._task)
@@ -85,13 +99,25 @@ class Writer:
         self._closing = True
         if self._task is None:
             return
-        await self._queue.put(None)
+        self._room.set()
+        while self._waiting:  # let them enqueue ahead of the stop mark
+            await asyncio.sleep(0)
+        self._queue.put_nowait(None)
         await asyncio.shield(self._task)
 
     async def _put(self, item: _Write) -> None:
         if self._closing or self._task is None:
             raise StoreClosedError("the store is closed")
-        await self._queue.put(item)
+        for sql, _ in item.statements:
+            target_table(sql)  # a statement the writer cannot order fails its caller, not the batch
+        while self._queue.qsize() >= MAX_PENDING and not self._closing:
+            self._room.clear()
+            self._waiting += 1
+            try:
+                await self._room.wait()
+            finally:
+                self._waiting -= 1
+        self._queue.put_nowait(item)
 
     async def _run(self) -> None:
         while True:
@@ -106,6 +132,7 @@ class Writer:
                     stop = True
                 else:
                     batch.append(item)
+            self._room.set()
             if batch:
                 await self._commit(batch)
             if stop:
@@ -136,10 +163,21 @@ class Writer:
                 _fail(w, exc, logged=True)
 
     async def _apply(self, batch: Sequence[_Write]) -> None:
+        by_table: dict[str, list[tuple[str, list[Sequence[Any]]]]] = {}
+        for w in batch:
+            for sql, params in w.statements:
+                runs = by_table.setdefault(target_table(sql), [])
+                if runs and runs[-1][0] == sql:
+                    runs[-1][1].append(params)
+                else:
+                    runs.append((sql, [params]))
         async with transaction(self._conn, "IMMEDIATE"):
-            for w in batch:
-                for sql, params in w.statements:
-                    await self._conn.execute(sql, params)
+            for runs in by_table.values():
+                for sql, rows in runs:
+                    if len(rows) == 1:
+                        await self._conn.execute(sql, rows[0])
+                    else:
+                        await self._conn.executemany(sql, rows)
 
     async def _apply_alone(self, w: _Write) -> None:
         try:
@@ -148,6 +186,18 @@ class Writer:
             _fail(w, exc)
         else:
             _succeed(w)
+
+
+_TARGET = re.compile(r"\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+(\w+)", re.I)
+
+
+@functools.lru_cache(maxsize=256)
+def target_table(sql: str) -> str:
+    """The table an INSERT, UPDATE or DELETE writes; ValueError for any other statement."""
+    match = _TARGET.match(sql)
+    if match is None:
+        raise ValueError(f"the store writer runs only INSERT, UPDATE and DELETE statements, not {sql[:60]!r}")
+    return match.group(1).lower()
 
 
 def _succeed(w: _Write) -> None:

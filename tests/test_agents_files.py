@@ -133,7 +133,8 @@ def test_delegating_to_a_broken_agent_drops_the_chain(tmp_path: Path) -> None:
 def test_duplicate_ids_keep_the_first(tmp_path: Path) -> None:
     loaded = load(tmp_path, {"a.toml": GOOD_AGENT, "b.toml": GOOD_AGENT + 'id = "a"\n'})
     assert loaded.agents["a"].source.endswith("a.toml")
-    assert loaded.problems == [f"{tmp_path / 'agents' / 'b.toml'}: id: 'a' is already defined in {tmp_path / 'agents' / 'a.toml'}"]
+    agents = tmp_path / "agents"
+    assert loaded.problems == [f"{agents / 'b.toml'}: id: 'a' is already defined in {agents / 'a.toml'}"]
 
 
 def test_missing_directory_is_a_problem_not_a_crash(tmp_path: Path) -> None:

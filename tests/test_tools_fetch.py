@@ -3,9 +3,11 @@ connection, and a fetch connects to the address that was checked."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import ipaddress
 import json
+import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -70,6 +72,7 @@ def recording_client(sent: list[httpx.Request]) -> httpx.AsyncClient:
 @pytest.fixture
 async def server() -> AsyncIterator[TestServer]:
     big = b"x" * (MAX_DOWNLOAD_BYTES + 1)
+    release = asyncio.Event()
 
     async def page(_: web.Request) -> web.Response:
         return web.Response(text=PAGE, content_type="text/html")
@@ -115,8 +118,18 @@ async def server() -> AsyncIterator[TestServer]:
     async def long_text(_: web.Request) -> web.Response:
         return web.Response(text="".join(f"line {i:04d}\n" for i in range(3000)), content_type="text/plain")
 
+    async def slow(_: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(text="late")
+
+    async def raw(request: web.Request) -> web.Response:
+        headers = {k: v for k, v in request.query.items() if k in ("Content-Type", "Content-Encoding")}
+        return web.Response(body=request.query["body"].encode("latin-1"), headers=headers)
+
     app = web.Application()
     for path, handler in {
+        "/slow": slow,
+        "/raw": raw,
         "/page": page,
         "/data": data,
         "/host": host,
@@ -134,11 +147,17 @@ async def server() -> AsyncIterator[TestServer]:
     srv = TestServer(app, host="127.0.0.1")
     await srv.start_server()
     yield srv
+    release.set()
     await srv.close()
 
 
 def url(srv: TestServer, path: str) -> str:
     return str(srv.make_url(path))
+
+
+def raw_url(srv: TestServer, body: bytes, **headers: str) -> str:
+    query = {"body": body.decode("latin-1"), **{k.replace("_", "-").title(): v for k, v in headers.items()}}
+    return str(srv.make_url("/raw").with_query(query))
 
 
 # -- succeeding only when loopback is explicitly allowed ---------------------
@@ -197,7 +216,87 @@ async def test_bad_arguments_are_explained() -> None:
     assert result.is_error and "max_chars" in result.content
 
 
+@pytest.mark.parametrize(
+    ("body", "headers", "expected"),
+    [
+        (b'{"broken": ', {"content_type": "application/json"}, '{"broken": '),
+        (b"caf\xc3\xa9", {"content_type": "text/plain; charset=x-no-such-charset"}, "café"),
+        (b"caf\xe9", {"content_type": "text/plain; charset=latin-1"}, "café"),
+    ],
+)
+async def test_text_is_decoded_leniently(
+    server: TestServer, body: bytes, headers: dict[str, str], expected: str
+) -> None:
+    result = await call(fetch_tool(LOOPBACK), url=raw_url(server, body, **headers))
+    assert not result.is_error, result.content
+    assert expected in result.content
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "complaint"),
+    [
+        (b"not gzip at all", {"content_type": "text/plain", "content_encoding": "gzip"}, "corrupt compressed body"),
+        (b"whatever", {"content_type": "text/plain", "content_encoding": "br"}, "unsupported content encoding 'br'"),
+    ],
+)
+async def test_unreadable_bodies_are_errors(
+    server: TestServer, body: bytes, headers: dict[str, str], complaint: str
+) -> None:
+    result = await call(fetch_tool(LOOPBACK), url=raw_url(server, body, **headers))
+    assert result.is_error and complaint in result.content
+
+
+@pytest.mark.parametrize(("body", "readable"), [(b"plain words", True), (b"\0\1\2binary", False)])
+async def test_without_a_content_type_text_is_told_from_binary(body: bytes, readable: bool) -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Body(body))
+
+    policy = NetPolicy(resolver=fixed_resolver({"untyped.example": ["93.184.216.34"]}))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as http:
+        result = await call(fetch_tool(policy, http), url="http://untyped.example/file")
+    assert result.is_error is not readable
+    assert ("plain words" in result.content) if readable else ("is binary data" in result.content)
+
+
+async def test_slow_server_hits_the_time_limit(server: TestServer) -> None:
+    with pytest.raises(FetchError, match="did not answer completely within 0.3 s"):
+        await SafeFetcher(LOOPBACK).get(url(server, "/slow"), max_bytes=100, timeout=0.3)
+
+
+async def test_unreachable_host_is_reported() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(FetchError, match="could not connect to 127.0.0.1"):
+        await SafeFetcher(LOOPBACK).get(f"http://127.0.0.1:{port}/", max_bytes=100, timeout=5)
+
+
 # -- refusals ---------------------------------------------------------------
+
+
+async def test_system_resolver_answer_is_checked_too() -> None:
+    result = await call(fetch_tool(), url="http://localhost:9/")
+    assert result.is_error
+    assert "localhost resolves to" in result.content and "loopback" in result.content
+
+
+@pytest.mark.parametrize(
+    ("target", "answer", "complaint"),
+    [
+        ("http://[::1/", [], "not a valid URL"),
+        ("http://", [], "has no host"),
+        ("no scheme", [], "only http:// and https://"),
+        ("http://nowhere.example/", [], "has no addresses"),
+        ("http://odd.example/", ["not-an-ip"], "'not-an-ip' is not an IP address"),
+    ],
+)
+async def test_malformed_urls_and_odd_resolver_answers(target: str, answer: list[str], complaint: str) -> None:
+    async def resolve(host: str, port: int) -> list[str]:
+        return answer
+
+    with pytest.raises(FetchError, match=complaint):
+        await SafeFetcher(NetPolicy(resolver=resolve)).get(target, max_bytes=100, timeout=5)
+
 
 
 @pytest.mark.parametrize(

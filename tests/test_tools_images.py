@@ -69,8 +69,12 @@ async def server() -> AsyncIterator[TestServer]:
     async def to_metadata(_: web.Request) -> web.Response:
         raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
 
+    async def gone(_: web.Request) -> web.Response:
+        return web.Response(status=404, text="gone")
+
     app = web.Application()
     for path, handler in {
+        "/gone.png": gone,
         "/cat.png": png,
         "/mislabelled": mislabelled,
         "/fake.png": html_as_png,
@@ -103,12 +107,19 @@ async def test_media_type_comes_from_the_bytes_not_the_header(server: TestServer
     assert attached.calls[0][0][0].media_type == "image/png"
 
 
-@pytest.mark.parametrize("path", ["/fake.png", "/huge.png"])
-async def test_non_images_and_oversized_images_are_refused(server: TestServer, path: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "complaint"),
+    [
+        ("/fake.png", "is not a PNG, JPEG, GIF or WEBP image (the server sent image/png)"),
+        ("/huge.png", "larger than the 5 MB limit"),
+        ("/gone.png", "answered HTTP 404 Not Found"),
+    ],
+)
+async def test_non_images_and_oversized_images_are_refused(server: TestServer, path: str, complaint: str) -> None:
     attached = Attached()
     result = await call(view_image(LOOPBACK), invocation(attached), url=str(server.make_url(path)))
     assert result.is_error
-    assert "not a PNG, JPEG, GIF or WEBP image" in result.content or "larger than the 5 MB limit" in result.content
+    assert complaint in result.content
     assert attached.calls == []
 
 

@@ -111,7 +111,16 @@ async def test_write_file_makes_an_artifact(filename: str, content: str, content
 
 @pytest.mark.parametrize(
     "filename",
-    ["../secrets.txt", "dir/notes.txt", "dir\\notes.txt", ".hidden.txt", "run.py", "notes", "a..b.txt", "x" * 90 + ".md"],
+    [
+        "../secrets.txt",
+        "dir/notes.txt",
+        "dir\\notes.txt",
+        ".hidden.txt",
+        "run.py",
+        "notes",
+        "a..b.txt",
+        "x" * 90 + ".md",
+    ],
 )
 async def test_write_file_refuses_bad_names(filename: str) -> None:
     run = new_run()

@@ -47,7 +47,8 @@ class WriteFileArgs(BaseModel):
             try:
                 json.loads(self.content)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"content is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+                where = f"line {exc.lineno}, column {exc.colno}"
+                raise ValueError(f"content is not valid JSON: {exc.msg} at {where}") from None
         return self
 
 

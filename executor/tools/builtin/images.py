@@ -78,7 +78,8 @@ def _attachment(invocation: Invocation, ref: str) -> tuple[str, str]:
     The host lists them in ``invocation.metadata["attachments"]`` as dicts
     with ``filename``, ``url`` and ``content_type``.
     """
-    listed: list[dict[str, Any]] = [a for a in invocation.metadata.get("attachments") or [] if isinstance(a, dict) and a.get("url")]
+    given = invocation.metadata.get("attachments") or []
+    listed: list[dict[str, Any]] = [a for a in given if isinstance(a, dict) and a.get("url")]
     if not listed:
         raise ToolError("the member attached no files to this message")
     found: dict[str, Any] | None

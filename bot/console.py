@@ -104,10 +104,8 @@ class Session:
         print(f"chatting with {self.agent.name or self.agent.id}; empty line or 'exit' to leave", file=sys.stderr)
         failed = False
         while True:
-            try:
-                line = await asyncio.to_thread(input, "you> ")
-            except EOFError:
-                break
+            print("you> ", end="", file=sys.stderr, flush=True)  # stdout carries answers only
+            line = await asyncio.to_thread(sys.stdin.readline)
             if not line.strip() or line.strip().lower() in EXIT_WORDS:
                 break
             failed = not (await self.ask(line)).ok

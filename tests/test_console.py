@@ -1,0 +1,96 @@
+"""``python -m bot chat`` as a real process against the loopback OpenAI fake."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.model_servers import FakeOpenAIServer, Reply
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeOpenAIServer]:
+    async with FakeOpenAIServer() as srv:
+        yield srv
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "DISCORD_", "MODEL_"))}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        ARTIFACTS_DIR=str(tmp_path / "artifacts"),
+        AGENTS_DIR=str(ROOT / "agents"),
+        SKILLS_DIR=str(ROOT / "skills"),
+        MODEL_MAX_RETRIES="0",
+    )
+    env.update(extra)
+    return env
+
+
+async def chat(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "chat",
+        *args,
+        cwd=tmp_path,  # no .env here: only the environment we pass counts
+        env={**env_for(tmp_path, **env), "PYTHONPATH": str(ROOT)},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_one_shot_prints_the_answer_saves_artifacts_and_usage(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    server.script(
+        Reply.tool_call("write_file", {"filename": "notes.md", "content": "# Notes"}),
+        Reply.text("Here are your notes.", usage=None),
+    )
+    code, out, err = await chat(tmp_path, "write me notes", OPENAI_BASE_URL=server.base_url)
+    assert code == 0, err
+    assert out.strip() == "Here are your notes."
+    assert "write_file" in err and "ok" in err and "tokens" in err
+    saved = list((tmp_path / "artifacts").rglob("notes.md"))
+    assert len(saved) == 1 and saved[0].read_text() == "# Notes"
+    assert server.requests[0]["messages"][-1] == {"role": "user", "content": "write me notes"}
+
+
+async def test_failed_run_exits_non_zero(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    server.script(Reply.error(401, "bad key"))
+    code, out, err = await chat(tmp_path, "hi", OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-wrong-123")
+    assert code == 1 and out == ""
+    assert "credentials" in err and "sk-wrong-123" not in err
+
+
+async def test_no_model_configured_names_the_variable(tmp_path: Path) -> None:
+    code, out, err = await chat(tmp_path, "hi")
+    assert code == 2 and "OPENAI_API_KEY" in err
+
+
+async def test_interactive_session_keeps_the_conversation(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    server.script(Reply.text("Paris."), Reply.text("About 2 million."))
+    code, out, err = await chat(
+        tmp_path, "--tier", "openai/local-model", stdin="capital of France?\nits population?\n", OPENAI_BASE_URL=server.base_url
+    )
+    assert code == 0, err
+    assert out.split() == ["Paris.", "About", "2", "million."]
+    second = server.requests[1]
+    assert second["model"] == "local-model"
+    contents = [m.get("content") for m in second["messages"]]
+    assert "capital of France?" in contents and "Paris." in contents and contents[-1] == "its population?"
+
+
+async def test_unknown_agent_lists_the_known_ones(tmp_path: Path) -> None:
+    code, _, err = await chat(tmp_path, "--agent", "nope", "hi")
+    assert code == 2 and "assistant" in err

@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from tests.fakes.discord_emulator import DiscordEmulator
-from tests.fakes.discord_model import EPHEMERAL, PUBLIC_THREAD
+from tests.fakes.discord_model import PUBLIC_THREAD
 
 
 class StopView(discord.ui.View):
@@ -46,8 +46,22 @@ class NoteModal(discord.ui.Modal, title="Add a note"):
         await followup.edit(content="attached (edited)")
 
 
+class Config(app_commands.Group):
+    """A command group, so subcommand options and resolved objects are exercised."""
+
+    @app_commands.command(name="grant", description="Grant a role to a member in a channel")
+    async def grant(
+        self, interaction: discord.Interaction, role: discord.Role, who: discord.Member, where: discord.TextChannel
+    ) -> None:
+        await interaction.response.send_message(
+            f"{role.name} for {who.name} in {where.name}", allowed_mentions=discord.AllowedMentions.none()
+        )
+
+
 class Probe(commands.Cog):
     """A small cog exercising what the real bot does: defer, edit, thread, upload, button."""
+
+    config = Config(name="config", description="Configure the agent")
 
     def __init__(self) -> None:
         self.messages: list[discord.Message] = []
@@ -66,9 +80,8 @@ class Probe(commands.Cog):
 
     @app_commands.command(name="whoami", description="Show what Discord says about you")
     async def whoami(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(
-            f"manage_guild={interaction.permissions.manage_guild}", ephemeral=True
-        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.followup.send(f"manage_guild={interaction.permissions.manage_guild}")
 
     @app_commands.command(name="note", description="Write a note")
     async def note(self, interaction: discord.Interaction) -> None:
@@ -122,7 +135,7 @@ async def test_bot_connects_syncs_and_handles_a_command_thread_upload_and_button
 
         bot.tree.copy_global_to(guild=discord.Object(emu.guild.id))
         synced = await bot.tree.sync(guild=discord.Object(emu.guild.id))
-        assert {command.name for command in synced} == {"ask", "whoami", "note"}
+        assert {command.name for command in synced} == {"ask", "whoami", "note", "config"}
         ask = next(c for c in emu.guild_commands[emu.guild.id] if c["name"] == "ask")
         assert [(o["name"], o["type"]) for o in ask["options"]] == [("prompt", 3), ("file", 11)]
 
@@ -166,15 +179,32 @@ async def test_bot_connects_syncs_and_handles_a_command_thread_upload_and_button
 async def test_interactions_carry_member_permissions(emu: DiscordEmulator) -> None:
     async with running_bot(emu, all_intents()) as (bot, _):
         await bot.tree.sync()
-        assert {command["name"] for command in emu.global_commands} == {"ask", "whoami", "note"}
+        assert {command["name"] for command in emu.global_commands} == {"ask", "whoami", "note", "config"}
         answers = []
         for user in (emu.admin, emu.member):
             interaction = await emu.send_slash_command("whoami", user=user)
-            await emu.wait_for(lambda: interaction.acknowledged)
-            assert interaction.original_message_id is not None
-            answers.append(emu.message(interaction.original_message_id))
+            await emu.wait_for(lambda: interaction.followup_message_ids)
+            assert interaction.followup_message_ids == [interaction.original_message_id]
+            answers.append(emu.message(interaction.followup_message_ids[0]))
     assert [answer.content for answer in answers] == ["manage_guild=True", "manage_guild=False"]
-    assert all(answer.flags & EPHEMERAL for answer in answers)
+    assert all(answer.ephemeral and not answer.loading for answer in answers)
+    assert len(emu.messages_in(emu.general)) == 2
+    assert emu.violations == []
+
+
+async def test_subcommand_options_resolve_roles_members_and_channels(emu: DiscordEmulator) -> None:
+    async with running_bot(emu, all_intents()) as (bot, _):
+        await bot.tree.sync()
+        interaction = await emu.send_slash_command(
+            "config grant", {"role": emu.admin_role, "who": emu.member, "where": emu.random}, user=emu.owner
+        )
+        await emu.wait_for(lambda: interaction.original_message_id)
+        with pytest.raises(LookupError):
+            await emu.send_slash_command("config grant", {"colour": "red"})
+    assert interaction.original_message_id is not None
+    answer = emu.message(interaction.original_message_id)
+    assert answer.content == "Admin for bob in random"
+    assert answer.allowed_mentions == {"parse": []}
     assert emu.violations == []
 
 
@@ -185,7 +215,7 @@ async def test_modal_submission_and_followups(emu: DiscordEmulator) -> None:
         modal = await emu.wait_for(lambda: opened.modal)
         assert modal["title"] == "Add a note"
         submitted = await emu.submit_modal(opened, {"probe:note": "buy milk", "probe:tag": "home"})
-        await emu.wait_for(lambda: submitted.followup_message_ids and emu.message(submitted.followup_message_ids[0]).edits)
+        await emu.wait_for(lambda: any(emu.message(i).edits for i in submitted.followup_message_ids))
     assert submitted.original_message_id is not None
     assert emu.message(submitted.original_message_id).content == "noted: buy milk [home]"
     followup = emu.message(submitted.followup_message_ids[0])
@@ -255,6 +285,9 @@ async def test_channel_message_and_thread_routes(emu: DiscordEmulator) -> None:
         guild = await bot.fetch_guild(emu.guild.id)
         member = await guild.fetch_member(emu.admin.id)
         roles = await guild.fetch_roles()
+        cached = bot.get_guild(emu.guild.id)
+        assert cached is not None
+        queried = await cached.query_members("ali")
         await sent.delete()
 
     stored = emu.message(sent.id)
@@ -266,5 +299,6 @@ async def test_channel_message_and_thread_routes(emu: DiscordEmulator) -> None:
     assert isinstance(fetched, discord.Thread) and fetched.parent_id == emu.general.id
     assert emu.threads[0].member_ids == {emu.bot_user.id, emu.member.id}
     assert member.guild_permissions.administrator and guild.owner_id == emu.owner.id
+    assert [m.id for m in queried] == [emu.admin.id]
     assert {role.name for role in roles} >= {"@everyone", "Admin", "Server Manager"}
     assert emu.violations == [] and emu.unknown_routes == []

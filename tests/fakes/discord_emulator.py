@@ -19,11 +19,12 @@ same ``discord.http.Route`` objects, so ``Route.BASE`` covers them too.
 
 Typical use::
 
-    async with DiscordEmulator() as emu, emu.patch_discord():
-        ... start the bot with token=emu.token ...
-        await emu.wait_until_ready()
-        interaction = await emu.send_slash_command("ask", {"prompt": "hi"}, user=emu.member)
-        await emu.wait_for(lambda: interaction.acknowledged)
+    async with DiscordEmulator() as emu:
+        with emu.patch_discord():
+            ...  # log the bot in with emu.token and start it
+            await emu.wait_until_ready()
+            interaction = await emu.send_slash_command("ask", {"prompt": "hi"}, user=emu.member)
+            await emu.wait_for(lambda: interaction.acknowledged)
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, web
 
 from .discord_gateway import (
+    CONTENT_FIELDS,
     GUILD_MEMBERS,
+    GUILD_PRESENCES,
     HEARTBEAT,
     HEARTBEAT_ACK,
     HELLO,
@@ -56,10 +59,8 @@ from .discord_gateway import (
     REQUEST_GUILD_MEMBERS,
     RESUME,
     VOICE_STATE_UPDATE,
-    CONTENT_FIELDS,
     Connection,
     GatewaySession,
-    GUILD_PRESENCES,
     framer_for,
 )
 from .discord_model import (
@@ -119,7 +120,8 @@ CALLBACKS_FOR = {
 DEFAULT_MESSAGE = 0
 REPLY = 19
 CHAT_INPUT_COMMAND = 20
-# Option types whose values are resolved objects.
+# Application command option types, and component types.
+CHAT_INPUT = 1
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = range(3, 12)
 BUTTON, STRING_SELECT, TEXT_INPUT, LABEL, ACTION_ROW = 2, 3, 4, 18, 1
@@ -397,7 +399,7 @@ class DiscordEmulator:
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
 
     async def wait_until_ready(self, *, timeout: float = 10.0) -> None:
-        """Wait until a bot has identified and been sent its guild."""
+        """Wait until a bot has identified (and, given the GUILDS intent, been sent its guild)."""
         await asyncio.wait_for(self._ready.wait(), timeout)
 
     # ------------------------------------------------------------ inspection
@@ -809,7 +811,7 @@ class DiscordEmulator:
 
     def _command(self, guild_id: int | None, body: dict[str, Any]) -> dict[str, Any]:
         """The command object Discord stores for a definition; ids stay stable across syncs."""
-        kind = body.get("type") or 1
+        kind = body.get("type") or CHAT_INPUT
         command_id = self._command_ids.setdefault((guild_id, body["name"], kind), self._ids.next())
         permissions = body.get("default_member_permissions")
         command: dict[str, Any] = {
@@ -839,7 +841,7 @@ class DiscordEmulator:
     async def _bulk_set_commands(self, request: web.Request) -> web.Response:
         guild_id, scope = self._command_scope(request)
         body = request[BODY] or []
-        keys = [(item["name"], item.get("type") or 1) for item in body]
+        keys = [(item["name"], item.get("type") or CHAT_INPUT) for item in body]
         if len(set(keys)) != len(keys):
             raise DiscordHTTPError(400, 50035, "Invalid Form Body", ["Application command names must be unique"])
         scope[:] = [self._command(guild_id, item) for item in body]
@@ -1109,11 +1111,23 @@ class DiscordEmulator:
         return message
 
     async def _execute_webhook(self, request: web.Request) -> web.Response:
+        """A followup; the first one after a "thinking" defer becomes the deferred message itself.
+
+        That is how Discord does it: the placeholder is edited in place, keeps its
+        ephemerality, and the followup's own flags are ignored.
+        """
         interaction = self._path_interaction(request)
-        channel = self._channel_of(interaction.channel_id)
-        if "thread_id" in request.query:
-            channel = self._channel_of(_snowflake(request.query["thread_id"]))
-        message = await self._post(channel, self.bot_user, request[BODY], request[UPLOADS], interaction=interaction)
+        original_id = interaction.original_message_id
+        original = None if original_id is None else self._messages[original_id]
+        if original is not None and original.loading and not original.deleted:
+            message = original
+            await self._edit(message, request[BODY], request[UPLOADS], request[RECEIVED_AT])
+        else:
+            channel = self._channel_of(interaction.channel_id)
+            if "thread_id" in request.query:
+                channel = self._channel_of(_snowflake(request.query["thread_id"]))
+            message = await self._post(channel, self.bot_user, request[BODY], request[UPLOADS],
+                                       interaction=interaction)
         interaction.followup_message_ids.append(message.id)
         if request.query.get("wait") in ("1", "true", "True"):
             return json_response(self._message_payload(message))
@@ -1273,7 +1287,7 @@ class DiscordEmulator:
             "authorizing_integration_owners": {"0": str(self.guild.id)},
         }
         if interaction.command is not None:
-            data.update(name=interaction.command, command_type=1)
+            data.update(name=interaction.command, command_type=CHAT_INPUT)
         if interaction.message_id is not None:
             data["interacted_message_id"] = str(interaction.message_id)
         return data
@@ -1370,7 +1384,9 @@ class DiscordEmulator:
         nested: list[dict[str, Any]] = []
         holder = nested
         for part in path:
-            definition = next((d for d in definitions if d["name"] == part and d["type"] in (1, 2)), None)
+            definition = next(
+                (d for d in definitions if d["name"] == part and d["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP)), None
+            )
             if definition is None:
                 raise LookupError(f"/{top} has no subcommand {part}")
             entry: dict[str, Any] = {"name": part, "type": definition["type"], "options": []}
@@ -1378,7 +1394,7 @@ class DiscordEmulator:
             holder, definitions = entry["options"], definition.get("options") or []
         channel_obj = self._channel_of(channel)
         holder.extend(self._options(definitions, options or {}, resolved, channel_obj.id))
-        data: dict[str, Any] = {"id": command["id"], "name": top, "type": 1}
+        data: dict[str, Any] = {"id": command["id"], "name": top, "type": CHAT_INPUT}
         if nested:
             data["options"] = nested
         if "guild_id" in command:
@@ -1389,7 +1405,7 @@ class DiscordEmulator:
 
     def _find_command(self, name: str) -> dict[str, Any]:
         for command in [*self.guild_commands.get(self.guild.id, []), *self.global_commands]:
-            if command["name"] == name and command["type"] == 1:
+            if command["name"] == name and command["type"] == CHAT_INPUT:
                 return command
         raise LookupError(f"no slash command /{name} was synced; Discord only offers synced commands")
 

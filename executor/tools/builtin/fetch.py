@@ -51,7 +51,7 @@ def readable(page: Fetched, offset: int = 0, max_chars: int = DEFAULT_CHARS) -> 
     """The answer the model reads: a header line, the title, one window of the
     text, a note on how to read on, and (first window only) the links."""
     if not page.ok:
-        snippet = " ".join(page.text().split())[:300] if _is_text(page) else ""
+        snippet = " ".join(_content(page)[1].split())[:300] if _is_text(page) else ""
         raise ToolError(f"{page.url} answered HTTP {page.status} {page.reason}" + (f": {snippet}" if snippet else ""))
     if not _is_text(page):
         kind = page.media_type or "binary data"

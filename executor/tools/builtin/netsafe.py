@@ -152,7 +152,7 @@ class NetPolicy:
             raise FetchError(f"the URL {str(url)!r} has no host")
         if parsed.userinfo:
             raise Refused(f"refused to fetch {parsed.copy_with(userinfo=b'')}: the URL carries a user name or password")
-        if _host_name(parsed) in METADATA_HOSTS:
+        if host_name(parsed) in METADATA_HOSTS:
             raise Refused(f"refused to fetch {url}: {parsed.host} is a cloud metadata host")
         return parsed
 
@@ -160,7 +160,7 @@ class NetPolicy:
         """The addresses ``url``'s host resolves to, all checked; raises Refused
         when any of them is not allowed (a name that mixes public and private
         answers is treated as hostile)."""
-        host = _host_name(url)
+        host = host_name(url)
         try:
             ipaddress.ip_address(host)
             found = [host]
@@ -180,6 +180,6 @@ class NetPolicy:
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _host_name(url: httpx.URL) -> str:
+def host_name(url: httpx.URL) -> str:
     """The ASCII host (IDNA-encoded, no brackets, no trailing dot), lowercased."""
     return url.raw_host.decode("ascii").rstrip(".").lower()

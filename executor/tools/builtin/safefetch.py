@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from executor.tools.builtin.netsafe import FetchError, NetPolicy
+from executor.tools.builtin.netsafe import FetchError, NetPolicy, host_name
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -104,7 +104,7 @@ class SafeFetcher:
     async def _request(
         self, client: httpx.AsyncClient, target: httpx.URL, address: str, max_bytes: int, timeout: float, accept: str
     ) -> Fetched | httpx.URL:
-        host = target.raw_host.decode("ascii")
+        host = host_name(target)
         headers = {
             "Host": target.netloc.decode("ascii"),
             "User-Agent": self.policy.user_agent,

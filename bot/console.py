@@ -108,7 +108,7 @@ class Session:
             line = await asyncio.to_thread(sys.stdin.readline)
             if not line.strip() or line.strip().lower() in EXIT_WORDS:
                 break
-            failed = not (await self.ask(line)).ok
+            failed = not (await self.ask(line.strip())).ok
         return 1 if failed else 0
 
     def _save_artifacts(self, result: Result) -> None:

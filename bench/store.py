@@ -9,7 +9,7 @@ give the baseline: the lag the fake runs cause by themselves.
 
 Prints one JSON line, then a short table.
 
-    .venv/bin/python bench/store.py [--runs 32] [--steps 250]
+    .venv/bin/python bench/store.py [--runs 32] [--steps 500]
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ async def measure(runs: int, steps: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=32, help="concurrent runs")
-    parser.add_argument("--steps", type=int, default=250, help="steps per run")
+    parser.add_argument("--steps", type=int, default=500, help="steps per run")
     args = parser.parse_args()
     r = asyncio.run(measure(args.runs, args.steps))
     print(json.dumps(r))

@@ -124,7 +124,7 @@ async def test_the_live_tally_counts_until_close(tmp_path: Path) -> None:
 
 
 async def test_runs_left_running_are_interrupted_at_the_next_start(tmp_path: Path) -> None:
-    async with Store(url(tmp_path)) as store:
+    async with Store(url(tmp_path), clock=FakeClock(NOW)) as store:
         rec = await store.audit.start_run(run_info("left"))
         await rec.on_step(0, AssistantMessage("", (ToolCall("a", "echo"),)), Usage(10, 5))
         await rec.on_tool(0, ToolCall("a", "echo"), ToolResult("ok"))
@@ -138,6 +138,7 @@ async def test_runs_left_running_are_interrupted_at_the_next_start(tmp_path: Pat
         assert detail is not None
         assert detail.run.status == "interrupted"
         assert (detail.run.steps, detail.run.tool_calls, detail.run.usage) == (2, 1, Usage(17, 7))
+        assert detail.run.runtime_seconds == pytest.approx(30.0, abs=0.01)  # started 12:00:00, last step 12:00:30
         assert detail.run.finished_at is not None
         finished = await store.runs.detail("done")
         assert finished is not None and finished.run.status == "ok"

@@ -458,5 +458,10 @@ def test_private_ranges_open_only_when_allowed() -> None:
 
 
 def test_html_to_text_keeps_preformatted_text_and_drops_hidden_elements() -> None:
-    page = html_to_text("<p>a  b</p><pre>x  y\n  z</pre><template>t</template><svg><text>s</text></svg>")
+    page = html_to_text(
+        "<p>a  b</p><pre>x  y\n  z</pre><template>t</template><svg><text>s</text></svg>"
+        '<noscript><a href="https://hidden.example/">hidden</a></noscript></p>',
+        "https://base.example/",
+    )
     assert page.text == "a b\n\nx  y\nz"
+    assert page.links == []

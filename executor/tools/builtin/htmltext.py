@@ -58,6 +58,7 @@ class _Extractor(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED:
             self._skip_depth += 1
+        if self._skip_depth:
             return
         if tag == "title":
             self._in_title = True
@@ -76,7 +77,10 @@ class _Extractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIPPED:
             self._skip_depth = max(0, self._skip_depth - 1)
-        elif tag == "title":
+            return
+        if self._skip_depth:
+            return
+        if tag == "title":
             self._in_title = False
         elif tag == "pre":
             self._pre_depth = max(0, self._pre_depth - 1)

@@ -14,6 +14,7 @@ import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -186,6 +187,11 @@ async def test_interactions_carry_member_permissions(emu: DiscordEmulator) -> No
             await emu.wait_for(lambda: interaction.followup_message_ids)
             assert interaction.followup_message_ids == [interaction.original_message_id]
             answers.append(emu.message(interaction.followup_message_ids[0]))
+        async with aiohttp.ClientSession() as session:
+            url = f"{emu.api_base}/interactions/{interaction.id}/{interaction.token}/callback"
+            async with session.post(url, json={"type": 4, "data": {"content": "again"}}) as again:
+                assert (again.status, (await again.json())["code"]) == (400, 40060)
+    assert [callback.status for callback in interaction.callbacks] == [200, 400]
     assert [answer.content for answer in answers] == ["manage_guild=True", "manage_guild=False"]
     assert all(answer.ephemeral and not answer.loading for answer in answers)
     assert len(emu.messages_in(emu.general)) == 2

@@ -25,6 +25,44 @@ Typical use::
             await emu.wait_until_ready()
             interaction = await emu.send_slash_command("ask", {"prompt": "hi"}, user=emu.member)
             await emu.wait_for(lambda: interaction.acknowledged)
+
+The world (``discord_model`` records): ``emu.guild`` with ``owner`` (all
+permissions), ``admin`` (Admin role: Administrator and Manage Server),
+``member`` (no role, no Manage Server), ``bot_member``/``bot_user``, roles
+``admin_role``, ``manager_role`` (Manage Server only) and ``bot_role``, text
+channels ``general`` and ``random``. ``add_member(name, manage_guild=...)``
+adds people; ``permissions_of(who)`` is what interactions carry as
+``member.permissions`` (``app_permissions`` is the bot's).
+
+Acting as Discord users (each dispatches over the gateway, after READY):
+``send_slash_command(name, options, user=, channel=)`` (subcommands as
+``"group sub"``; ``Member``, ``Channel``, ``Role`` and ``upload(...)`` values
+are resolved like Discord does), ``click_button(message, custom_id)``,
+``select(message, custom_id, values)``, ``submit_modal(interaction, values)``,
+``post_message(content, user=, channel=, attachments=, reply_to=)``,
+``start_thread(name, ...)``, ``announce_member(member)`` and
+``send_reconnect()``. The command helpers return the ``Interaction`` record.
+
+Inspecting what the bot did: ``messages_in(channel)`` / ``message(id)``
+(content, embeds, components, attachments with their bytes, ``allowed_mentions``
+as sent, flags, the mentions that really ping, ``edits`` with the body of each
+edit, ``reactions``), ``threads`` (type, name, parent, auto-archive, members),
+``interactions`` (callbacks with their types and arrival times next to
+``dispatched_at``, ``ack_latency``, original and followup message ids, modal),
+``global_commands``/``guild_commands``/``command_syncs``, ``typing``,
+``requests`` (every REST call), ``unknown_routes``, ``violations``,
+``gateway_received`` and ``gateway_queries``. ``wait_for(predicate)`` waits
+for any of it.
+
+Discord behaviours it reproduces because a bot can get them wrong: the 3 s
+acknowledgement deadline, "already acknowledged", followups only after an
+acknowledgement and the first followup after a "thinking" defer replacing
+that placeholder, empty messages refused, the 2000-character content limit,
+ephemeral messages never reaching the gateway, intents (privileged ones
+refused unless enabled, message content blanked without MESSAGE_CONTENT),
+and RESUME replaying missed events. Not emulated: rate limits, channel
+permission overwrites and permission checks on REST calls, DMs, forums,
+webhooks other than interaction ones, voice.
 """
 
 from __future__ import annotations
@@ -480,6 +518,7 @@ class DiscordEmulator:
     async def _gateway_op(self, connection: Connection, op: Any, data: Any) -> bool:
         """Handle one payload from the bot; False when the websocket was closed."""
         close = connection.socket.close
+        data = data if isinstance(data, dict) else {}
         if op == HEARTBEAT:
             await connection.write({"op": HEARTBEAT_ACK})
         elif op == IDENTIFY:
@@ -506,6 +545,7 @@ class DiscordEmulator:
         return True
 
     async def _identify(self, connection: Connection, data: dict[str, Any]) -> bool:
+        """Check the token and intents like Discord, then send READY and the guild."""
         if data.get("token") != self.token:
             await connection.socket.close(code=4004, message=b"Authentication failed.")
             return False
@@ -655,7 +695,13 @@ class DiscordEmulator:
         try:
             if route.authenticated and request.headers.get("Authorization") != f"Bot {self.token}":
                 raise DiscordHTTPError(401, 0, "401: Unauthorized")
-            body, uploads = await self._read_body(request)
+            try:
+                body, uploads = await self._read_body(request)
+            except DiscordHTTPError as error:
+                if route.operation is not None:
+                    violation = Violation(record.method, record.path, route.operation, [error.message], None)
+                    self.violations.append(violation)
+                raise
             record.body, record.files = body, [upload.filename for upload in uploads.values()]
             request[BODY], request[UPLOADS] = body, uploads
             if route.operation is not None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _INPUT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
-#: Zero or absent means "the executor's default".
+#: Absent means "the executor's default"; a given value must be positive.
 MaxIterations = Field(None, gt=0, le=200, description="Model calls the agent may make.")
 MaxRuntime = Field(None, gt=0, le=3600, description="Seconds the agent may run.")
 

@@ -20,9 +20,21 @@ class ThreadRunner:
     def __init__(self, service: RunService) -> None:
         self.service = service
         self._locks: dict[int, asyncio.Lock] = {}
+        #: Runs started here and not yet fully reported (progress included),
+        #: and runs fully reported: what the bot is busy with, for logs and tests.
+        self.in_flight = 0
+        self.completed = 0
 
     async def run(self, thread: discord.Thread, request: RunRequest, agent_name: str) -> Result:
         lock = self._locks.setdefault(thread.id, asyncio.Lock())
+        self.in_flight += 1
+        try:
+            return await self._run_locked(lock, thread, request, agent_name)
+        finally:
+            self.in_flight -= 1
+            self.completed += 1
+
+    async def _run_locked(self, lock: asyncio.Lock, thread: discord.Thread, request: RunRequest, agent_name: str) -> Result:
         async with lock:
             invocation = self.service.prepare(request)
             message = await thread.send(

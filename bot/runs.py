@@ -97,15 +97,16 @@ class RunService:
         start while the bot shuts down.
         """
         agent = request.agent
-        tier = agent.tier or self._executor.config.defaults.fallback_tier
-        budget_tokens = int(self._context_tokens(tier) * HISTORY_SHARE)
-        invocation.history = await self._conversations.load(request.thread_id, budget_tokens)
-        invocation.on_step = on_step
+        # Registered before the first await, so a Cancel click can never miss it.
         active = ActiveRun(invocation, agent.id, request.thread_id, asyncio.current_task(), request.upload_limit)
         self.active[invocation.run_id] = active
         if self._closing:
             invocation.cancel.cancel("the bot is shutting down")
+        tier = agent.tier or self._executor.config.defaults.fallback_tier
+        budget_tokens = int(self._context_tokens(tier) * HISTORY_SHARE)
+        invocation.on_step = on_step
         try:
+            invocation.history = await self._conversations.load(request.thread_id, budget_tokens)
             result = await self._executor.run(agent, invocation, request.prompt)
         finally:
             self.active.pop(invocation.run_id, None)

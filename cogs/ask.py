@@ -147,16 +147,16 @@ class AskCog(commands.Cog):
     async def _mention(self, message: discord.Message, channel: discord.TextChannel) -> None:
         prompt = strip_mentions(message.content, self.bot.user.id if self.bot.user else 0)
         if not prompt and not message.attachments:
-            await message.reply("Ask me something after the mention, or use /ask.", mention_author=False)
+            await answer(message, "Ask me something after the mention, or use /ask.")
             return
         picked = self.pick_agent(None, member_roles(message.author), member_is_admin(message.author, channel))
         if isinstance(picked, str):
-            await message.reply(picked, mention_author=False, allowed_mentions=NO_PINGS)
+            await answer(message, picked)
             return
         try:
             images = await read_images(message.attachments)
         except AttachmentError as exc:
-            await message.reply(f"⚠️ {exc}", mention_author=False)
+            await answer(message, f"⚠️ {exc}")
             return
         thread = await message.create_thread(name=thread_name(prompt), auto_archive_duration=ARCHIVE_MINUTES)
         await self._register(thread, picked, message.author)
@@ -166,24 +166,21 @@ class AskCog(commands.Cog):
     async def _follow_up(self, message: discord.Message, thread: discord.Thread, record: AgentThread) -> None:
         author = message.author
         if str(author.id) != record.starter_id and not record.open_to_all and not member_is_admin(author, thread):
-            await message.reply(
+            await answer(message, 
                 f"Only <@{record.starter_id}> can continue this conversation. "
                 "Start your own with /ask, or ask an admin to run /thread open here.",
-                mention_author=False,
-                allowed_mentions=NO_PINGS,
             )
             return
         agent = self.agents.agents.get(record.agent_id)
         if agent is None:
-            await message.reply(
+            await answer(message, 
                 f"The agent `{record.agent_id}` of this thread is no longer available. Start a new one with /ask.",
-                mention_author=False,
             )
             return
         try:
             images = await read_images(message.attachments)
         except AttachmentError as exc:
-            await message.reply(f"⚠️ {exc}", mention_author=False)
+            await answer(message, f"⚠️ {exc}")
             return
         prompt = strip_mentions(message.content, self.bot.user.id if self.bot.user else 0) or "Look at the attached file(s)."
         request = self._request(agent, author, thread, prompt, message.attachments, images)
@@ -221,6 +218,13 @@ class AskCog(commands.Cog):
             attachments=describe(attachments),
             session_tools=agent.session_tools,
         )
+
+
+async def answer(message: discord.Message, text: str) -> None:
+    """Answer a member's message in its channel, naming them without a ping.
+    (Not a reply: discord.py sends message_reference ids as integers, which
+    Discord's published schema does not allow.)"""
+    await message.channel.send(f"{message.author.mention} {text}", allowed_mentions=NO_PINGS)
 
 
 def strip_mentions(content: str, bot_id: int) -> str:

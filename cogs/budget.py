@@ -56,6 +56,8 @@ def changes_from(
     return changes
 
 
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
 class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-member limits (Manage Server)"):
     def __init__(self, bot: ExecutusBot) -> None:
         self.bot = bot

@@ -1,0 +1,94 @@
+"""The real bot, in-process, against the Discord emulator and a fake model server.
+
+Everything but Discord and the model provider is the production wiring
+(``bot.core.build_core``, ``ExecutusBot``, a real SQLite file): the bot finds
+its gateway through ``GET <DISCORD_API_BASE>/gateway`` like in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.app import http_client
+from bot.client import ExecutusBot
+from bot.config import load_settings
+from bot.core import Core, build_core
+from bot.discord_api import point_discord_at
+from bot.store import Store
+from tests.fakes.discord_emulator import DiscordEmulator
+from tests.fakes.discord_model import Channel, Message
+from tests.fakes.model_servers import FakeOpenAIServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Harness:
+    emu: DiscordEmulator
+    model: FakeOpenAIServer
+    bot: ExecutusBot
+    core: Core
+    store: Store
+
+    async def thread_of(self, interaction_count: int = 1) -> Channel:
+        return await self.emu.wait_for(lambda: len(self.emu.threads) >= interaction_count and self.emu.threads[-1])
+
+    async def bot_messages(self, channel: Channel, count: int, timeout: float = 10.0) -> list[Message]:
+        """Wait until the bot has posted ``count`` messages in ``channel``."""
+
+        def mine() -> list[Message] | None:
+            found = [m for m in self.emu.messages_in(channel) if m.author.id == self.emu.bot_user.id]
+            return found if len(found) >= count else None
+
+        return await self.emu.wait_for(mine, timeout=timeout)
+
+    async def idle(self, runs: int = 1, timeout: float = 10.0) -> None:
+        """Wait until ``runs`` runs have been fully reported (progress message
+        included) and none is in flight."""
+        runner = self.bot.runner
+        await self.emu.wait_for(lambda: (runner.completed >= runs and runner.in_flight == 0) or None, timeout=timeout)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]:
+    async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
+        with emu.patch_discord():
+            async with _bot(tmp_path, emu, model, settings) as harness:
+                yield harness
+
+
+@contextlib.asynccontextmanager
+async def _bot(tmp_path: Path, emu: DiscordEmulator, model: FakeOpenAIServer, settings: dict[str, Any]) -> AsyncIterator[Harness]:
+    if True:
+        config = load_settings(
+            discord_token=emu.token,
+            discord_api_base=emu.api_base,
+            discord_guild_ids=str(emu.guild.id),
+            database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+            agents_dir=ROOT / "agents",
+            skills_dir=ROOT / "skills",
+            openai_api_key="sk-test-secret-key",
+            openai_base_url=model.base_url,
+            model_tiers="fast=openai/fake-fast,smart=openai/fake-smart",
+            model_max_retries=0,
+            **settings,
+        )
+        async with http_client() as http, Store(config.database_url) as store:
+            await point_discord_at(config.discord_api_base, http)
+            core = build_core(config, http, store)
+            bot = ExecutusBot(core)
+            task = asyncio.create_task(bot.start(emu.token))
+            try:
+                await emu.wait_until_ready()
+                await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id), timeout=10)
+                await emu.wait_for(lambda: bot.is_ready() or None, timeout=10)
+                yield Harness(emu, model, bot, core, store)
+            finally:
+                await core.runs.shutdown(timeout=5)
+                await bot.close()
+                await asyncio.gather(task, return_exceptions=True)

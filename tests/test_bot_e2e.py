@@ -1,0 +1,264 @@
+"""End to end: the real bot against the Discord emulator and the OpenAI fake."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.progress import CancelButton
+from tests.bot_harness import Harness, running_bot
+from tests.fakes.model_servers import Reply
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+DEFERRED = 5  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+PUBLIC_THREAD = 11
+
+
+@pytest.fixture
+async def h(tmp_path: Path) -> AsyncIterator[Harness]:
+    async with running_bot(tmp_path) as harness:
+        yield harness
+        assert harness.emu.violations == [], harness.emu.violations
+        assert harness.emu.unknown_routes == [], harness.emu.unknown_routes
+
+
+def user_texts(request: dict[str, Any]) -> list[str]:
+    out = []
+    for m in request["messages"]:
+        content = m.get("content")
+        if isinstance(content, str):
+            out.append(content)
+        elif isinstance(content, list):
+            out.extend(part.get("text", "") for part in content if part.get("type") == "text")
+    return out
+
+
+async def test_ask_defers_opens_public_thread_shows_progress_and_answers_with_artifact(h: Harness) -> None:
+    h.model.script(
+        Reply.tool_call("calculator", {"expression": "6*7"}),
+        Reply.tool_call("write_file", {"filename": "answer.md", "content": "# 42"}),
+        Reply.text("The answer is **42**; details in answer.md."),
+    )
+    inter = await h.emu.send_slash_command("ask", {"prompt": "What is 6 times 7?"}, user=h.emu.member)
+    await h.emu.wait_for(lambda: inter.acknowledged)
+    assert inter.callbacks[0].type == DEFERRED  # acknowledged first, inside Discord's deadline
+    thread = await h.thread_of()
+    assert thread.type == PUBLIC_THREAD and thread.name == "What is 6 times 7?"
+    await h.idle()
+    msgs = await h.bot_messages(thread, 3)
+    progress = next(m for m in msgs if "run `" in m.content and m.edits)
+    assert "ok" in progress.content and "2 tool calls" in progress.content
+    assert progress.components == []  # the Cancel button is gone at the end
+    answer = msgs[-1]
+    assert answer.content == "The answer is **42**; details in answer.md."
+    assert [(a.filename, a.data) for a in answer.attachments] == [("answer.md", b"# 42")]
+    original = h.emu.message(inter.original_message_id) if inter.original_message_id else None
+    assert original is not None and str(thread.id) in original.content
+    run = (await h.store.runs.recent(str(h.emu.guild.id)))[0]
+    assert (run.status, run.tool_calls, run.caller_id) == ("ok", 2, str(h.emu.member.id))
+
+
+async def test_follow_up_in_thread_sees_the_earlier_turn(h: Harness) -> None:
+    h.model.script(Reply.text("Paris is the capital."), Reply.text("About two million people."))
+    await h.emu.send_slash_command("ask", {"prompt": "Capital of France?"}, user=h.emu.member)
+    thread = await h.thread_of()
+    await h.bot_messages(thread, 3)
+    await h.idle()
+    await h.emu.post_message("And its population?", user=h.emu.member, channel=thread)
+    await h.emu.wait_for(lambda: len(h.model.requests) >= 2)
+    await h.idle(2)
+    texts = user_texts(h.model.requests[1])
+    assert "Capital of France?" in texts and "Paris is the capital." in texts and texts[-1] == "And its population?"
+    answers = [m.content for m in h.emu.messages_in(thread) if m.author.id == h.emu.bot_user.id]
+    assert "About two million people." in answers
+
+
+async def test_other_members_cannot_continue_a_thread_until_it_is_opened(h: Harness) -> None:
+    h.model.script(Reply.text("first"), Reply.text("second"))
+    await h.emu.send_slash_command("ask", {"prompt": "hello"}, user=h.emu.member)
+    thread = await h.thread_of()
+    await h.idle()
+    await h.bot_messages(thread, 3)
+    stranger = h.emu.add_member("carol")
+    await h.emu.post_message("me too", user=stranger, channel=thread)
+    refusal = await h.emu.wait_for(
+        lambda: next((m for m in h.emu.messages_in(thread) if "can continue this conversation" in m.content), None)
+    )
+    assert "/thread open" in refusal.content and len(h.model.requests) == 1
+    opened = await h.emu.send_slash_command("thread open", user=h.emu.admin, channel=thread)
+    await h.emu.wait_for(lambda: opened.acknowledged)
+    await h.emu.post_message("me too, now", user=stranger, channel=thread)
+    await h.emu.wait_for(lambda: len(h.model.requests) == 2)
+
+
+async def test_image_attachment_reaches_the_model(h: Harness) -> None:
+    h.model.script(Reply.text("A single pixel."))
+    upload = h.emu.upload("pixel.png", PNG, "image/png")
+    await h.emu.send_slash_command("ask", {"prompt": "What is in this image?", "image": upload}, user=h.emu.member)
+    await h.emu.wait_for(lambda: h.model.requests)
+    await h.idle()
+    last = h.model.requests[0]["messages"][-1]
+    urls = [p["image_url"]["url"] for p in last["content"] if p.get("type") == "image_url"]
+    assert urls == ["data:image/png;base64," + base64.b64encode(PNG).decode()]
+
+
+async def test_follow_up_image_attachment_reaches_the_model(h: Harness) -> None:
+    h.model.script(Reply.text("ok"), Reply.text("a pixel"))
+    await h.emu.send_slash_command("ask", {"prompt": "hi"}, user=h.emu.member)
+    thread = await h.thread_of()
+    await h.idle()
+    await h.bot_messages(thread, 3)
+    await h.emu.post_message(
+        "and this?", user=h.emu.member, channel=thread, attachments=[h.emu.upload("p.png", PNG, "image/png")]
+    )
+    await h.emu.wait_for(lambda: len(h.model.requests) == 2)
+    parts = h.model.requests[1]["messages"][-1]["content"]
+    assert any(p.get("type") == "image_url" for p in parts)
+
+
+async def test_long_answer_is_split_in_order_with_code_fences_intact(h: Harness) -> None:
+    code = "\n".join(f"print({i})  # line {i:03d}" for i in range(400))
+    long = "Intro paragraph.\n\n```python\n" + code + "\n```\n\nOutro paragraph " + "x" * 300
+    assert len(long) > 5000
+    h.model.script(Reply.text(long))
+    await h.emu.send_slash_command("ask", {"prompt": "long please"}, user=h.emu.member)
+    thread = await h.thread_of()
+    await h.idle()
+    msgs = [m for m in h.emu.messages_in(thread) if m.author.id == h.emu.bot_user.id][2:]
+    assert len(msgs) >= 3 and all(len(m.content) <= 2000 for m in msgs)
+    assert all(m.content.count("```") % 2 == 0 for m in msgs)
+    rebuilt = "\n".join(m.content for m in msgs)
+    lines = [ln for ln in rebuilt.splitlines() if ln.startswith("print(")]
+    assert lines == code.splitlines()  # every line, once, in order
+    assert msgs[0].content.startswith("Intro paragraph.") and msgs[-1].content.rstrip().endswith("x" * 300)
+
+
+async def test_everyone_in_model_output_pings_nobody(h: Harness) -> None:
+    role = h.emu.manager_role
+    h.model.script(Reply.text(f"@everyone look! <@&{role.id}> and <@{h.emu.admin.user.id}>"))
+    await h.emu.send_slash_command("ask", {"prompt": "ping them"}, user=h.emu.member)
+    thread = await h.thread_of()
+    await h.idle()
+    answer = (await h.bot_messages(thread, 3))[-1]
+    assert answer.content.startswith("@everyone")
+    assert answer.allowed_mentions is not None and answer.allowed_mentions.get("parse") == []
+    assert not answer.mention_everyone and answer.mention_role_ids == [] and answer.mentions == []
+
+
+async def test_cancel_button_ends_the_run_as_cancelled(h: Harness) -> None:
+    h.model.script(Reply.text("too late", delay=30))
+    await h.emu.send_slash_command("ask", {"prompt": "take your time"}, user=h.emu.member)
+    thread = await h.thread_of()
+    await h.emu.wait_for(lambda: h.model.requests)
+    progress = (await h.bot_messages(thread, 2))[1]
+    button = next(c["custom_id"] for row in progress.components for c in row["components"])
+    assert button.startswith("executus:cancel:")
+    click = await h.emu.click_button(progress, button, user=h.emu.member)
+    await h.emu.wait_for(lambda: click.acknowledged)
+    await h.idle()
+    run_id = button.rsplit(":", 1)[1]
+    detail = await h.store.runs.detail(run_id)
+    assert detail is not None and detail.run.status == "cancelled"
+    texts = [m.content for m in h.emu.messages_in(thread)]
+    assert any("cancelled" in t and run_id in t for t in texts)
+
+
+async def test_someone_else_cannot_press_cancel(h: Harness) -> None:
+    h.model.script(Reply.text("done", delay=3))
+    await h.emu.send_slash_command("ask", {"prompt": "wait"}, user=h.emu.member)
+    thread = await h.thread_of()
+    progress = (await h.bot_messages(thread, 2))[1]
+    button = next(c["custom_id"] for row in progress.components for c in row["components"])
+    stranger = h.emu.add_member("mallory")
+    click = await h.emu.click_button(progress, button, user=stranger)
+    await h.emu.wait_for(lambda: click.acknowledged)
+    assert "Only the member who started" in click.callbacks[0].body["data"]["content"]
+    await h.idle()
+    assert (await h.store.runs.recent(str(h.emu.guild.id)))[0].status == "ok"
+
+
+async def test_member_over_budget_is_refused_and_the_model_never_called(h: Harness) -> None:
+    await h.store.budget.set_limits(str(h.emu.guild.id), str(h.emu.member.user.id), max_runs=0)
+    await h.emu.send_slash_command("ask", {"prompt": "anything"}, user=h.emu.member)
+    thread = await h.thread_of()
+    await h.idle()
+    msgs = await h.bot_messages(thread, 3)
+    assert any("runs" in m.content and "⛔" in m.content for m in msgs)
+    assert h.model.requests == []
+
+
+async def test_budget_set_needs_manage_server(h: Harness) -> None:
+    inter = await h.emu.send_slash_command("budget set", {"member": h.emu.member, "runs": 5}, user=h.emu.member)
+    await h.emu.wait_for(lambda: inter.acknowledged)
+    assert "Manage Server" in inter.callbacks[0].body["data"]["content"]
+    limits = await h.store.budget.get_limits(str(h.emu.guild.id), str(h.emu.member.user.id))
+    assert limits.max_runs is None
+    synced = {c["name"]: c for c in h.emu.guild_commands[h.emu.guild.id]}
+    assert int(synced["budget"]["default_member_permissions"]) & (1 << 5)  # hidden from non-managers too
+
+
+async def test_manager_sets_a_budget_and_bad_values_get_a_clear_message(h: Harness) -> None:
+    manager = h.emu.add_member("dana", manage_guild=True)
+    ok = await h.emu.send_slash_command(
+        "budget set", {"member": h.emu.member, "runs": 5, "period": "week"}, user=manager
+    )
+    await h.emu.wait_for(lambda: ok.acknowledged)
+    limits = await h.store.budget.get_limits(str(h.emu.guild.id), str(h.emu.member.user.id))
+    assert (limits.max_runs, str(limits.runs_period)) == (5, "week")
+    bad = await h.emu.send_slash_command("budget set", {"member": h.emu.member, "tokens": -3}, user=manager)
+    await h.emu.wait_for(lambda: bad.acknowledged)
+    text = bad.callbacks[0].body["data"]["content"]
+    assert "negative" in text and "Nothing changed" in text
+
+
+async def test_model_outage_gives_a_readable_error_in_the_thread(h: Harness) -> None:
+    h.model.script(Reply.error(503, "overloaded"))
+    await h.emu.send_slash_command("ask", {"prompt": "hello?"}, user=h.emu.member)
+    thread = await h.thread_of()
+    await h.idle()
+    msgs = await h.bot_messages(thread, 3)
+    run = (await h.store.runs.recent(str(h.emu.guild.id)))[0]
+    error = msgs[-1].content
+    assert "not answering" in error and run.run_id in error and "sk-test" not in error
+    assert run.status == "error"
+
+
+async def test_mention_in_a_channel_starts_a_thread(h: Harness) -> None:
+    h.model.script(Reply.text("hi there"))
+    await h.emu.post_message(f"<@{h.emu.bot_user.id}> say hi", user=h.emu.member, channel=h.emu.general)
+    thread = await h.thread_of()
+    await h.idle()
+    assert user_texts(h.model.requests[0])[-1] == "say hi"
+    assert (await h.bot_messages(thread, 2))[-1].content == "hi there"
+
+
+async def test_runs_usage_and_agents_commands_answer(h: Harness) -> None:
+    h.model.script(Reply.text("done"))
+    await h.emu.send_slash_command("ask", {"prompt": "hi"}, user=h.emu.member)
+    await h.thread_of()
+    await h.idle()
+    run = (await h.store.runs.recent(str(h.emu.guild.id)))[0]
+    replies = {}
+    for name, options in [("runs", {}), ("usage", {}), ("agents", {}), ("run", {"run_id": run.run_id})]:
+        inter = await h.emu.send_slash_command(name, options, user=h.emu.member)
+        await h.emu.wait_for(lambda: inter.acknowledged)
+        replies[name] = inter.callbacks[0].body["data"]["content"]
+    assert run.run_id in replies["runs"] and run.run_id in replies["run"]
+    assert "this day: 1 runs" in replies["usage"]
+    assert "assistant" in replies["agents"]
+    other = await h.emu.send_slash_command("runs", {"member": h.emu.admin}, user=h.emu.member)
+    await h.emu.wait_for(lambda: other.acknowledged)
+    assert "Manage Server" in other.callbacks[0].body["data"]["content"]
+
+
+def test_cancel_button_custom_id_round_trips() -> None:
+    button = CancelButton("abc123")
+    assert button.item.custom_id == "executus:cancel:abc123"
+    assert json.dumps(button.item.to_component_dict())

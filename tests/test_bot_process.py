@@ -1,0 +1,63 @@
+"""``python -m bot`` as a real process: it finds the emulator through
+DISCORD_API_BASE alone, and SIGTERM ends running runs as ``cancelled``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from bot.store import Store
+from tests.fakes.discord_emulator import DiscordEmulator
+from tests.fakes.model_servers import FakeOpenAIServer, Reply
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_sigterm_cancels_running_runs_and_exits_cleanly(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
+        model.script(Reply.text("never arrives", delay=60))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "DISCORD_", "MODEL_"))}
+        env.update(
+            PYTHONPATH=str(ROOT),
+            DISCORD_TOKEN=emu.token,
+            DISCORD_API_BASE=emu.api_base,
+            DISCORD_GUILD_IDS=str(emu.guild.id),
+            DATABASE_URL=f"sqlite:///{db}",
+            AGENTS_DIR=str(ROOT / "agents"),
+            SKILLS_DIR=str(ROOT / "skills"),
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=model.base_url,
+            MODEL_MAX_RETRIES="0",
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            await emu.wait_until_ready(timeout=30)
+            await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id), timeout=30)
+            await emu.send_slash_command("ask", {"prompt": "slow question"}, user=emu.member)
+            await emu.wait_for(lambda: model.requests, timeout=30)
+            proc.send_signal(signal.SIGTERM)
+            out, _ = await asyncio.wait_for(proc.communicate(), 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        log = out.decode()
+        assert proc.returncode == 0, log
+        assert "sk-test" not in log
+        thread = emu.threads[-1]
+        texts = [m.content for m in emu.messages_in(thread)]
+        assert any("shutting down" in t for t in texts), texts
+        assert emu.violations == []
+    async with Store(f"sqlite:///{db}") as store:
+        assert store.recovery.interrupted_runs == 0  # nothing was left running
+        runs = await store.runs.recent(str(emu.guild.id))
+        assert [r.status for r in runs] == ["cancelled"]
+        usage = await store.budget.usage(str(emu.guild.id), str(emu.member.user.id))
+        assert usage.running == 0 and usage.periods[next(iter(usage.periods))].spent.runs == 1

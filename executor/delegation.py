@@ -31,6 +31,7 @@ def add_delegation_tools(
     palette: Palette | None,
     run: SubRun,
     max_depth: int,
+    default_runtime: float = 60.0,
 ) -> None:
     """Add the palette's delegation tools. None-safe: no palette, an empty
     palette, or a run already at ``max_depth`` adds nothing.
@@ -44,20 +45,24 @@ def add_delegation_tools(
         if skill is None:
             raise ToolboxError(f"agent {agent.id!r} names unknown skill {name!r} in its palette")
         params = skill.inputs_schema or {"type": "object", "properties": {}}
-        toolbox.add(_tool(f"skill__{name}", skill, params, run, max_depth))
+        toolbox.add(_tool(f"skill__{name}", skill, params, run, max_depth, default_runtime))
     for name in agent.agents:
         sub = palette.agent(name)
         if sub is None:
             raise ToolboxError(f"agent {agent.id!r} names unknown agent {name!r} in its palette")
-        toolbox.add(_tool(f"agent__{name}", sub, AGENT_PARAMETERS, run, max_depth))
+        toolbox.add(_tool(f"agent__{name}", sub, AGENT_PARAMETERS, run, max_depth, default_runtime))
 
 
-def _tool(name: str, sub: RunnableAgent, params: dict[str, Any], run: SubRun, max_depth: int) -> Tool:
+def _tool(
+    name: str, sub: RunnableAgent, params: dict[str, Any], run: SubRun, max_depth: int, default_runtime: float
+) -> Tool:
     async def handler(invocation: Invocation, args: dict[str, Any]) -> ToolResult:
         if invocation.depth + 1 > max_depth:
             return ToolResult(f"error: delegation depth limit ({max_depth}) reached; do the work yourself", True)
+        # Optional inputs the model left out fill their template fields with "".
+        values = dict.fromkeys(params.get("properties", {}), "") | args
         try:
-            task = sub.prompt_template.format(**args) if sub.prompt_template else str(args.get("task", ""))
+            task = sub.prompt_template.format(**values) if sub.prompt_template else str(args.get("task", ""))
         except (KeyError, IndexError, ValueError) as exc:
             return ToolResult(f"error: inputs do not fit {name!r}'s template: {exc}", True)
         child = invocation.child()
@@ -68,5 +73,6 @@ def _tool(name: str, sub: RunnableAgent, params: dict[str, Any], run: SubRun, ma
         return ToolResult(result.output)
 
     description = sub.description or f"Delegate to {sub.name or sub.id}."
-    # Sub-runs have their own runtime bound; the parent's tool timeout must not cut them first.
-    return Tool(name, description, handler, params, timeout=max(sub.max_runtime, 60.0) + 30.0)
+    # A sub-run is bounded by its own max_runtime; the tool timeout must not cut it first.
+    runtime = sub.max_runtime if sub.max_runtime > 0 else default_runtime
+    return Tool(name, description, handler, params, timeout=runtime + 30.0)

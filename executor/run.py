@@ -269,6 +269,7 @@ class _Run:
             self.cfg.ports.palette,
             self.executor.run,
             self.cfg.defaults.max_delegation_depth,
+            self.cfg.defaults.max_runtime,
         )
         for tool in self.inv.extra_tools:
             toolbox.add(tool)

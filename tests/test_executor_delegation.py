@@ -97,3 +97,32 @@ def test_palette_none_adds_nothing() -> None:
     assert len(box) == 0
     with pytest.raises(ToolboxError):
         add_delegation_tools(box, RunnableAgent("a", skills=("x",)), Invocation("u"), MemoryPalette(), None, 3)  # type: ignore[arg-type]
+
+
+async def test_optional_skill_inputs_may_be_left_out() -> None:
+    skill = RunnableAgent(
+        "greet",
+        prompt_template="Greet {who}{suffix}",
+        inputs_schema={
+            "type": "object",
+            "properties": {"who": {"type": "string"}, "suffix": {"type": "string"}},
+            "required": ["who"],
+        },
+    )
+    model = ScriptedModel([call("skill__greet", who="Ada"), text("Hello Ada"), text("done")])
+    ex = make_executor(model, ports=Ports(palette=MemoryPalette(skills=[skill])))
+    res = await ex.run(RunnableAgent("boss", skills=("greet",)), Invocation("u"), "go")
+    assert res.status is RunStatus.OK and res.steps[0].result == "Hello Ada"
+    assert model.requests[1].messages[-1].content == "Greet Ada"
+
+
+def test_delegation_tool_timeout_covers_the_sub_runs_own_runtime() -> None:
+    from executor.delegation import add_delegation_tools
+    from executor.tools.registry import Toolbox
+
+    box = Toolbox(Invocation("u"))
+    slow = RunnableAgent("slowpoke", max_runtime=600)
+    add_delegation_tools(box, RunnableAgent("a", agents=("slowpoke", "writer")), Invocation("u"),
+                         MemoryPalette(agents=[slow, WRITER]), None, 3, default_runtime=90)  # type: ignore[arg-type]
+    timeouts = {t.name: t.timeout for t in box._tools.values()}
+    assert timeouts == {"agent__slowpoke": 630, "agent__writer": 120}

@@ -4,6 +4,8 @@ validation failure reads as one line per problem, field first."""
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -31,9 +33,13 @@ def parse_args(model: type[M], args: dict[str, Any]) -> M:
         raise ToolError("invalid arguments: " + "; ".join(describe_errors(exc))) from None
 
 
+@functools.cache
 def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The model's JSON schema as providers accept it: nested definitions
-    inlined (some providers reject ``$ref``) and generated titles dropped."""
+    inlined (some providers reject ``$ref``) and generated titles dropped.
+
+    Cached: session tools are built for every run, and generating a schema
+    costs far more than the rest of a run's set-up. Callers must not mutate it."""
     schema = model.model_json_schema()
     defs = schema.pop("$defs", {})
 

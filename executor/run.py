@@ -39,9 +39,11 @@ from executor.tools.registry import Registry
 
 log = logging.getLogger(__name__)
 
-#: Bound on post-run writes (audit close, budget commit, delivery) that run
-#: detached from a cancelled caller, so shutdown cannot hang on them.
+#: Bound on each post-run write (audit close, budget commit) and on the
+#: cleanup a cancelled caller waits for, so shutdown cannot hang on them.
 CLEANUP_TIMEOUT = 10.0
+#: Delivery may upload files; it gets longer, and is still bounded.
+DELIVERY_TIMEOUT = 60.0
 
 ModelResolver = Callable[[str], Model | None]
 """Resolves a tier alias (``fast``) or a ``provider/model`` spec to a Model.
@@ -234,22 +236,31 @@ class _Run:
                 self.res.status = RunStatus.ERROR
                 await self._deliver()
                 return self.res
+        caller_cancelled = False
         try:
             await self._main()
         except asyncio.CancelledError:
-            # The caller's own task was cancelled: record, then re-raise.
+            # The caller's own task was cancelled: record the run, then re-raise.
+            caller_cancelled = True
             self.res.status = RunStatus.CANCELLED
             self.res.err = RunCancelled("the run's caller was cancelled")
-            finish = asyncio.ensure_future(self._finish())
-            try:
-                await asyncio.wait_for(asyncio.shield(finish), CLEANUP_TIMEOUT)
-            except (TimeoutError, asyncio.CancelledError):
-                log.warning("run %s: cleanup after cancellation did not finish in time", self.res.run_id)
-            raise
         except Exception as exc:  # a Port, hook or builder failed part-way
             self.res.status = RunStatus.ERROR
             self.res.err = exc
-        await self._finish()
+        # Shielded so audit close and budget commit happen even if the caller
+        # is cancelled now; after a cancellation only CLEANUP_TIMEOUT is waited.
+        finish = asyncio.ensure_future(self._finish())
+        try:
+            if caller_cancelled:
+                await asyncio.wait_for(asyncio.shield(finish), CLEANUP_TIMEOUT)
+            else:
+                await asyncio.shield(finish)
+        except asyncio.CancelledError:
+            caller_cancelled = True
+        except TimeoutError:
+            log.warning("run %s: cleanup after cancellation did not finish in time", self.res.run_id)
+        if caller_cancelled:
+            raise asyncio.CancelledError
         return self.res
 
     async def _main(self) -> None:
@@ -383,7 +394,7 @@ class _Run:
             return
         target = Target(self.inv.delivery_kind, self.inv.delivery_id)
         send = delivery.deliver_error if self.res.err is not None else delivery.deliver
-        await _isolated(send(target, self.res), "delivery", self.res.run_id)
+        await _isolated(send(target, self.res), "delivery", self.res.run_id, DELIVERY_TIMEOUT)
 
     def _run_info(self, model: Model) -> RunInfo:
         return RunInfo(
@@ -492,9 +503,9 @@ def _describe(err: BaseException | None) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-async def _isolated(aw: Awaitable[Any], what: str, run_id: str) -> None:
+async def _isolated(aw: Awaitable[Any], what: str, run_id: str, timeout: float = CLEANUP_TIMEOUT) -> None:
     """Await a post-run side effect; log and swallow its failure (bounded)."""
     try:
-        await asyncio.wait_for(aw, CLEANUP_TIMEOUT)
+        await asyncio.wait_for(aw, timeout)
     except Exception:
         log.exception("run %s: %s failed", run_id, what)

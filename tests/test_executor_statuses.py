@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -179,3 +180,32 @@ async def test_system_header_prepended() -> None:
     await ex.run(RunnableAgent("b"), Invocation("u1"), "x")
     assert model.requests[0].messages[0].content == "HEADER\n\nAGENT"
     assert model.requests[1].messages[0].content == "HEADER"
+
+
+async def test_caller_cancelled_during_audit_close_still_commits_the_budget() -> None:
+    budget = RecordingBudget()
+    closing = asyncio.Event()
+
+    class SlowCloseAudit(RecordingAudit):
+        async def start_run(self, info: Any) -> Any:
+            run = await super().start_run(info)
+            plain_close = run.close
+
+            async def slow_close(stats: Any) -> None:
+                closing.set()
+                await asyncio.sleep(0.2)
+                await plain_close(stats)
+
+            run.close = slow_close  # type: ignore[method-assign]
+            return run
+
+    audit = SlowCloseAudit()
+    ex = make_executor(ScriptedModel([text("done")]), ports=Ports(audit=audit, budget=budget))
+    task = asyncio.create_task(ex.run(AGENT, Invocation("u"), "x"))
+    await closing.wait()
+    task.cancel()  # the run itself finished; its audit close is in progress
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.3)  # the shielded finish completes in the background
+    assert [c.status for c in audit.only().closes] == ["ok"]
+    assert [s.status for _, s in budget.commits] == ["ok"]

@@ -14,6 +14,7 @@ from bot.store.clock import Clock, utc_now
 from bot.store.connection import SharedConnection, connect
 from bot.store.conversations import Conversations
 from bot.store.migrations import apply_migrations
+from bot.store.owner import OwnerLock
 from bot.store.recovery import Recovery, recover
 from bot.store.runs import Runs
 from bot.store.threads import AgentThreads
@@ -35,10 +36,11 @@ class _Parts:
 class Store:
     """The database: ``Store.open(url)`` or ``async with Store(url) as store``.
 
-    Opening creates the folder, applies pending migrations, then recovers
-    what a dead process left (runs ``running`` -> ``interrupted``,
-    reservations released), so one process at a time may hold a Store on a
-    database. Three connections: the writer (audit, conversations, threads;
+    Opening creates the folder, applies pending migrations, then, if no
+    other process has the database open (see ``owner.py``), recovers what a
+    dead process left (runs ``running`` -> ``interrupted``, reservations
+    released). Other processes (the terminal console next to the bot) may
+    open it too; they leave recovery to the owner. Three connections: the writer (audit, conversations, threads;
     batched), the budget's (``BEGIN IMMEDIATE`` reservations) and a reader.
     ``close`` commits every queued write before it returns.
     """
@@ -106,7 +108,12 @@ class Store:
             writer_conn = await connect(self.path)
             stack.push_async_callback(writer_conn.close)
             self.applied_migrations = await apply_migrations(writer_conn)
-            self.recovery = await recover(writer_conn, self.clock())
+            owner = OwnerLock(self.path)
+            stack.callback(owner.release)
+            if owner.acquire():
+                self.recovery = await recover(writer_conn, self.clock())
+            else:
+                log.info("store %s: another process owns this database; start-up recovery left to it", self.path)
             reader = SharedConnection(await connect(self.path))
             stack.push_async_callback(reader.close)
             budget_conn = SharedConnection(await connect(self.path))

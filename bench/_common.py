@@ -55,9 +55,16 @@ def fake_openai_server(*, tool_steps: int, latency_ms: float) -> Iterator[str]:
 
 def completions_served(base_url: str) -> int:
     """The fake server's count of chat completions answered so far."""
-    stats_url = base_url.removesuffix("/v1") + "/stats"
-    with urllib.request.urlopen(stats_url, timeout=10) as response:
+    with urllib.request.urlopen(base_url.removesuffix("/v1") + "/stats", timeout=10) as response:
         return int(json.load(response)["completions"])
+
+
+def set_draining(base_url: str, draining: bool) -> None:
+    """Make the fake server end every conversation at its next call (or stop doing so)."""
+    path = "/drain" if draining else "/resume"
+    request = urllib.request.Request(base_url.removesuffix("/v1") + path, data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
 
 
 def run_child(args: Sequence[str], *, timeout: float = 300.0) -> dict[str, Any]:

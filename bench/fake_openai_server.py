@@ -16,9 +16,15 @@ is shared between conversations, so any number of concurrent runs work.
 
     python -m bench.fake_openai_server --port 0 --latency-ms 20 --tool-steps 10
 
-prints ``listening <base_url>`` once bound. ``GET /stats`` returns
-``{"completions": N}``, the number of chat completions served, so a benchmark
-can check that every framework made exactly the calls it was scripted to.
+prints ``listening <base_url>`` once bound. Control endpoints, beside the
+``/v1`` base URL:
+
+* ``GET /stats`` returns ``{"completions": N}``, the chat completions served
+  so far, so a benchmark can count calls and check that every framework made
+  exactly the calls it was scripted to;
+* ``POST /drain`` makes every completion the final answer, so runs in flight
+  end at their next call instead of being cancelled; ``POST /resume`` goes
+  back to the script.
 """
 
 from __future__ import annotations
@@ -71,15 +77,21 @@ class Script:
         self.replies = [_completion(turn, tool_steps) for turn in range(tool_steps + 1)]
         self.delay = latency_ms / 1000
         self.completions = 0
+        self.draining = False
 
     def reply(self, request_line: bytes, body: bytes) -> bytes:
-        if request_line.startswith(b"GET /stats"):
+        method, _, rest = request_line.partition(b" ")
+        path = rest.partition(b" ")[0]
+        if method == b"POST" and path.endswith(b"/chat/completions"):
+            self.completions += 1
+            turn = len(self.replies) - 1 if self.draining else len(TOOL_ROLE.findall(body))
+            return self.replies[min(turn, len(self.replies) - 1)]
+        if method == b"GET" and path == b"/stats":
             return _http("200 OK", json.dumps({"completions": self.completions}).encode())
-        if not request_line.startswith(b"POST ") or b"/chat/completions" not in request_line:
-            return _http("404 Not Found", b'{"error": {"message": "not found"}}')
-        self.completions += 1
-        turn = len(TOOL_ROLE.findall(body))
-        return self.replies[min(turn, len(self.replies) - 1)]
+        if method == b"POST" and path in (b"/drain", b"/resume"):
+            self.draining = path == b"/drain"
+            return _http("200 OK", b"{}")
+        return _http("404 Not Found", b'{"error": {"message": "not found"}}')
 
 
 class Connection(asyncio.Protocol):

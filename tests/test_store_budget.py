@@ -291,3 +291,19 @@ async def test_usage_and_top_spenders(store: Store) -> None:
         datetime(2025, 3, 3, tzinfo=UTC),
         datetime(2025, 3, 10, tzinfo=UTC),
     )
+
+
+async def test_a_cancelled_check_leaves_the_connection_usable(tmp_path: Path) -> None:
+    """Cancelling a check at any point must not leave its connection inside
+    an open transaction (every later check would fail)."""
+    async with Store(url(tmp_path)) as store:
+        for turns in range(8):
+            task = asyncio.create_task(store.budget.check(Invocation("m1", run_id=f"c{turns}", guild_id="g"), "a"))
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await store.budget.check(Invocation("m1", run_id="after", guild_id="g"), "a")
+        await store.budget.commit(Invocation("m1", run_id="after", guild_id="g"), Spend(1.0, Usage(1, 1), "ok"))
+        usage = await store.budget.usage("g", "m1")
+        assert usage.periods[Period.DAY].spent.runs >= 1

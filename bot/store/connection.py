@@ -4,7 +4,7 @@ and running one transaction at a time on a shared connection."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Literal
@@ -46,14 +46,37 @@ async def transaction(conn: aiosqlite.Connection, mode: TransactionMode = "DEFER
 
     ``IMMEDIATE`` takes the write lock up front, so a read-then-write cannot
     be overtaken by another connection between its read and its write.
+
+    Cancellation-safe: a statement already handed to aiosqlite's thread runs
+    to the end whatever happens to the caller, so BEGIN, COMMIT and ROLLBACK
+    are awaited to completion (``_settle``) and a cancelled caller never
+    leaves the connection inside an open transaction.
     """
-    await conn.execute(f"BEGIN {mode}")
     try:
+        await _settle(conn.execute(f"BEGIN {mode}"))
         yield
-        await conn.execute("COMMIT")
+        await _settle(conn.execute("COMMIT"))
     except BaseException:
-        await conn.rollback()
+        if conn.in_transaction:
+            await _settle(conn.rollback())
         raise
+
+
+async def _settle(statement: Awaitable[object]) -> None:
+    """Await ``statement`` to completion even if this task is cancelled
+    meanwhile; the cancellation is re-raised once it is done."""
+    task = asyncio.ensure_future(statement)
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(task)
+            break
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 class SharedConnection:

@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import httpx
     import openai
 
 if __package__ in (None, ""):  # run as a script (bench/loop.py): make the project root importable
@@ -90,6 +89,7 @@ async def add(a: int, b: int) -> int:
 @asynccontextmanager
 async def executus(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce]:
     """Executor + OpenAIChatModel, with the SQLite audit store and budget on."""
+    from bot.http import http_client
     from bot.store import Store
     from executor.llm.openai import OpenAIChatModel
     from executor.ports import Ports
@@ -102,7 +102,7 @@ async def executus(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce]:
         return str(await add(args["a"], args["b"]))
 
     with tempfile.TemporaryDirectory(prefix="bench-loop-") as folder:
-        async with httpx_client() as client, Store(f"sqlite:///{Path(folder) / 'audit.db'}") as store:
+        async with http_client() as client, Store(f"sqlite:///{Path(folder) / 'audit.db'}") as store:
             model = OpenAIChatModel(client, "bench", api_key="bench", base_url=base_url)
             executor = Executor(
                 Config(
@@ -122,16 +122,6 @@ async def executus(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce]:
                 return result.output
 
             yield run_once
-
-
-def httpx_client() -> httpx.AsyncClient:
-    """The HTTP client as the bot's composition root makes it (``bot.app.http_client``:
-    same timeouts and pool limits), without importing ``bot.app``, which would
-    load discord.py and its 30 MB into a process that measures memory."""
-    import httpx
-
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    return httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=10.0), limits=limits)
 
 
 def _openai_client(base_url: str) -> openai.AsyncOpenAI:

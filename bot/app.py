@@ -16,12 +16,12 @@ import signal
 import sys
 
 import discord
-import httpx
 
 from bot.client import ExecutusBot
 from bot.config import Settings, secret
 from bot.core import build_core
 from bot.discord_api import DiscordAPIError, point_discord_at
+from bot.http import http_client
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -30,13 +30,6 @@ MISSING_TOKEN = (
     "DISCORD_TOKEN is not set: create an application at https://discord.com/developers/applications, "
     "open Bot -> Reset Token, and put the token in .env as DISCORD_TOKEN=... (see README, 'Create the Discord application')."
 )
-
-
-def http_client() -> httpx.AsyncClient:
-    """The one HTTP client for model providers and the gateway lookup.
-    Finite timeouts; no redirects (httpx's safe default)."""
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    return httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=10.0), limits=limits)
 
 
 async def run_bot(settings: Settings) -> int:

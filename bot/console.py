@@ -16,7 +16,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.app import http_client
+from bot.http import http_client
 from bot.config import Settings
 from bot.core import Core, build_core
 from bot.errors import describe_error

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.app import http_client
+from bot.http import http_client
 from bot.client import ExecutusBot
 from bot.config import load_settings
 from bot.core import Core, build_core

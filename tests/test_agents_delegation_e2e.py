@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import http_client
+from bot.http import http_client
 from bot.config import load_settings
 from bot.core import build_core
 from bot.runs import RunRequest

@@ -9,6 +9,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from bot.http import http_client
 from executor.llm.anthropic import AnthropicModel
 from executor.llm.errors import (
     AuthenticationError,
@@ -45,9 +46,12 @@ async def server() -> AsyncIterator[FakeAnthropicServer]:
         yield srv
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
+@pytest.fixture(params=["httpcore", "aiohttp"])
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """Every provider test runs on httpx's own transport and on the bot's
+    (httpx over aiohttp, ``bot.http``): errors, timeouts and retries must
+    read the same on both."""
+    async with httpx.AsyncClient() if request.param == "httpcore" else http_client() as c:
         yield c
 
 

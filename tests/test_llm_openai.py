@@ -11,6 +11,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
+from bot.http import http_client
 from executor.llm.errors import (
     AuthenticationError,
     BadRequestError,
@@ -50,9 +51,12 @@ async def server() -> AsyncIterator[FakeOpenAIServer]:
         yield srv
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
+@pytest.fixture(params=["httpcore", "aiohttp"])
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """Every provider test runs on httpx's own transport and on the bot's
+    (httpx over aiohttp, ``bot.http``): errors, timeouts and retries must
+    read the same on both."""
+    async with httpx.AsyncClient() if request.param == "httpcore" else http_client() as c:
         yield c
 
 

@@ -3,12 +3,12 @@
 The real bot runs as its own process (``python -m bot``), pointed at the
 Discord emulator from the tests through DISCORD_API_BASE, with the loopback
 OpenAI fake as its model. This process hosts the emulator and sends
-``CONCURRENCY`` ``/ask`` commands at once, ``ROUNDS`` times. The emulator
+``--concurrency`` ``/ask`` commands at once, ``--rounds`` times. The emulator
 stamps when it dispatched each INTERACTION_CREATE and when the bot's first
 callback (the deferral) arrived; their difference is the acknowledgement
 latency. Prints one JSON line and a short table.
 
-    python bench/discord.py [--concurrency 50] [--rounds 3]
+    python bench/discord.py [--concurrency 50] [--rounds 9]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import percentile, table  # noqa: E402
+from bench._common import median, percentile, table  # noqa: E402
 from tests.fakes.discord_emulator import DiscordEmulator  # noqa: E402
 from tests.fakes.model_servers import FakeOpenAIServer  # noqa: E402
 
@@ -47,7 +47,7 @@ def bot_env(emu: DiscordEmulator, model: FakeOpenAIServer, db: Path) -> dict[str
 
 
 async def measure(concurrency: int, rounds: int) -> dict[str, object]:
-    latencies: list[float] = []
+    rounds_ms: list[list[float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         # ack_deadline=None: a slow acknowledgement is measured, not failed.
         # Schema checks off: they cost the emulator more than the bot's own work
@@ -68,7 +68,7 @@ async def measure(concurrency: int, rounds: int) -> dict[str, object]:
                         )
                     )
                     await emu.wait_for(lambda: all(i.acknowledged for i in sent), timeout=60)
-                    latencies += [i.ack_latency * 1000 for i in sent if i.ack_latency is not None]
+                    rounds_ms.append([i.ack_latency * 1000 for i in sent if i.ack_latency is not None])
                     # let the round's runs finish before the next burst
                     done = (round_ + 1) * concurrency
                     await emu.wait_for(lambda: len(model.requests) >= done, timeout=120)
@@ -76,21 +76,30 @@ async def measure(concurrency: int, rounds: int) -> dict[str, object]:
             finally:
                 proc.terminate()
                 await proc.wait()
+    # The first burst opens the bot's connections and warms its code paths;
+    # it is reported on its own. Each burst's p99 is close to its slowest
+    # ack, so one noisy burst decides a pooled p99: the headline figures are
+    # medians over the warm bursts.
+    cold, warm = rounds_ms[0], rounds_ms[1:]
+    pooled = [ms for r in warm for ms in r]
     return {
         "bench": "discord_ack",
         "concurrency": concurrency,
-        "rounds": rounds,
-        "acks": len(latencies),
-        "ack_p50_ms": round(percentile(latencies, 50), 2),
-        "ack_p99_ms": round(percentile(latencies, 99), 2),
-        "ack_max_ms": round(max(latencies), 2),
+        "warm_rounds": len(warm),
+        "acks": len(pooled),
+        "ack_p50_ms": round(median([percentile(r, 50) for r in warm]), 2),
+        "ack_p99_ms": round(median([percentile(r, 99) for r in warm]), 2),
+        "ack_p99_per_burst_ms": [round(percentile(r, 99), 1) for r in warm],
+        "ack_p99_pooled_ms": round(percentile(pooled, 99), 2),
+        "ack_max_ms": round(max(pooled), 2),
+        "cold_burst_ack_p99_ms": round(percentile(cold, 99), 2),
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=9, help="bursts, the first one (cold) reported apart")
     args = parser.parse_args()
     figures = asyncio.run(measure(args.concurrency, args.rounds))
     print(json.dumps(figures))
@@ -100,9 +109,11 @@ def main() -> int:
             [
                 ["/ask at once", str(figures["concurrency"])],
                 ["acknowledgements", str(figures["acks"])],
-                ["ack p50", f"{figures['ack_p50_ms']} ms"],
-                ["ack p99", f"{figures['ack_p99_ms']} ms"],
+                ["ack p50 (median of bursts)", f"{figures['ack_p50_ms']} ms"],
+                ["ack p99 (median of bursts)", f"{figures['ack_p99_ms']} ms"],
+                ["ack p99 (all acks pooled)", f"{figures['ack_p99_pooled_ms']} ms"],
                 ["ack max", f"{figures['ack_max_ms']} ms"],
+                ["first (cold) burst p99", f"{figures['cold_burst_ack_p99_ms']} ms"],
             ],
         ),
         file=sys.stderr,

@@ -32,7 +32,7 @@ from bench._common import ROOT, last_json_object
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "store": ("audit write throughput and event-loop lag of the SQLite store", ["--runs", "8", "--steps", "100"]),
     "loop": ("agent loop: executus vs openai-agents, pydantic-ai, bare openai", ["--rounds", "1"]),
-    "discord": ("/ask acknowledgement latency against the Discord emulator", ["--rounds", "1"]),
+    "discord": ("/ask acknowledgement latency against the Discord emulator", ["--rounds", "2"]),
 }
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -25,25 +24,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import median, percentile, table  # noqa: E402
+from tests.fakes.bot_env import bot_environment  # noqa: E402
 from tests.fakes.discord_emulator import DiscordEmulator  # noqa: E402
 from tests.fakes.model_servers import FakeOpenAIServer  # noqa: E402
 
 
 def bot_env(emu: DiscordEmulator, model: FakeOpenAIServer, db: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "DISCORD_", "MODEL_"))}
-    env.update(
-        PYTHONPATH=str(ROOT),
+    return bot_environment(
+        db,
         DISCORD_TOKEN=emu.token,
         DISCORD_API_BASE=emu.api_base,
         DISCORD_GUILD_IDS=str(emu.guild.id),
-        DATABASE_URL=f"sqlite:///{db}",
-        AGENTS_DIR=str(ROOT / "agents"),
-        SKILLS_DIR=str(ROOT / "skills"),
         OPENAI_API_KEY="sk-bench",
         OPENAI_BASE_URL=model.base_url,
         LOG_LEVEL="WARNING",
     )
-    return env
 
 
 async def measure(concurrency: int, rounds: int) -> dict[str, object]:

@@ -4,31 +4,25 @@ DISCORD_API_BASE alone, and SIGTERM ends running runs as ``cancelled``."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
 
 from bot.store import Store
+from tests.fakes.bot_env import bot_environment
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_sigterm_cancels_running_runs_and_exits_cleanly(tmp_path: Path) -> None:
     db = tmp_path / "bot.db"
     async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
         model.script(Reply.text("never arrives", delay=60))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "DISCORD_", "MODEL_"))}
-        env.update(
-            PYTHONPATH=str(ROOT),
+        env = bot_environment(
+            db,
             DISCORD_TOKEN=emu.token,
             DISCORD_API_BASE=emu.api_base,
             DISCORD_GUILD_IDS=str(emu.guild.id),
-            DATABASE_URL=f"sqlite:///{db}",
-            AGENTS_DIR=str(ROOT / "agents"),
-            SKILLS_DIR=str(ROOT / "skills"),
             OPENAI_API_KEY="sk-test",
             OPENAI_BASE_URL=model.base_url,
             MODEL_MAX_RETRIES="0",
@@ -50,7 +44,7 @@ async def test_sigterm_cancels_running_runs_and_exits_cleanly(tmp_path: Path) ->
                 await proc.wait()
         log = out.decode()
         assert proc.returncode == 0, log
-        assert "sk-test" not in log
+        assert "sk-test" not in log and emu.token not in log
         thread = emu.threads[-1]
         texts = [m.content for m in emu.messages_in(thread)]
         assert any("shutting down" in t for t in texts), texts

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from tests.fakes.bot_env import bot_environment
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -22,16 +20,9 @@ async def server() -> AsyncIterator[FakeOpenAIServer]:
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "DISCORD_", "MODEL_"))}
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        ARTIFACTS_DIR=str(tmp_path / "artifacts"),
-        AGENTS_DIR=str(ROOT / "agents"),
-        SKILLS_DIR=str(ROOT / "skills"),
-        MODEL_MAX_RETRIES="0",
+    return bot_environment(
+        tmp_path / "db.sqlite", ARTIFACTS_DIR=str(tmp_path / "artifacts"), MODEL_MAX_RETRIES="0", **extra
     )
-    env.update(extra)
-    return env
 
 
 async def chat(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> tuple[int, str, str]:
@@ -42,7 +33,7 @@ async def chat(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> tuple
         "chat",
         *args,
         cwd=tmp_path,  # no .env here: only the environment we pass counts
-        env={**env_for(tmp_path, **env), "PYTHONPATH": str(ROOT)},
+        env=env_for(tmp_path, **env),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -128,7 +128,7 @@ class ProgressMessage:
             f"{STATUS_ICON[result.status]} **{self._agent}** {result.status.value}",
             f"{result.runtime_seconds:.1f} s",
             f"{len(result.steps)} tool call{'s' if len(result.steps) != 1 else ''}",
-            f"{u.input_tokens + u.output_tokens:,} tokens",
+            f"{u.total_tokens:,} tokens",
         ]
         if result.ceiling_hit:
             parts.append("step limit reached")

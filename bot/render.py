@@ -11,11 +11,10 @@ STATUS_ICON = {"ok": "✅", "error": "⚠️", "timeout": "⏱️", "cancelled":
 def run_line(run: RunSummary, show_caller: bool) -> str:
     icon = STATUS_ICON.get(run.status, "•")
     who = f" · <@{run.caller_id}>" if show_caller else ""
-    tokens = run.usage.input_tokens + run.usage.output_tokens
     when = int(run.started_at.timestamp())
     return (
         f"{icon} `{run.run_id}` **{run.agent_id}** {run.status} · {run.runtime_seconds:.1f} s · "
-        f"{tokens:,} tok{who} · <t:{when}:R>"
+        f"{run.usage.total_tokens:,} tok{who} · <t:{when}:R>"
     )
 
 

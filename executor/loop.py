@@ -49,9 +49,6 @@ class SteerMailbox:
         if images:
             self._pending.append(UserMessage(note or "Image(s) attached by a tool.", tuple(images)))
 
-    def push(self, message: Message) -> None:
-        self._pending.append(message)
-
     def drain(self) -> list[Message]:
         out, self._pending = self._pending, []
         return out

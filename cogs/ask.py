@@ -22,6 +22,10 @@ from bot.text import thread_name
 log = logging.getLogger(__name__)
 
 MAX_PROMPT = 4000
+NO_THREADS = (
+    "I cannot open a thread in this channel: a server admin needs to give me "
+    "**Create Public Threads** and **Send Messages in Threads** here."
+)
 #: Threads archive after a day without messages; a follow-up reopens them.
 ARCHIVE_MINUTES: Literal[1440] = 1440
 
@@ -76,11 +80,15 @@ class AskCog(commands.Cog):
         except AttachmentError as exc:
             await interaction.followup.send(f"⚠️ {exc}")
             return
-        thread = await channel.create_thread(
-            name=thread_name(prompt),
-            type=discord.ChannelType.public_thread,
-            auto_archive_duration=ARCHIVE_MINUTES,
-        )
+        try:
+            thread = await channel.create_thread(
+                name=thread_name(prompt),
+                type=discord.ChannelType.public_thread,
+                auto_archive_duration=ARCHIVE_MINUTES,
+            )
+        except discord.Forbidden:
+            await interaction.followup.send(NO_THREADS)
+            return
         await self._register(thread, picked, interaction.user)
         await interaction.followup.send(f"🧵 **{picked.name}** is answering in {thread.mention}", allowed_mentions=NO_PINGS)
         await thread.send(f"**{interaction.user.display_name}** asked:\n>>> {prompt}", allowed_mentions=NO_PINGS)
@@ -158,7 +166,11 @@ class AskCog(commands.Cog):
         except AttachmentError as exc:
             await answer(message, f"⚠️ {exc}")
             return
-        thread = await message.create_thread(name=thread_name(prompt), auto_archive_duration=ARCHIVE_MINUTES)
+        try:
+            thread = await message.create_thread(name=thread_name(prompt), auto_archive_duration=ARCHIVE_MINUTES)
+        except discord.Forbidden:
+            await answer(message, NO_THREADS)
+            return
         await self._register(thread, picked, message.author)
         request = self._request(picked, message.author, thread, prompt or "Look at the attached file(s).", message.attachments, images)
         await self.bot.runner.run(thread, request, picked.name)

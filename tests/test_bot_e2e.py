@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.agents import Access
 from bot.progress import CancelButton
 from tests.bot_harness import Harness, running_bot
 from tests.fakes.model_servers import Reply
@@ -262,3 +264,22 @@ def test_cancel_button_custom_id_round_trips() -> None:
     button = CancelButton("abc123")
     assert button.item.custom_id == "executus:cancel:abc123"
     assert json.dumps(button.item.to_component_dict())
+
+
+async def test_unknown_agent_and_oversized_image_get_clear_refusals(h: Harness) -> None:
+    unknown = await h.emu.send_slash_command("ask", {"prompt": "hi", "agent": "nope"}, user=h.emu.member)
+    text = await h.emu.wait_for(lambda: unknown.original_message_id and h.emu.message(unknown.original_message_id).content)
+    assert "no agent called `nope`" in text and "`assistant`" in text
+    big = h.emu.upload("huge.png", PNG + b"\0" * (9 * 1024 * 1024), "image/png")
+    too_big = await h.emu.send_slash_command("ask", {"prompt": "look", "image": big}, user=h.emu.member)
+    text = await h.emu.wait_for(lambda: too_big.original_message_id and h.emu.message(too_big.original_message_id).content)
+    assert "huge.png" in text and "at most 8 MiB" in text
+    assert h.emu.threads == [] and h.model.requests == []
+
+
+async def test_agent_limited_to_a_role_refuses_other_members(h: Harness) -> None:
+    agent = h.core.agents.agents["assistant"]
+    h.core.agents.agents["assistant"] = replace(agent, access=Access(roles=frozenset({"vip"})))
+    inter = await h.emu.send_slash_command("ask", {"prompt": "hi"}, user=h.emu.member)
+    text = await h.emu.wait_for(lambda: inter.original_message_id and h.emu.message(inter.original_message_id).content)
+    assert "not allowed to run `assistant`" in text and h.model.requests == []

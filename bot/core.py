@@ -15,6 +15,7 @@ from bot.agents import LoadedAgents, load_agents
 from bot.config import Settings
 from bot.runs import RunService
 from bot.store import Store
+from bot.supervisor import Supervisor
 from executor.compact import SummaryCompactor
 from executor.errors import ModelResolutionError
 from executor.llm.tiers import ModelRegistry
@@ -63,7 +64,7 @@ def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Cor
         Config(
             registry=registry,
             models=models,
-            ports=Ports(budget=store.budget, audit=store.audit, palette=agents),
+            ports=Ports(budget=store.budget, audit=store.audit, palette=agents, escalator=Supervisor()),
             compactor=SummaryCompactor(),
             context_tokens=context_tokens,
             system_header=settings.system_header,

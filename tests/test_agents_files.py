@@ -176,11 +176,15 @@ def test_skill_becomes_a_runnable_with_inputs_schema(tmp_path: Path) -> None:
     assert skill.prompt_template.format(text="abc", words=3) == "Shorten to 3 words: abc"
 
 
+def test_a_template_may_use_an_optional_input(tmp_path: Path) -> None:
+    loaded = load(tmp_path, {}, {"s.toml": GOOD_SKILL.replace("{text}", "{text} {tone}")})
+    assert loaded.problems == [] and "{tone}" in loaded.skills["s"].runnable().prompt_template
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
         (GOOD_SKILL.replace("{text}", "{body}"), "prompt: {body} is not one of the inputs"),
-        (GOOD_SKILL.replace("{text}", "{tone}"), "prompt: {tone} uses an optional input; make it required"),
         (GOOD_SKILL.replace("{text}", "{text.upper}"), "must name an input (no positions, attributes or indexes)"),
         (GOOD_SKILL.replace("{text}", "{}"), "must name an input"),
         (GOOD_SKILL.replace("{text}", "{text"), "prompt: expected '}' before end of string"),

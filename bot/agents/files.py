@@ -118,9 +118,8 @@ class SkillFile(Identified):
 
     @model_validator(mode="after")
     def _template_fits_inputs(self) -> SkillFile:
-        """Every ``{field}`` must be a required input: the executor fills the
-        template with the model's arguments alone, and an optional input the
-        model leaves out would fail the call."""
+        """Every ``{field}`` must name an input. An optional input the model
+        leaves out fills its field with empty text (see executor/delegation.py)."""
         try:
             fields = [f for _, f, _, _ in string.Formatter().parse(self.prompt) if f is not None]
         except ValueError as exc:
@@ -128,9 +127,6 @@ class SkillFile(Identified):
         for name in fields:
             if not _INPUT.fullmatch(name):
                 raise ValueError(f"prompt: {{{name}}} must name an input (no positions, attributes or indexes)")
-            spec = self.inputs.get(name)
-            if spec is None:
+            if name not in self.inputs:
                 raise ValueError(f"prompt: {{{name}}} is not one of the inputs")
-            if not spec.required:
-                raise ValueError(f"prompt: {{{name}}} uses an optional input; make it required")
         return self

@@ -15,6 +15,8 @@ import aiosqlite
 BUSY_TIMEOUT_MS = 10_000
 
 TransactionMode = Literal["DEFERRED", "IMMEDIATE"]
+#: Set on every connection (WAL is switched on once, by the first one).
+PRAGMAS = (f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON")
 
 
 async def connect(path: Path) -> aiosqlite.Connection:
@@ -27,13 +29,12 @@ async def connect(path: Path) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     try:
         conn.row_factory = aiosqlite.Row
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        for pragma in PRAGMAS:
+            await conn.execute(pragma)
         async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
             row = await cursor.fetchone()
         if row is None or str(row[0]).lower() != "wal":
             raise RuntimeError(f"could not switch {path} to WAL mode (journal_mode is {row[0] if row else None!r})")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
     except BaseException:
         await conn.close()
         raise

@@ -6,10 +6,9 @@ run that crosses midnight counts once, on the day it started.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-
-import aiosqlite
 
 from bot.store.clock import to_db
 from bot.store.limits import Limits
@@ -60,41 +59,35 @@ _LEDGER_SUMS = """
 """
 
 
-async def spent_since(conn: aiosqlite.Connection, guild_id: str, member_id: str, since: datetime) -> Spent:
+def spent_since(conn: sqlite3.Connection, guild_id: str, member_id: str, since: datetime) -> Spent:
     """A member's spend from ``since`` on: the ledger plus open reservations
     (each a run, with no tokens or time known yet)."""
     key = (guild_id, member_id, to_db(since))
-    async with conn.execute(
+    ledger = conn.execute(
         f"SELECT {_LEDGER_SUMS} FROM budget_ledger WHERE guild_id = ? AND member_id = ? AND started_at >= ?", key
-    ) as cursor:
-        ledger = await cursor.fetchone()
-    async with conn.execute(
+    ).fetchone()
+    reserved = conn.execute(
         "SELECT COUNT(*) FROM budget_reservations"
         " WHERE guild_id = ? AND member_id = ? AND started_at >= ? AND parent_run_id = ''",
         key,
-    ) as cursor:
-        reserved = await cursor.fetchone()
-    assert ledger is not None and reserved is not None  # aggregates always return a row
+    ).fetchone()
     return Spent(ledger["runs"] + reserved[0], ledger["tokens"], ledger["runtime_seconds"])
 
 
-async def running(conn: aiosqlite.Connection, guild_id: str, member_id: str) -> int:
+def running(conn: sqlite3.Connection, guild_id: str, member_id: str) -> int:
     """How many of a member's runs hold a reservation now (sub-runs excluded)."""
-    async with conn.execute(
+    row = conn.execute(
         "SELECT COUNT(*) FROM budget_reservations WHERE guild_id = ? AND member_id = ? AND parent_run_id = ''",
         (guild_id, member_id),
-    ) as cursor:
-        row = await cursor.fetchone()
-    assert row is not None
+    ).fetchone()
     return int(row[0])
 
 
-async def top_spenders(conn: aiosqlite.Connection, guild_id: str, since: datetime, limit: int) -> list[Spender]:
+def top_spenders(conn: sqlite3.Connection, guild_id: str, since: datetime, limit: int) -> list[Spender]:
     """Members of a guild by committed tokens since ``since``, most first."""
-    async with conn.execute(
+    rows = conn.execute(
         f"SELECT member_id, {_LEDGER_SUMS} FROM budget_ledger WHERE guild_id = ? AND started_at >= ?"
         " GROUP BY member_id ORDER BY tokens DESC, runs DESC, member_id LIMIT ?",
         (guild_id, to_db(since), limit),
-    ) as cursor:
-        rows = await cursor.fetchall()
+    ).fetchall()
     return [Spender(r["member_id"], Spent(r["runs"], r["tokens"], r["runtime_seconds"])) for r in rows]

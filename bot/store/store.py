@@ -17,6 +17,7 @@ from bot.store.migrations import apply_migrations
 from bot.store.owner import OwnerLock
 from bot.store.recovery import Recovery, recover
 from bot.store.runs import Runs
+from bot.store.serial import SerialConnection
 from bot.store.threads import AgentThreads
 from bot.store.url import DEFAULT_DATABASE_URL, database_path
 from bot.store.writer import Writer
@@ -116,7 +117,7 @@ class Store:
                 log.info("store %s: another process owns this database; start-up recovery left to it", self.path)
             reader = SharedConnection(await connect(self.path))
             stack.push_async_callback(reader.close)
-            budget_conn = SharedConnection(await connect(self.path))
+            budget_conn = await SerialConnection.open(self.path)
             stack.push_async_callback(budget_conn.close)
             writer = Writer(writer_conn)
             writer.start()
@@ -124,7 +125,7 @@ class Store:
             audit = StoreAudit(writer, self.clock)
             self._parts = _Parts(
                 audit=audit,
-                budget=StoreBudget(budget_conn, reader, audit, self.clock),
+                budget=StoreBudget(budget_conn, audit, self.clock),
                 conversations=Conversations(writer, reader, self.clock),
                 threads=AgentThreads(writer, reader, self.clock),
                 runs=Runs(reader),

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from executor.llm.types import AssistantMessage, ToolCall, Usage  # noqa: E402
 from executor.ports import RunInfo, RunRecorder, RunStats  # noqa: E402
 from executor.tools.base import ToolResult  # noqa: E402
+from executor.tools.invocation import Invocation  # noqa: E402
 
 from bot.store import Store  # noqa: E402
 
@@ -101,11 +102,23 @@ async def drive(start_run: StartRun, runs: int, steps: int) -> tuple[float, list
     return elapsed, lags, closes
 
 
+async def budget_checks(store: Store, count: int) -> float:
+    """Seconds for ``count`` budget check-and-reserves started at once (20
+    members under a guild default with every limit set, so every check reads
+    the ledger), as when many runs start together."""
+    await store.budget.set_limits("g", None, max_runs=10**6, max_tokens=10**12, max_concurrent=10**6)
+    started = time.perf_counter()
+    await asyncio.gather(*(store.budget.check(Invocation(f"m{i % 20}", guild_id="g"), "bench") for i in range(count)))
+    return time.perf_counter() - started
+
+
 async def measure(runs: int, steps: int) -> dict[str, float]:
     _, base_lags, _ = await drive(start_null, runs, steps)
     with tempfile.TemporaryDirectory() as folder:
         async with Store(f"sqlite:///{Path(folder) / 'bench.db'}") as store:
             elapsed, lags, closes = await drive(store.audit.start_run, runs, steps)
+            checks = 200
+            check_seconds = await budget_checks(store, checks)
     lag_p50, lag_p99 = percentiles(lags)
     base_p50, base_p99 = percentiles(base_lags)
     close_p50, close_p99 = percentiles(closes)
@@ -121,6 +134,9 @@ async def measure(runs: int, steps: int) -> dict[str, float]:
         "baseline_loop_lag_p99_ms": base_p99,
         "close_p50_ms": close_p50,
         "close_p99_ms": close_p99,
+        "budget_checks_at_once": checks,
+        "budget_check_ms_each": round(check_seconds * 1000 / checks, 3),
+        "budget_checks_all_done_ms": round(check_seconds * 1000, 1),
     }
 
 
@@ -137,6 +153,7 @@ def main() -> None:
     print(f"  {'loop lag p50 / p99 (ms)':<34}{r['loop_lag_p50_ms']:>10.3f} / {r['loop_lag_p99_ms']:.3f}")
     print(f"  {'  same runs, no store':<34}{r['baseline_loop_lag_p50_ms']:>10.3f} / {r['baseline_loop_lag_p99_ms']:.3f}")
     print(f"  {'run close p50 / p99 (ms)':<34}{r['close_p50_ms']:>10.3f} / {r['close_p99_ms']:.3f}")
+    print(f"  {'200 budget checks at once (ms)':<34}{r['budget_checks_all_done_ms']:>10.1f}")
 
 
 if __name__ == "__main__":

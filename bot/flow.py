@@ -4,6 +4,7 @@ final progress state. Shared by /ask, mentions and thread follow-ups."""
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 import discord
 
@@ -19,14 +20,17 @@ class ThreadRunner:
 
     def __init__(self, service: RunService) -> None:
         self.service = service
-        self._locks: dict[int, asyncio.Lock] = {}
+        # Weak: a thread's lock lives only while a run holds or awaits it.
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         #: Runs started here and not yet fully reported (progress included),
         #: and runs fully reported: what the bot is busy with, for logs and tests.
         self.in_flight = 0
         self.completed = 0
 
     async def run(self, thread: discord.Thread, request: RunRequest, agent_name: str) -> Result:
-        lock = self._locks.setdefault(thread.id, asyncio.Lock())
+        lock = self._locks.get(thread.id)
+        if lock is None:
+            lock = self._locks[thread.id] = asyncio.Lock()
         self.in_flight += 1
         try:
             return await self._run_locked(lock, thread, request, agent_name)

@@ -110,6 +110,20 @@ class RunService:
             result = await self._executor.run(agent, invocation, request.prompt)
         finally:
             self.active.pop(invocation.run_id, None)
+        u = result.usage
+        log.info(
+            "run %s agent=%s member=%s thread=%s status=%s %.1fs steps=%d tokens=%d/%d%s",
+            invocation.run_id,
+            agent.id,
+            request.caller_id,
+            request.thread_id,
+            result.status.value,
+            result.runtime_seconds,
+            len(result.steps),
+            u.input_tokens,
+            u.output_tokens,
+            f" error={type(result.err).__name__}" if result.err is not None else "",
+        )
         if isinstance(result.err, BudgetExceeded):
             return result  # the budget store has recorded the refusal for admins
         turns = new_turns(result.transcript, len(invocation.history), request.prompt)

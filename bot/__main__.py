@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.logs import configure
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,10 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level if args.command != "chat" else "WARNING",
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    configure(settings.log_level if args.command != "chat" else "WARNING", settings.secrets())
     if args.command == "chat":
         from bot.console import chat
 

@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     def _log_level(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
+    def secrets(self) -> list[str]:
+        """Every secret value set, for redaction (see bot/logs.py)."""
+        return [secret(v) for v in (self.discord_token, self.openai_api_key, self.anthropic_api_key) if v is not None]
+
     def provider_access(self) -> dict[str, ProviderAccess]:
         return {
             "openai": ProviderAccess(secret(self.openai_api_key), self.openai_base_url),

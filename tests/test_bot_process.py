@@ -26,6 +26,7 @@ async def test_sigterm_cancels_running_runs_and_exits_cleanly(tmp_path: Path) ->
             OPENAI_API_KEY="sk-test",
             OPENAI_BASE_URL=model.base_url,
             MODEL_MAX_RETRIES="0",
+            LOG_LEVEL="DEBUG",  # the chattiest the bot gets: still no secret in it
         )
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", cwd=tmp_path, env=env,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import discord
@@ -26,6 +28,10 @@ NO_THREADS = (
     "I cannot open a thread in this channel: a server admin needs to give me "
     "**Create Public Threads** and **Send Messages in Threads** here."
 )
+#: At start-up, agent threads active this recently are checked for messages
+#: posted while the bot was down, at most CATCH_UP_LIMIT per thread.
+CATCH_UP_WINDOW = timedelta(days=1)
+CATCH_UP_LIMIT = 20
 #: Threads archive after a day without messages; a follow-up reopens them.
 ARCHIVE_MINUTES: Literal[1440] = 1440
 
@@ -35,6 +41,10 @@ class AskCog(commands.Cog):
         self.bot = bot
         self.store = bot.core.store
         self.agents = bot.core.agents
+        self._caught_up = False
+        # Message ids taken up lately: the same message can arrive live and
+        # through the start-up catch-up at once.
+        self._taken: OrderedDict[int, None] = OrderedDict()
 
     # -- choosing an agent --------------------------------------------------
 
@@ -138,10 +148,7 @@ class AskCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        if message.author.bot or message.guild is None or message.type not in (
-            discord.MessageType.default,
-            discord.MessageType.reply,
-        ):
+        if not is_prompt(message):
             return
         if isinstance(message.channel, discord.Thread):
             record = await self.store.threads.get(str(message.channel.id))
@@ -175,7 +182,40 @@ class AskCog(commands.Cog):
         request = self._request(picked, message.author, thread, prompt or "Look at the attached file(s).", message.attachments, images)
         await self.bot.runner.run(thread, request, picked.name)
 
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Once per process: take up messages posted in recently active agent
+        threads while the bot was down (Discord does not replay them)."""
+        if self._caught_up:
+            return
+        self._caught_up = True
+        since = datetime.now(UTC) - CATCH_UP_WINDOW
+        for record in await self.store.threads.active_since(since):
+            self.bot.loop.create_task(self._catch_up(record), name=f"catch-up {record.thread_id}")
+
+    async def _catch_up(self, record: AgentThread) -> None:
+        try:
+            thread = self.bot.get_channel(int(record.thread_id)) or await self.bot.fetch_channel(int(record.thread_id))
+        except discord.HTTPException as exc:
+            log.info("catch-up: thread %s is gone (%s)", record.thread_id, exc.status)
+            return
+        if not isinstance(thread, discord.Thread):
+            return
+        after = discord.Object(record.last_message_id) if record.last_message_id else None
+        missed = [m async for m in thread.history(after=after, oldest_first=True, limit=CATCH_UP_LIMIT) if is_prompt(m)]
+        if missed:
+            log.info("catch-up: %d message(s) posted in thread %s while the bot was down", len(missed), thread.id)
+        for message in missed:
+            await self._follow_up(message, thread, record)
+
     async def _follow_up(self, message: discord.Message, thread: discord.Thread, record: AgentThread) -> None:
+        if message.id in self._taken:
+            return
+        self._taken[message.id] = None
+        if len(self._taken) > 1024:
+            self._taken.popitem(last=False)
+        # Recorded first: a message is taken up once, answered or refused.
+        await self.store.threads.mark_handled(record.thread_id, message.id)
         author = message.author
         if str(author.id) != record.starter_id and not record.open_to_all and not member_is_admin(author, thread):
             await answer(message, 
@@ -230,6 +270,15 @@ class AskCog(commands.Cog):
             attachments=describe(attachments),
             session_tools=agent.session_tools,
         )
+
+
+def is_prompt(message: discord.Message) -> bool:
+    """A member's ordinary message in a server (not the bot's, not a system message)."""
+    return (
+        not message.author.bot
+        and message.guild is not None
+        and message.type in (discord.MessageType.default, discord.MessageType.reply)
+    )
 
 
 async def answer(message: discord.Message, text: str) -> None:

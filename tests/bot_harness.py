@@ -58,37 +58,40 @@ class Harness:
 async def running_bot(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]:
     async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
         with emu.patch_discord():
-            async with _bot(tmp_path, emu, model, settings) as harness:
+            async with bot_on(tmp_path, emu, model, **settings) as harness:
                 yield harness
 
 
 @contextlib.asynccontextmanager
-async def _bot(tmp_path: Path, emu: DiscordEmulator, model: FakeOpenAIServer, settings: dict[str, Any]) -> AsyncIterator[Harness]:
-    if True:
-        config = load_settings(
-            discord_token=emu.token,
-            discord_api_base=emu.api_base,
-            discord_guild_ids=str(emu.guild.id),
-            database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-            agents_dir=ROOT / "agents",
-            skills_dir=ROOT / "skills",
-            openai_api_key="sk-test-secret-key",
-            openai_base_url=model.base_url,
-            model_tiers="fast=openai/fake-fast,smart=openai/fake-smart",
-            model_max_retries=0,
-            **settings,
-        )
-        async with http_client() as http, Store(config.database_url) as store:
-            await point_discord_at(config.discord_api_base, http)
-            core = build_core(config, http, store)
-            bot = ExecutusBot(core)
-            task = asyncio.create_task(bot.start(emu.token))
-            try:
-                await emu.wait_until_ready()
-                await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id), timeout=10)
-                await emu.wait_for(lambda: bot.is_ready() or None, timeout=10)
-                yield Harness(emu, model, bot, core, store)
-            finally:
-                await core.runs.shutdown(timeout=5)
-                await bot.close()
-                await asyncio.gather(task, return_exceptions=True)
+async def bot_on(
+    tmp_path: Path, emu: DiscordEmulator, model: FakeOpenAIServer, **settings: Any
+) -> AsyncIterator[Harness]:
+    """The bot on an emulator and model server the caller keeps (so a test can
+    stop the bot and start it again on the same world and database)."""
+    config = load_settings(
+        discord_token=emu.token,
+        discord_api_base=emu.api_base,
+        discord_guild_ids=str(emu.guild.id),
+        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        agents_dir=ROOT / "agents",
+        skills_dir=ROOT / "skills",
+        openai_api_key="sk-test-secret-key",
+        openai_base_url=model.base_url,
+        model_tiers="fast=openai/fake-fast,smart=openai/fake-smart",
+        model_max_retries=0,
+        **settings,
+    )
+    async with http_client() as http, Store(config.database_url) as store:
+        await point_discord_at(config.discord_api_base, http)
+        core = build_core(config, http, store)
+        bot = ExecutusBot(core)
+        task = asyncio.create_task(bot.start(emu.token))
+        try:
+            await emu.wait_until_ready()
+            await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id), timeout=10)
+            await emu.wait_for(lambda: bot.is_ready() or None, timeout=10)
+            yield Harness(emu, model, bot, core, store)
+        finally:
+            await core.runs.shutdown(timeout=5)
+            await bot.close()
+            await asyncio.gather(task, return_exceptions=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from dataclasses import replace
@@ -13,8 +14,9 @@ import pytest
 
 from bot.agents import Access
 from bot.progress import CancelButton
-from tests.bot_harness import Harness, running_bot
-from tests.fakes.model_servers import Reply
+from tests.bot_harness import Harness, bot_on, running_bot
+from tests.fakes.discord_emulator import DiscordEmulator
+from tests.fakes.model_servers import FakeOpenAIServer, Reply
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -283,3 +285,26 @@ async def test_agent_limited_to_a_role_refuses_other_members(h: Harness) -> None
     inter = await h.emu.send_slash_command("ask", {"prompt": "hi"}, user=h.emu.member)
     text = await h.emu.wait_for(lambda: inter.original_message_id and h.emu.message(inter.original_message_id).content)
     assert "not allowed to run `assistant`" in text and h.model.requests == []
+
+
+async def test_messages_posted_while_the_bot_was_down_are_taken_up_at_start(tmp_path: Path) -> None:
+    async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
+        with emu.patch_discord():
+            model.script(Reply.text("Paris."))
+            async with bot_on(tmp_path, emu, model) as first:
+                await emu.send_slash_command("ask", {"prompt": "Capital of France?"}, user=emu.member)
+                thread = await first.thread_of()
+                await first.idle()
+            # the bot is down: these arrive in the thread, not at the bot
+            model.script(Reply.text("About Spain: Madrid."), Reply.text("About Italy: Rome."))
+            await emu.post_message("And of Spain?", user=emu.member, channel=thread)
+            await emu.post_message("And of Italy?", user=emu.member, channel=thread)
+            async with bot_on(tmp_path, emu, model) as second:
+                await second.idle(2)
+                texts = [user_texts(r)[-1] for r in model.requests]
+                assert texts == ["Capital of France?", "And of Spain?", "And of Italy?"]
+                answers = [m.content for m in emu.messages_in(thread) if m.author.id == emu.bot_user.id]
+                assert "About Spain: Madrid." in answers and "About Italy: Rome." in answers
+            async with bot_on(tmp_path, emu, model) as third:  # nothing left to take up
+                await asyncio.sleep(0.5)
+                assert len(model.requests) == 3 and third.bot.runner.completed == 0

@@ -159,6 +159,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX budget_ledger_by_member ON budget_ledger (guild_id, member_id, started_at);
     CREATE INDEX budget_ledger_by_guild ON budget_ledger (guild_id, started_at);
     """,
+    # 4: the newest message handled in each agent thread, so messages posted
+    # while the bot was down are caught up at start-up.
+    """
+    ALTER TABLE agent_threads ADD COLUMN last_message_id INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE agent_threads ADD COLUMN active_at TEXT NOT NULL DEFAULT '';
+    CREATE INDEX agent_threads_by_activity ON agent_threads (active_at);
+    """,
 )
 
 

@@ -167,7 +167,14 @@ async def bare_openai(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce]:
 @asynccontextmanager
 async def openai_agents(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce]:
     """The OpenAI Agents SDK on chat completions, tracing off."""
-    from agents import Agent, OpenAIChatCompletionsModel, RunConfig, Runner, function_tool, set_tracing_disabled
+    from agents import (
+        Agent,
+        OpenAIChatCompletionsModel,
+        RunConfig,
+        Runner,
+        function_tool,
+        set_tracing_disabled,
+    )
 
     set_tracing_disabled(True)
     client = _openai_client(base_url)

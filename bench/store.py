@@ -28,12 +28,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.store import Store  # noqa: E402
 from executor.llm.types import AssistantMessage, ToolCall, Usage  # noqa: E402
 from executor.ports import RunInfo, RunRecorder, RunStats  # noqa: E402
 from executor.tools.base import ToolResult  # noqa: E402
 from executor.tools.invocation import Invocation  # noqa: E402
-
-from bot.store import Store  # noqa: E402
 
 TICK = 0.001
 

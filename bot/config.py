@@ -18,7 +18,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from executor.llm import anthropic, openai
 from executor.llm.http import RetryPolicy
-from executor.llm.tiers import ModelRegistry, ModelSpec, ProviderAccess, parse_context_windows, parse_tiers
+from executor.llm.tiers import (
+    ModelRegistry,
+    ModelSpec,
+    ProviderAccess,
+    parse_context_windows,
+    parse_tiers,
+)
 
 DEFAULT_MODEL_TIERS = "fast=openai/gpt-4o-mini,smart=openai/gpt-4o"
 

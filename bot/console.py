@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from collections.abc import Callable
 from typing import TextIO
 
-from bot.http import http_client
 from bot.config import Settings
 from bot.core import Core, build_core
 from bot.errors import describe_error
+from bot.http import http_client
 from bot.runs import RunRequest
 from bot.store import Store
 from executor.errors import ModelResolutionError

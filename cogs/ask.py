@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections import OrderedDict
@@ -16,7 +17,12 @@ from bot.agents import AgentDefinition
 from bot.attachments import AttachmentError, describe, read_images
 from bot.client import ExecutusBot
 from bot.delivery import NO_PINGS
-from bot.permissions import admin_only, interaction_is_admin, member_is_admin, member_roles
+from bot.permissions import (
+    admin_only,
+    interaction_is_admin,
+    member_is_admin,
+    member_roles,
+)
 from bot.runs import RunRequest
 from bot.store import AgentThread
 from bot.text import thread_name
@@ -42,6 +48,7 @@ class AskCog(commands.Cog):
         self.store = bot.core.store
         self.agents = bot.core.agents
         self._caught_up = False
+        self._catching_up: set[asyncio.Task[None]] = set()
         # Message ids taken up lately: the same message can arrive live and
         # through the start-up catch-up at once.
         self._taken: OrderedDict[int, None] = OrderedDict()
@@ -179,7 +186,8 @@ class AskCog(commands.Cog):
             await answer(message, NO_THREADS)
             return
         await self._register(thread, picked, message.author)
-        request = self._request(picked, message.author, thread, prompt or "Look at the attached file(s).", message.attachments, images)
+        prompt = prompt or "Look at the attached file(s)."
+        request = self._request(picked, message.author, thread, prompt, message.attachments, images)
         await self.bot.runner.run(thread, request, picked.name)
 
     @commands.Cog.listener()
@@ -191,7 +199,9 @@ class AskCog(commands.Cog):
         self._caught_up = True
         since = datetime.now(UTC) - CATCH_UP_WINDOW
         for record in await self.store.threads.active_since(since):
-            self.bot.loop.create_task(self._catch_up(record), name=f"catch-up {record.thread_id}")
+            task = asyncio.create_task(self._catch_up(record), name=f"catch-up {record.thread_id}")
+            self._catching_up.add(task)  # a reference, so the task is not collected mid-way
+            task.add_done_callback(self._catching_up.discard)
 
     async def _catch_up(self, record: AgentThread) -> None:
         try:
@@ -218,14 +228,16 @@ class AskCog(commands.Cog):
         await self.store.threads.mark_handled(record.thread_id, message.id)
         author = message.author
         if str(author.id) != record.starter_id and not record.open_to_all and not member_is_admin(author, thread):
-            await answer(message, 
+            await answer(
+                message,
                 f"Only <@{record.starter_id}> can continue this conversation. "
                 "Start your own with /ask, or ask an admin to run /thread open here.",
             )
             return
         agent = self.agents.agents.get(record.agent_id)
         if agent is None:
-            await answer(message, 
+            await answer(
+                message,
                 f"The agent `{record.agent_id}` of this thread is no longer available. Start a new one with /ask.",
             )
             return

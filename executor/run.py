@@ -34,7 +34,13 @@ from executor.loop import AgentLoop, LoopLimits, SteerMailbox
 from executor.ports import Ports, RunInfo, RunRecorder, RunStats, Spend, Target
 from executor.state import RunState
 from executor.tools.base import ToolResult, Visibility
-from executor.tools.invocation import Invocation, PostRunResult, SessionTools, Step, StepEvent
+from executor.tools.invocation import (
+    Invocation,
+    PostRunResult,
+    SessionTools,
+    Step,
+    StepEvent,
+)
 from executor.tools.registry import Registry
 
 log = logging.getLogger(__name__)

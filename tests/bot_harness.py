@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.http import http_client
 from bot.client import ExecutusBot
 from bot.config import load_settings
 from bot.core import Core, build_core
 from bot.discord_api import point_discord_at
+from bot.http import http_client
 from bot.store import Store
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.discord_model import Channel, Message

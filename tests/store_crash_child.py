@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from bot.store import Store
 from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.ports import Spend
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
-
-from bot.store import Store
 from tests.store_helpers import run_info, stats
 
 STEPS = 6

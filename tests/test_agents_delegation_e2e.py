@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.http import http_client
 from bot.config import load_settings
 from bot.core import build_core
+from bot.http import http_client
 from bot.runs import RunRequest
 from bot.store import Store
 from executor.run import RunStatus

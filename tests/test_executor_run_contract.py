@@ -13,9 +13,21 @@ from executor.llm.types import Image, Message, UserMessage
 from executor.ports import CriticDecision, Ports
 from executor.run import Defaults, RunnableAgent, RunStatus, zip_steps
 from executor.tools.base import Tool, ToolResult
-from executor.tools.invocation import Artifact, Invocation, PostRunResult, RunSession, SessionTools, StepEvent
+from executor.tools.invocation import (
+    Artifact,
+    Invocation,
+    PostRunResult,
+    RunSession,
+    SessionTools,
+    StepEvent,
+)
 from tests.executor_kit import ECHO, make_executor
-from tests.fakes.memory_ports import RecordingAudit, RecordingBudget, RecordingDelivery, ScriptedEscalator
+from tests.fakes.memory_ports import (
+    RecordingAudit,
+    RecordingBudget,
+    RecordingDelivery,
+    ScriptedEscalator,
+)
 
 AGENT = RunnableAgent("helper", tools=("echo", "boom", "slow", "fails"))
 PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 16

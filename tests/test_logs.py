@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bot.config import load_settings
-from bot.logs import MASK, RedactSecrets
+from bot.logs import RedactSecrets
 
 TOKEN = "MTIzNDU2Nzg5.discord-bot-token-value"
 

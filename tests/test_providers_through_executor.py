@@ -15,7 +15,12 @@ from executor.run import Config, Executor, RunnableAgent, RunStatus
 from executor.tools.invocation import Invocation
 from executor.tools.registry import Registry
 from tests.executor_kit import ECHO
-from tests.fakes.model_servers import FakeAnthropicServer, FakeModelServer, FakeOpenAIServer, Reply
+from tests.fakes.model_servers import (
+    FakeAnthropicServer,
+    FakeModelServer,
+    FakeOpenAIServer,
+    Reply,
+)
 
 AGENT = RunnableAgent("two-step", system_prompt="Use the echo tool twice, then answer.", tools=("echo",))
 SCRIPT = (

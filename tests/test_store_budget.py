@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.store import Limits, Period, Store
 from executor.errors import BudgetExceeded
 from executor.llm.types import Usage
 from executor.ports import Spend
 from executor.tools.invocation import Invocation
-
-from bot.store import Limits, Period, Store
 from tests.store_helpers import FakeClock, url
 
 WEDNESDAY = datetime(2025, 3, 5, 12, 0, tzinfo=UTC)

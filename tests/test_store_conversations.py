@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.store import AgentThread, Store
+from bot.store.conversations import MAX_STORED_IMAGE_BYTES
 from executor.llm.types import (
     AssistantMessage,
     Image,
@@ -19,9 +21,6 @@ from executor.llm.types import (
     UserMessage,
     estimate_tokens,
 )
-
-from bot.store import AgentThread, Store
-from bot.store.conversations import MAX_STORED_IMAGE_BYTES
 from tests.store_helpers import url
 
 

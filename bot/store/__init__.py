@@ -16,7 +16,14 @@ from bot.store.limits import Limits
 from bot.store.migrations import SchemaTooNewError, migrate
 from bot.store.periods import Period
 from bot.store.recovery import Recovery
-from bot.store.runs import EventRecord, RunDetail, Runs, RunSummary, StepRecord, ToolCallRecord
+from bot.store.runs import (
+    EventRecord,
+    RunDetail,
+    Runs,
+    RunSummary,
+    StepRecord,
+    ToolCallRecord,
+)
 from bot.store.store import Store
 from bot.store.threads import AgentThread, AgentThreads
 from bot.store.url import DEFAULT_DATABASE_URL, DatabaseURLError, database_path

@@ -8,13 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from executor.llm.types import AssistantMessage, ToolCall, Usage
-from executor.ports import RunInfo, RunStats
-from executor.tools.base import ToolResult
-
 from bot.store.bounded import RUN_TEXT_LIMIT, bounded, bounded_json
 from bot.store.clock import Clock, to_db
 from bot.store.writer import Writer
+from executor.llm.types import AssistantMessage, ToolCall, Usage
+from executor.ports import RunInfo, RunStats
+from executor.tools.base import ToolResult
 
 if TYPE_CHECKING:
     from executor.tools.invocation import Invocation

@@ -12,9 +12,6 @@ import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from executor.errors import BudgetExceeded
-from executor.ports import Spend
-
 from bot.store import ledger
 from bot.store.audit import StoreAudit
 from bot.store.clock import Clock, to_db
@@ -22,6 +19,8 @@ from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
 from bot.store.limits import Limits, limits_from_row
 from bot.store.periods import Period
 from bot.store.serial import SerialConnection, transaction
+from executor.errors import BudgetExceeded
+from executor.ports import Spend
 
 if TYPE_CHECKING:
     from executor.tools.invocation import Invocation

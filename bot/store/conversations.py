@@ -7,6 +7,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from bot.store.clock import Clock, to_db
+from bot.store.connection import SharedConnection
+from bot.store.writer import Statement, Writer
 from executor.llm.types import (
     AssistantMessage,
     Image,
@@ -17,10 +20,6 @@ from executor.llm.types import (
     UserMessage,
     estimate_tokens,
 )
-
-from bot.store.clock import Clock, to_db
-from bot.store.connection import SharedConnection
-from bot.store.writer import Statement, Writer
 
 #: Images up to this size are stored with their bytes; larger ones by their
 #: ``source`` reference only (and come back as a note in the text).

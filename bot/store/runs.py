@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from executor.llm.types import Usage
-
 from bot.store.clock import from_db
 from bot.store.connection import SharedConnection
+from executor.llm.types import Usage
 
 
 @dataclass(frozen=True, slots=True)

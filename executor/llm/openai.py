@@ -23,7 +23,13 @@ from typing import Any
 import httpx
 
 from executor.llm.errors import ProviderInfo, malformed_response
-from executor.llm.http import ProviderTransport, RetryPolicy, Sleep, json_int, json_object
+from executor.llm.http import (
+    ProviderTransport,
+    RetryPolicy,
+    Sleep,
+    json_int,
+    json_object,
+)
 from executor.llm.model import ModelResponse, ToolChoice
 from executor.llm.types import (
     AssistantMessage,

@@ -13,7 +13,14 @@ from typing import Any
 
 from executor.errors import BudgetExceeded
 from executor.llm.types import AssistantMessage, ToolCall, Usage
-from executor.ports import CriticDecision, CriticReport, RunInfo, RunStats, Spend, Target
+from executor.ports import (
+    CriticDecision,
+    CriticReport,
+    RunInfo,
+    RunStats,
+    Spend,
+    Target,
+)
 from executor.run import Result, RunnableAgent
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation

@@ -29,7 +29,12 @@ from executor.tools.builtin.netsafe import FetchError, NetPolicy, Refused
 from executor.tools.builtin.safefetch import SafeFetcher
 from executor.tools.builtin.status import RUN_STATUS
 from executor.tools.builtin.workspace import MAX_FILES, MAX_TOTAL_BYTES, Workspace
-from executor.tools.invocation import PostRunResult, RunSession, SessionToolFactory, SessionTools
+from executor.tools.invocation import (
+    PostRunResult,
+    RunSession,
+    SessionToolFactory,
+    SessionTools,
+)
 
 WORKSPACE_TOOL_NAMES = frozenset({"render_chart", "write_file"})
 

@@ -5,7 +5,6 @@ validation failure reads as one line per problem, field first."""
 from __future__ import annotations
 
 import functools
-
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError

@@ -212,7 +212,7 @@ class _Run:
         self.cfg = cfg
         self.agent = agent
         self.inv = invocation
-        self.input = user_input
+        self.input = invocation.input = user_input
         self.started = time.monotonic()
         self.tier = agent.tier or d.fallback_tier
         self.max_iter = agent.max_iterations if agent.max_iterations > 0 else d.max_iterations

@@ -99,6 +99,7 @@ async def test_rejected_budget_makes_no_model_call() -> None:
     assert res.status is RunStatus.ERROR
     assert model.requests == []
     assert budget.commits == [] and audit.runs == {}
+    assert budget.inputs == ["x"]  # the port sees what the refused run asked
 
 
 async def test_resolver_returning_none_is_a_clean_error() -> None:

@@ -174,10 +174,13 @@ async def test_a_bad_queued_write_does_not_sink_its_batch(tmp_path: Path) -> Non
 
 async def test_rejections_are_recorded_for_admins(tmp_path: Path) -> None:
     async with Store(url(tmp_path)) as store:
-        await store.audit.record_rejection(Invocation("u1", run_id="r9", guild_id="g1"), "helper", "no runs left")
+        await store.audit.record_rejection(
+            Invocation("u1", run_id="r9", guild_id="g1", input="draw me a chart"), "helper", "no runs left"
+        )
         detail = await store.runs.detail("r9")
     assert detail is not None
     assert (detail.run.status, detail.run.error, detail.run.caller_id) == ("rejected", "no runs left", "u1")
+    assert detail.run.input == "draw me a chart"
     assert [(e.kind, e.data) for e in detail.events] == [
         ("budget_rejected", {"agent_id": "helper", "message": "no runs left"})
     ]

@@ -189,7 +189,7 @@ class StoreAudit:
         await self._writer.write(
             (
                 "INSERT OR IGNORE INTO runs (run_id, agent_id, caller_id, guild_id, channel_id, parent_run_id,"
-                " status, error, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, input, error, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     invocation.run_id,
                     agent_id,
@@ -198,6 +198,7 @@ class StoreAudit:
                     invocation.channel_id,
                     invocation.parent_run_id,
                     REJECTED,
+                    bounded(invocation.input, RUN_TEXT_LIMIT),
                     bounded(message, RUN_TEXT_LIMIT),
                     now,
                     now,

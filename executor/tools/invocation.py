@@ -127,6 +127,9 @@ class Invocation:
 
     caller_id: str
     run_id: str = field(default_factory=new_run_id)
+    #: The run's input, set by the executor when the run starts, so ports that
+    #: only get the invocation (the budget recording a refusal) see what was asked.
+    input: str = ""
     guild_id: str = ""
     channel_id: str = ""
     parent_run_id: str = ""

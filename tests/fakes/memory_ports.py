@@ -68,10 +68,12 @@ class RecordingBudget:
     def __init__(self, reject: str = "") -> None:
         self.reject = reject
         self.checks: list[str] = []
+        self.inputs: list[str] = []
         self.commits: list[tuple[str, Spend]] = []
 
     async def check(self, invocation: Invocation, agent_id: str) -> None:
         self.checks.append(invocation.run_id)
+        self.inputs.append(invocation.input)
         if self.reject:
             raise BudgetExceeded(self.reject)
 

@@ -9,7 +9,6 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from bot.http import http_client
 from executor.llm.anthropic import AnthropicModel
 from executor.llm.errors import (
     AuthenticationError,
@@ -32,6 +31,7 @@ from executor.llm.types import (
     UserMessage,
 )
 from tests.fakes.model_servers import FakeAnthropicServer, RecordedSleep, Reply
+from tests.provider_fixtures import client, sleep  # noqa: F401  (fixtures)
 
 PNG = Image(b"\x89PNG\r\n\x1a\nfake", "image/png")
 SEARCH = ToolSpec(
@@ -44,20 +44,6 @@ FETCH = ToolSpec("fetch", "Fetch a page.", {"type": "object", "properties": {"ur
 async def server() -> AsyncIterator[FakeAnthropicServer]:
     async with FakeAnthropicServer() as srv:
         yield srv
-
-
-@pytest.fixture(params=["httpcore", "aiohttp"])
-async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
-    """Every provider test runs on httpx's own transport and on the bot's
-    (httpx over aiohttp, ``bot.http``): errors, timeouts and retries must
-    read the same on both."""
-    async with httpx.AsyncClient() if request.param == "httpcore" else http_client() as c:
-        yield c
-
-
-@pytest.fixture
-def sleep() -> RecordedSleep:
-    return RecordedSleep()
 
 
 @pytest.fixture

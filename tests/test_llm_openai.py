@@ -11,7 +11,6 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from bot.http import http_client
 from executor.llm.errors import (
     AuthenticationError,
     BadRequestError,
@@ -34,6 +33,7 @@ from executor.llm.types import (
     UserMessage,
 )
 from tests.fakes.model_servers import FakeOpenAIServer, RecordedSleep, Reply
+from tests.provider_fixtures import client, sleep  # noqa: F401  (fixtures)
 
 SCHEMA_PATH = Path(__file__).parent / "specs" / "openai_chat_request.schema.json"
 PNG = Image(b"\x89PNG\r\n\x1a\nfake", "image/png")
@@ -49,20 +49,6 @@ WEATHER = ToolSpec("weather", "Weather for a city.", {"type": "object", "propert
 async def server() -> AsyncIterator[FakeOpenAIServer]:
     async with FakeOpenAIServer() as srv:
         yield srv
-
-
-@pytest.fixture(params=["httpcore", "aiohttp"])
-async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
-    """Every provider test runs on httpx's own transport and on the bot's
-    (httpx over aiohttp, ``bot.http``): errors, timeouts and retries must
-    read the same on both."""
-    async with httpx.AsyncClient() if request.param == "httpcore" else http_client() as c:
-        yield c
-
-
-@pytest.fixture
-def sleep() -> RecordedSleep:
-    return RecordedSleep()
 
 
 @pytest.fixture

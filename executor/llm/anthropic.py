@@ -29,6 +29,7 @@ import httpx
 
 from executor.llm.errors import ProviderInfo, malformed_response
 from executor.llm.http import (
+    HTTPChatModel,
     ProviderTransport,
     RetryPolicy,
     Sleep,
@@ -55,12 +56,14 @@ API_VERSION = "2023-06-01"
 _TOOL_CHOICE = {"auto": "auto", "required": "any", "none": "none"}
 
 
-class AnthropicModel:
+class AnthropicModel(HTTPChatModel):
     """A Messages API model on a shared ``httpx.AsyncClient``.
 
     ``thinking_budget`` > 0 enables extended thinking with that many tokens;
     it must be below ``max_tokens``, which bounds thinking plus answer.
     """
+
+    provider = "anthropic"
 
     def __init__(
         self,
@@ -85,24 +88,6 @@ class AnthropicModel:
         if api_key:
             self._headers["x-api-key"] = api_key
         self._http = ProviderTransport(client, ANTHROPIC, api_key=api_key, timeout=timeout, retry=retry, sleep=sleep)
-
-    @property
-    def name(self) -> str:
-        return f"anthropic/{self.model}"
-
-    def __repr__(self) -> str:
-        return f"AnthropicModel({self.model!r}, url={self.url!r})"
-
-    async def complete(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolSpec] = (),
-        *,
-        tool_choice: ToolChoice = "auto",
-    ) -> ModelResponse:
-        body = self.request_body(messages, tools, tool_choice=tool_choice)
-        data = await self._http.post_json(self.url, body, headers=self._headers, model=self.model)
-        return self._parse(data)
 
     def request_body(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), *, tool_choice: ToolChoice = "auto"

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -29,6 +30,8 @@ from executor.llm.errors import (
     from_transport_error,
     malformed_response,
 )
+from executor.llm.model import ModelResponse, ToolChoice
+from executor.llm.types import Message, ToolSpec
 
 log = logging.getLogger(__name__)
 
@@ -134,3 +137,44 @@ def json_object(value: Any) -> dict[str, Any]:
 def json_int(value: Any) -> int:
     """``value`` if it is an integer (token counts), else 0 (missing or null)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+class HTTPChatModel(ABC):
+    """What the providers share: each call is one POST of a JSON body through
+    ``ProviderTransport`` (retries, typed errors). A subclass sets
+    ``provider``, ``model``, ``url``, ``_headers`` and ``_http`` and says how
+    to build the body and read the reply."""
+
+    provider: ClassVar[str]
+    model: str
+    url: str
+    _headers: dict[str, str]
+    _http: ProviderTransport
+
+    @property
+    def name(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model!r}, url={self.url!r})"
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        *,
+        tool_choice: ToolChoice = "auto",
+    ) -> ModelResponse:
+        body = self.request_body(messages, tools, tool_choice=tool_choice)
+        data = await self._http.post_json(self.url, body, headers=self._headers, model=self.model)
+        return self._parse(data)
+
+    @abstractmethod
+    def request_body(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), *, tool_choice: ToolChoice = "auto"
+    ) -> dict[str, Any]:
+        """The API's JSON for one call."""
+
+    @abstractmethod
+    def _parse(self, data: dict[str, Any]) -> ModelResponse:
+        """The API's reply as a ModelResponse."""

@@ -24,6 +24,7 @@ import httpx
 
 from executor.llm.errors import ProviderInfo, malformed_response
 from executor.llm.http import (
+    HTTPChatModel,
     ProviderTransport,
     RetryPolicy,
     Sleep,
@@ -47,8 +48,10 @@ OPENAI = ProviderInfo(name="openai", key_env="OPENAI_API_KEY", base_url_env="OPE
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-class OpenAIChatModel:
+class OpenAIChatModel(HTTPChatModel):
     """A chat-completions model on a shared ``httpx.AsyncClient``."""
+
+    provider = "openai"
 
     def __init__(
         self,
@@ -69,24 +72,6 @@ class OpenAIChatModel:
         self.max_completion_tokens = max_completion_tokens
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = ProviderTransport(client, OPENAI, api_key=api_key, timeout=timeout, retry=retry, sleep=sleep)
-
-    @property
-    def name(self) -> str:
-        return f"openai/{self.model}"
-
-    def __repr__(self) -> str:
-        return f"OpenAIChatModel({self.model!r}, url={self.url!r})"
-
-    async def complete(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolSpec] = (),
-        *,
-        tool_choice: ToolChoice = "auto",
-    ) -> ModelResponse:
-        body = self.request_body(messages, tools, tool_choice=tool_choice)
-        data = await self._http.post_json(self.url, body, headers=self._headers, model=self.model)
-        return self._parse(data)
 
     def request_body(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), *, tool_choice: ToolChoice = "auto"

@@ -54,7 +54,7 @@ async def chat(settings: Settings, agent_id: str | None, tier: str | None, promp
             return 2
         agent = definition.runnable() if not tier else replace(definition.runnable(), tier=tier)
         try:
-            core.models.resolve(agent.tier or core.executor.config.defaults.fallback_tier)
+            core.models.resolve(core.executor.tier_of(agent))
         except ModelResolutionError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

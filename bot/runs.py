@@ -102,8 +102,7 @@ class RunService:
         self.active[invocation.run_id] = active
         if self._closing:
             invocation.cancel.cancel("the bot is shutting down")
-        tier = agent.tier or self._executor.config.defaults.fallback_tier
-        budget_tokens = int(self._context_tokens(tier) * HISTORY_SHARE)
+        budget_tokens = int(self._context_tokens(self._executor.tier_of(agent)) * HISTORY_SHARE)
         invocation.on_step = on_step
         try:
             invocation.history = await self._conversations.load(request.thread_id, budget_tokens)

@@ -186,6 +186,10 @@ class Executor:
         run = _Run(self, agent, invocation, user_input)
         return await run.execute()
 
+    def tier_of(self, agent: RunnableAgent) -> str:
+        """The tier a run of ``agent`` resolves: its own, else the fallback."""
+        return agent.tier or self.config.defaults.fallback_tier
+
     def system_prompt(self, agent: RunnableAgent) -> str:
         header = self.config.system_header
         if not header:
@@ -214,7 +218,7 @@ class _Run:
         self.inv = invocation
         self.input = invocation.input = user_input
         self.started = time.monotonic()
-        self.tier = agent.tier or d.fallback_tier
+        self.tier = executor.tier_of(agent)
         self.max_iter = agent.max_iterations if agent.max_iterations > 0 else d.max_iterations
         self.max_runtime = agent.max_runtime if agent.max_runtime > 0 else d.max_runtime
         self.res = Result(run_id=invocation.run_id)

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///data/executus.db"
     agents_dir: Path = Path("agents")
     skills_dir: Path = Path("skills")
+    mcp_dir: Path = Path("mcp")
     artifacts_dir: Path = Path("artifacts")
     openai_api_key: SecretStr | None = None
     openai_base_url: str = openai.DEFAULT_BASE_URL

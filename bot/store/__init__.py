@@ -2,7 +2,8 @@
 
 ``Store`` opens the database and hands out the parts: ``store.audit`` (the
 executor's Audit port), ``store.budget`` (its Budget port and the limits
-admin API), ``store.conversations``, ``store.threads`` and ``store.runs``.
+admin API), ``store.conversations``, ``store.threads``, ``store.runs`` and
+``store.mcp_pins`` (the PinStore of MCP tools).
 ``migrate`` is ``python -m bot migrate``.
 """
 

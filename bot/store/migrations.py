@@ -166,6 +166,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE agent_threads ADD COLUMN active_at TEXT NOT NULL DEFAULT '';
     CREATE INDEX agent_threads_by_activity ON agent_threads (active_at);
     """,
+    # 5: MCP tool pins: each server tool's accepted definition and, when the
+    # server now describes it differently, the change awaiting an admin's review.
+    """
+    CREATE TABLE mcp_tool_pins (
+        server_id TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        pinned TEXT NOT NULL,
+        changed TEXT NOT NULL DEFAULT '',
+        approved_by TEXT NOT NULL DEFAULT '',
+        pinned_at TEXT NOT NULL,
+        changed_at TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (server_id, tool)
+    );
+    """,
 )
 
 

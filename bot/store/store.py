@@ -13,6 +13,7 @@ from bot.store.budget import StoreBudget
 from bot.store.clock import Clock, utc_now
 from bot.store.connection import SharedConnection, connect
 from bot.store.conversations import Conversations
+from bot.store.mcp_pins import StorePins
 from bot.store.migrations import apply_migrations
 from bot.store.owner import OwnerLock
 from bot.store.recovery import Recovery, recover
@@ -32,6 +33,7 @@ class _Parts:
     conversations: Conversations
     threads: AgentThreads
     runs: Runs
+    mcp_pins: StorePins
 
 
 class Store:
@@ -96,6 +98,10 @@ class Store:
     def runs(self) -> Runs:
         return self._open().runs
 
+    @property
+    def mcp_pins(self) -> StorePins:
+        return self._open().mcp_pins
+
     def _open(self) -> _Parts:
         if self._parts is None:
             raise RuntimeError("the store is not open (use Store.open(...) or async with Store(...))")
@@ -129,6 +135,7 @@ class Store:
                 conversations=Conversations(writer, reader, self.clock),
                 threads=AgentThreads(writer, reader, self.clock),
                 runs=Runs(reader),
+                mcp_pins=StorePins(writer, reader, self.clock),
             )
             self._resources = stack.pop_all()
         if self.applied_migrations:

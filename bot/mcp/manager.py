@@ -72,8 +72,8 @@ class McpManager:
         """The tools ``allow`` names (server id -> tool names, ``["*"]`` for
         all), as ``<server>__<tool>`` Tools, minus those held for review.
 
-        Starts servers not running yet, waiting at most each one's timeout.
-        A server that is unknown, fails or is slow contributes no tools (its
+        Starts servers not running yet and waits for them (see
+        ``Supervisor.listing``). A server that is unknown, fails or is slow contributes no tools (its
         state says why); this never raises for a server's failure.
         """
         offered = await asyncio.gather(*(self._offer(sid, list(names)) for sid, names in allow.items()))
@@ -102,8 +102,7 @@ class McpManager:
             return []
         timeout = supervisor.config.timeout
         try:
-            async with asyncio.timeout(timeout):
-                listing = await supervisor.listing(wait=timeout)
+            listing = await supervisor.listing()
         except TimeoutError:
             log.warning("MCP server %r did not list its tools within %g s; not offered", server_id, timeout)
             return []

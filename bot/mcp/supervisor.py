@@ -33,7 +33,7 @@ Connector = Callable[[ServerConfig, TextIO], AbstractAsyncContextManager["McpSes
 
 #: How long a server may take to start and list its tools (``npx``/``uvx``
 #: may download the server first), whatever its per-call timeout.
-START_TIMEOUT = 120.0
+START_TIMEOUT = 60.0
 
 
 class Status(StrEnum):
@@ -110,12 +110,17 @@ class Supervisor:
         """The tool as the server described it in its latest listing."""
         return self._tools.get(tool)
 
-    async def listing(self, wait: float) -> list[ToolDefinition]:
+    async def listing(self) -> list[ToolDefinition]:
         """The server's tools, listed now (a listing can change between runs).
-        Raises McpError; see ``session`` for ``wait``."""
-        session = await self.session(wait)
+
+        Waits while the server starts (at most START_TIMEOUT: a first run
+        should get the tools its agent allows); the listing itself is bounded
+        by the server's timeout. Raises McpError, or TimeoutError.
+        """
+        session = await self.session(wait=self.config.timeout)
         with self.watching(session):
-            tools = await session.list_tools()
+            async with asyncio.timeout(self.config.timeout):
+                tools = await session.list_tools()
         self._tools = {t.name: t for t in tools}
         return tools
 

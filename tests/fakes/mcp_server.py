@@ -7,6 +7,11 @@ both sides. It imports nothing from the project, so it runs from any folder.
     python tests/fakes/mcp_server.py stdio
     python tests/fakes/mcp_server.py http [PORT]   # prints "PORT <n>" once listening on 127.0.0.1
 
+In a test: ``StdioServer("fake", stdio_command())`` for a server the code
+under test starts, and ``async with HttpMcpServer() as srv:`` (``srv.url``,
+``await srv.kill()``, ``await srv.start()`` again on the same port) for one
+the test runs.
+
 Tools:
 
 - ``echo(text)``: the text back. Its description is read at start-up from
@@ -17,20 +22,71 @@ Tools:
 - ``hang()``: never answers.
 - ``huge(size)``: ``size`` characters of text.
 - ``fail()``: a tool error (``is_error`` result).
+- ``crash()``: the process exits before answering.
+- ``header(name)``: that header of the HTTP request that carried the call
+  (empty over stdio).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import sys
+from pathlib import Path
+from types import TracebackType
 
 import anyio
 import uvicorn
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 DEFAULT_DESCRIPTION = "Echo the text back."
+SCRIPT = Path(__file__).resolve()
+
+
+def stdio_command() -> tuple[str, ...]:
+    """The command line of this server over stdio."""
+    return (sys.executable, str(SCRIPT), "stdio")
+
+
+class HttpMcpServer:
+    """This server over streamable HTTP, as a child process on 127.0.0.1
+    (a random port, kept across ``kill``/``start``)."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.port = 0
+        self._env = env
+        self._proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    async def start(self) -> None:
+        """Start the process and return once it listens."""
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(SCRIPT), "http", str(self.port), stdout=asyncio.subprocess.PIPE, env=self._env
+        )
+        assert self._proc.stdout is not None
+        line = await asyncio.wait_for(self._proc.stdout.readline(), 60)
+        if not line.startswith(b"PORT "):
+            raise RuntimeError(f"the fake MCP server did not start: {line!r}")
+        self.port = int(line.split()[1])
+
+    async def kill(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.kill()
+            await self._proc.wait()
+
+    async def __aenter__(self) -> HttpMcpServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.kill()
 
 
 def _echo_description() -> str:
@@ -68,6 +124,15 @@ def build() -> MCPServer:
     @server.tool(description="Always fails.")
     def fail() -> str:
         raise ValueError("this tool always fails")
+
+    @server.tool(description="A header of the HTTP request carrying this call.")
+    def header(name: str, ctx: Context) -> str:
+        request = ctx.request_context.request
+        return str(request.headers.get(name, "")) if request is not None else ""
+
+    @server.tool(description="Exits the process before answering.")
+    def crash() -> str:
+        os._exit(3)
 
     return server
 

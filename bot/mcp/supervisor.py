@@ -17,18 +17,32 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, TextIO
+from typing import Any, Protocol, TextIO
 
 from bot.mcp.config import ServerConfig
 from bot.mcp.errors import ConnectionLost, McpError, ServerUnavailable, describe
 from bot.mcp.pins import ToolDefinition
 
-if TYPE_CHECKING:
-    from bot.mcp.session import McpSession
-
 log = logging.getLogger(__name__)
 
-Connector = Callable[[ServerConfig, TextIO], AbstractAsyncContextManager["McpSession"]]
+
+class Session(Protocol):
+    """A live connection to one server (``bot.mcp.session.McpSession`` is the real one)."""
+
+    #: Set when the connection has ended; the supervisor then restarts the server.
+    closed: asyncio.Event
+
+    def mark_lost(self) -> None:
+        """A caller saw the connection fail: end it (sets ``closed``)."""
+
+    async def list_tools(self) -> list[ToolDefinition]:
+        """Every tool the server lists. Raises McpError."""
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> tuple[str, bool]:
+        """The result as text and whether it is an error result. Raises McpError."""
+
+
+Connector = Callable[[ServerConfig, TextIO], AbstractAsyncContextManager[Session]]
 """Opens a session to a server (``bot.mcp.session.connect``); raises McpError when it cannot."""
 
 #: How long a server may take to start and list its tools (``npx``/``uvx``
@@ -83,7 +97,7 @@ class Supervisor:
         self._backoff = backoff
         self._status = Status.IDLE
         self._error = ""
-        self._session: McpSession | None = None
+        self._session: Session | None = None
         self._tools: dict[str, ToolDefinition] = {}
         self._starts = 0
         self._failures = 0
@@ -124,7 +138,7 @@ class Supervisor:
         self._tools = {t.name: t for t in tools}
         return tools
 
-    async def session(self, wait: float) -> McpSession:
+    async def session(self, wait: float) -> Session:
         """The live session, starting the server on first use.
 
         Waits while the server starts, and for the restart of a server that
@@ -148,7 +162,7 @@ class Supervisor:
             await changed.wait()
 
     @contextlib.contextmanager
-    def watching(self, session: McpSession) -> Iterator[None]:
+    def watching(self, session: Session) -> Iterator[None]:
         """Marks ``session`` lost when a request through it finds the connection gone."""
         try:
             yield

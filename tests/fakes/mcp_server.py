@@ -25,11 +25,15 @@ Tools:
 - ``crash()``: the process exits before answering.
 - ``header(name)``: that header of the HTTP request that carried the call
   (empty over stdio).
+- ``media()``: an image, an embedded text resource and a resource link.
+- ``refuse()``: a JSON-RPC error instead of a result.
+- ``dotted.name``: a tool whose name model APIs do not accept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import socket
@@ -40,6 +44,8 @@ from types import TracebackType
 import anyio
 import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp_types import ContentBlock, EmbeddedResource, ImageContent, ResourceLink, TextResourceContents
 
 DEFAULT_DESCRIPTION = "Echo the text back."
 SCRIPT = Path(__file__).resolve()
@@ -129,6 +135,25 @@ def build() -> MCPServer:
     def header(name: str, ctx: Context) -> str:
         request = ctx.request_context.request
         return str(request.headers.get(name, "")) if request is not None else ""
+
+    @server.tool(description="Content that is not text.")
+    def media() -> list[ContentBlock]:
+        return [
+            ImageContent(type="image", data=base64.b64encode(b"\x89PNG fake").decode(), mime_type="image/png"),
+            EmbeddedResource(
+                type="resource",
+                resource=TextResourceContents(uri="file:///notes.txt", mime_type="text/plain", text="the notes"),
+            ),
+            ResourceLink(type="resource_link", uri="file:///big.bin", name="big"),
+        ]
+
+    @server.tool(description="Answers with a protocol error.")
+    def refuse() -> str:
+        raise MCPError(code=-32602, message="refused: the arguments are not acceptable")
+
+    @server.tool(name="dotted.name", description="A name with a dot.")
+    def dotted() -> str:
+        return "dotted"
 
     @server.tool(description="Exits the process before answering.")
     def crash() -> str:

@@ -8,7 +8,6 @@ its runs would fail before their first model call.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from pydantic import ValidationError
 
 from bot.agents.definitions import Access, AgentDefinition, SkillDefinition
 from bot.agents.files import AgentFile, Identified, SkillFile
+from bot.tomlfile import read_toml
 from executor.run import RunnableAgent
 from executor.tools.builtin import WORKSPACE_TOOL_NAMES
 from executor.tools.builtin.validation import describe_errors
@@ -96,13 +96,8 @@ def _read_dir(directory: Path, model: type[F], problems: list[str]) -> list[tupl
 
 
 def _read(path: Path, model: type[F], problems: list[str]) -> F | None:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        problems.append(f"{path}: not valid TOML: {exc}")
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"{path}: cannot read: {exc}")
+    data = read_toml(path, problems)
+    if data is None:
         return None
     data.setdefault("id", path.stem)
     try:

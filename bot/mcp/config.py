@@ -23,7 +23,6 @@ server's host be on loopback or the LAN::
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.tomlfile import read_toml
 from executor.tools.builtin.netsafe import NetPolicy
 from executor.tools.builtin.validation import describe_errors
 
@@ -82,11 +82,7 @@ class HttpServer:
         return "http"
 
     def policy(self) -> NetPolicy:
-        return NetPolicy(
-            allow_loopback=self.allow_private,
-            allow_private=self.allow_private,
-            user_agent="executus (Discord bot; MCP client)",
-        )
+        return NetPolicy(allow_loopback=self.allow_private, allow_private=self.allow_private)
 
     def secrets(self) -> list[str]:
         return list(self.headers.values())
@@ -200,13 +196,8 @@ def _read(path: Path, problems: list[str]) -> ServerConfig | None:
             " single '-' or '_' between them (e.g. github.toml, my-tools.toml)"
         )
         return None
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        problems.append(f"{path}: not valid TOML: {exc}")
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"{path}: cannot read: {exc}")
+    data = read_toml(path, problems)
+    if data is None:
         return None
     try:
         return ServerFile.model_validate(data).config(server_id, path)

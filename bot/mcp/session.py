@@ -24,10 +24,8 @@ import httpx2
 import mcp_types as types
 from mcp import Client, StdioServerParameters
 from mcp.client import Transport
-from mcp.client._transport import TransportStreams
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
@@ -38,6 +36,9 @@ from bot.mcp.pins import ToolDefinition
 
 #: Pages of tools/list read at most (a server that paginates forever cannot hang a listing).
 MAX_TOOL_PAGES = 50
+#: Seconds an HTTP read may wait: a server may hold its event stream open
+#: this long (the SDK's own default). Each call is bounded by its timeout anyway.
+_STREAM_READ_TIMEOUT = 300.0
 
 
 class McpSession:
@@ -103,7 +104,7 @@ def _http(config: HttpServer) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(
         transport=PolicyTransport(config.policy()),
         headers=dict(config.headers),
-        timeout=httpx2.Timeout(config.timeout, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
+        timeout=httpx2.Timeout(config.timeout, read=_STREAM_READ_TIMEOUT),
         follow_redirects=False,
         trust_env=False,  # no .netrc credentials, no proxies from the environment
     )
@@ -156,7 +157,7 @@ class _Watched:
         self._inner = inner
         self._on_close = on_close
 
-    async def __aenter__(self) -> TransportStreams:
+    async def __aenter__(self) -> tuple[Any, Any]:
         read, write = await self._inner.__aenter__()
         return _WatchedStream(read, self._on_close), write
 

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     default_agent: str = "assistant"
     system_header: str = ""
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    otel_exporter_otlp_endpoint: str | None = None
 
     @field_validator("discord_guild_ids", mode="before")
     @classmethod

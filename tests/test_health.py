@@ -133,7 +133,7 @@ async def probed() -> AsyncIterator[tuple[Switch, MetricsServer]]:
 
 async def probe(**env: str) -> tuple[int, str]:
     """Run ``python -m bot.healthcheck`` as the image's HEALTHCHECK does."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("METRICS_")}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("METRICS_") and "proxy" not in k.lower()}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.healthcheck", cwd=ROOT, env={**base, **env},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -145,8 +145,12 @@ async def probe(**env: str) -> tuple[int, str]:
 
 async def test_probe_passes_on_200_and_fails_on_503(probed: tuple[Switch, MetricsServer]) -> None:
     check, server = probed
-    # METRICS_HOST=0.0.0.0 as in the image: the probe asks loopback.
-    assert await probe(METRICS_PORT=str(server.port), METRICS_HOST="0.0.0.0") == (0, '{"status": "ok"}\n')
+    # METRICS_HOST=0.0.0.0 as in the image: the probe asks loopback, and not
+    # through a proxy the container may have set for the bot's own traffic.
+    no_proxy_here = "http://127.0.0.1:9"
+    assert await probe(
+        METRICS_PORT=str(server.port), METRICS_HOST="0.0.0.0", http_proxy=no_proxy_here, HTTP_PROXY=no_proxy_here
+    ) == (0, '{"status": "ok"}\n')
     check.healthy = False
     code, out = await probe(METRICS_PORT=str(server.port), METRICS_HOST="0.0.0.0")
     assert code == 1 and "503" in out and '"failed": ["database"]' in out

@@ -77,6 +77,8 @@ def test_unknown_models_have_no_price() -> None:
     assert table.price(spec("openai/llama3.1:8b")) is None
     assert table.price(spec("ollama/llama3.1:8b")) is None
     assert table.price(spec("anthropic/claude-from-the-future")) is None
+    # genai-prices knows tts-1, but by the character: no token price is better than a wrong one.
+    assert table.price(spec("openai/tts-1")) is None
 
 
 def test_the_api_base_decides_whose_prices_apply() -> None:

@@ -188,6 +188,10 @@ class Executor:
         re-raised. A CancelledError that a tool, provider or port raises by
         itself is not the caller's: it is that tool's error result, or the
         run's error. ``invocation`` is not changed (the run works on a copy).
+
+        A loop guard (repeated calls, consecutive tool errors) ends the run as
+        ``error`` with LoopGuardTripped, which the audit records, but only
+        after one last tool-less model turn: ``output`` holds that answer.
         """
         run = _Run(self, agent, invocation, user_input)
         return await run.execute()
@@ -263,13 +267,13 @@ class _Run:
         try:
             await self._main()
         except asyncio.CancelledError:
-            self.res.status = RunStatus.ERROR
             if caller_cancelled():
                 # The caller's own task was cancelled: record the run, then re-raise.
                 reraise = True
                 self.res.status = RunStatus.CANCELLED
                 self.res.err = RunCancelled("the run's caller was cancelled")
             else:  # a port or hook raised CancelledError by itself: its failure, not a cancel
+                self.res.status = RunStatus.ERROR
                 self.res.err = ExecutorError("a step of the run was cancelled from inside, not by its caller")
         except Exception as exc:  # a Port, hook or builder failed part-way
             self.res.status = RunStatus.ERROR
@@ -377,7 +381,9 @@ class _Run:
             await asyncio.gather(cancel_task, kill_task, watch_task, return_exceptions=True)
         if loop_task in done:
             if loop_task.cancelled():  # nobody here cancelled it: a provider or hook raised CancelledError
-                return RunStatus.ERROR, ExecutorError("a model call was cancelled from inside, not by the run's caller")
+                return RunStatus.ERROR, ExecutorError(
+                    "the run's loop was cancelled from inside (a model provider or a hook), not by its caller"
+                )
             exc = loop_task.exception()
             return (RunStatus.OK, None) if exc is None else (RunStatus.ERROR, exc)
         if kill_task in done:

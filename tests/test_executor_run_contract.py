@@ -1,4 +1,5 @@
-"""Audit/budget exactly once, steps, steering, PostRun, guards, ceiling, delivery."""
+"""Audit/budget exactly once, steps, steering, PostRun order and bounds, guards, ceiling,
+delivery, and the caller's Invocation left unchanged."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -12,7 +13,7 @@ from discord.ext import commands
 from bot.core import Core
 from bot.delivery import NO_PINGS, DiscordDelivery
 from bot.flow import ThreadRunner
-from bot.progress import CancelButton
+from bot.progress import CancelButton, announce_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,10 @@ class ExecutusBot(commands.Bot):
         )
         self.core = core
         self.runs = core.runs
-        self.runner = ThreadRunner(core.runs)
+        self.runner = ThreadRunner(core.runs, core.store.audit)
+        self._announced = False
+        #: The start-up task that finishes the progress messages of runs cut off earlier.
+        self.announcing: asyncio.Task[int] | None = None
         core.executor.config.ports.delivery = DiscordDelivery(self, core.runs.upload_limit)
 
     async def setup_hook(self) -> None:
@@ -86,6 +90,9 @@ class ExecutusBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d server(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+        if not self._announced:  # once per process; on_ready also follows reconnects
+            self._announced = True
+            self.announcing = asyncio.create_task(announce_interrupted(self, self.core.store.runs), name="announce")
 
     async def on_message(self, message: discord.Message) -> None:
         """Prompts come from cogs' listeners; there are no text commands."""

@@ -63,9 +63,8 @@ class ExecutusBot(commands.Bot):
         self.core = core
         self.runs = core.runs
         self.runner = ThreadRunner(core.runs, core.store.audit)
-        self._announced = False
         #: The start-up task that finishes the progress messages of runs cut off earlier.
-        self.announcing: asyncio.Task[int] | None = None
+        self.announcing: asyncio.Task[None] | None = None
         core.executor.config.ports.delivery = DiscordDelivery(self, core.runs.upload_limit)
 
     async def setup_hook(self) -> None:
@@ -90,9 +89,14 @@ class ExecutusBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d server(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
-        if not self._announced:  # once per process; on_ready also follows reconnects
-            self._announced = True
-            self.announcing = asyncio.create_task(announce_interrupted(self, self.core.store.runs), name="announce")
+        if self.announcing is None:  # once per process; on_ready also follows reconnects
+            self.announcing = asyncio.create_task(self._announce_interrupted(), name="announce interrupted runs")
+
+    async def _announce_interrupted(self) -> None:
+        try:
+            await announce_interrupted(self, self.core.store.runs)
+        except Exception:  # best effort: notices not claimed yet stay pending for the next start
+            log.exception("could not report interrupted runs in their threads")
 
     async def on_message(self, message: discord.Message) -> None:
         """Prompts come from cogs' listeners; there are no text commands."""

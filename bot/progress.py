@@ -150,7 +150,10 @@ class Notices(Protocol):
 
 
 def interrupted_progress(run: InterruptedRun) -> str:
-    return f"⚠️ **{run.agent_name}** interrupted · the bot stopped before this run finished\n-# run `{run.run_id}`"
+    return (
+        f"⚠️ **{run.agent_name}** interrupted · the bot stopped before this run finished; ask again"
+        f"\n-# run `{run.run_id}`"
+    )
 
 
 def interrupted_note(run: InterruptedRun) -> str:
@@ -172,7 +175,8 @@ async def announce_interrupted(client: discord.Client, notices: Notices) -> int:
     """
     announced = 0
     for run in await notices.notices_pending():
-        if client.get_guild(int(run.guild_id)) is None or not await notices.claim_notice(run.run_id):
+        served = run.guild_id.isdigit() and client.get_guild(int(run.guild_id)) is not None
+        if not served or not await notices.claim_notice(run.run_id):
             continue
         channel = client.get_partial_messageable(int(run.thread_id))
         try:

@@ -115,7 +115,9 @@ async def test_a_run_cut_off_by_sigkill_is_reported_interrupted_at_the_next_star
         assert second.returncode == 0, out.decode()
         assert "Ask again here" in note.content and run_id in note.content
         finished = emu.message(progress.id)
-        assert finished.content.startswith("⚠️ **Assistant** interrupted · the bot stopped before this run finished")
+        assert finished.content.startswith(
+            "⚠️ **Assistant** interrupted · the bot stopped before this run finished; ask again"
+        )
         assert finished.components == []  # no Cancel button on a run that is over
         assert emu.violations == []
     with sqlite3.connect(db) as conn:

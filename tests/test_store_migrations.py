@@ -24,6 +24,7 @@ TABLES = {
     "budget_limits",
     "budget_reservations",
     "budget_ledger",
+    "handled_messages",
 }
 
 

@@ -84,7 +84,8 @@ async def test_the_store_opened_first_leaves_a_later_process_alone_too(tmp_path:
             async with Store(url(tmp_path)) as third:
                 assert third.recovery.interrupted_runs == 0
             assert status_and_reservation(tmp_path, "console-run")[:2] == ("running", True)
-            child.stdin.close()  # type: ignore[union-attr]  # a clean exit, still leaving its run running
+            assert child.stdin is not None
+            child.stdin.close()  # a clean exit, still leaving its run running
             await child.wait()
         async with Store(url(tmp_path)) as fourth:
             assert fourth.recovery.interrupted_runs == 1

@@ -129,8 +129,8 @@ def test_every_problem_of_a_file_is_reported_not_only_the_first(tmp_path: Path) 
     assert [p.split(": ", 2)[1] for p in loaded.problems] == [
         "tier",
         "tools",
-        "palette.skills",
         "max_iterations",
+        "palette.skills",
         "critic",
     ], loaded.problems
     assert f"{where}: tier: unknown tier 'galaxy' (known: fast, smart)" in loaded.problems

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from bot.store import Store
-from tests.fakes.bot_env import bot_environment
+from tests.fakes.bot_env import emulated_environment
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
 
@@ -29,13 +29,10 @@ async def start_bot(
 ) -> asyncio.subprocess.Process:
     """``python -m bot`` on the emulator and model server; returns once it has
     connected and synced its commands."""
-    env = bot_environment(
+    env = emulated_environment(
         db,
-        DISCORD_TOKEN=emu.token,
-        DISCORD_API_BASE=emu.api_base,
-        DISCORD_GUILD_IDS=str(emu.guild.id),
-        OPENAI_API_KEY="sk-test",
-        OPENAI_BASE_URL=model.base_url,
+        emu,
+        model,
         MODEL_MAX_RETRIES="0",
         LOG_LEVEL="DEBUG",  # the chattiest the bot gets: still no secret in it
     )

@@ -14,7 +14,7 @@ import re
 import string
 from collections.abc import Set
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -134,17 +134,18 @@ class Identified(_Strict):
     _id = field_validator("id")(_check_id)
 
 
-class AgentFile(Identified):
+class Definition(Identified):
+    """What agents and skills share: a model tier, tools and caps."""
+
+    #: Whether the per-run session tools (Known.agent_tools) are allowed.
+    session_tools: ClassVar[bool]
+
     name: str = ""
     description: str = Field(min_length=1, max_length=100)
-    system_prompt: str = Field(min_length=1)
     tier: str = ""
     tools: list[str] = Field(default_factory=list)
-    palette: PaletteFile = Field(default_factory=PaletteFile)
     max_iterations: int | None = MaxIterations
     max_runtime: float | None = MaxRuntime
-    critic: bool = False
-    access: AccessFile = Field(default_factory=AccessFile)
 
     _unique = field_validator("tools")(_check_unique)
     _tier = field_validator("tier")(_check_tier)
@@ -152,7 +153,16 @@ class AgentFile(Identified):
     @field_validator("tools")
     @classmethod
     def _tools_exist(cls, tools: list[str], info: ValidationInfo) -> list[str]:
-        return _check_tools(tools, info, agent=True)
+        return _check_tools(tools, info, agent=cls.session_tools)
+
+
+class AgentFile(Definition):
+    session_tools = True
+
+    system_prompt: str = Field(min_length=1)
+    palette: PaletteFile = Field(default_factory=PaletteFile)
+    critic: bool = False
+    access: AccessFile = Field(default_factory=AccessFile)
 
     @field_validator("palette")
     @classmethod
@@ -170,28 +180,16 @@ class InputFile(_Strict):
     required: bool = True
 
 
-class SkillFile(Identified):
+class SkillFile(Definition):
     """A skill: a focused sub-agent the model calls like a tool, with typed
     inputs filled into ``prompt`` (``str.format`` fields named after inputs)."""
 
-    name: str = ""
-    description: str = Field(min_length=1, max_length=100)
+    session_tools = False
+
     system_prompt: str = ""
-    tier: str = ""
-    tools: list[str] = Field(default_factory=list)
     inputs: dict[str, InputFile] = Field(default_factory=dict)
     # After ``inputs``: its validator reads the validated inputs.
     prompt: str = Field(min_length=1)
-    max_iterations: int | None = MaxIterations
-    max_runtime: float | None = MaxRuntime
-
-    _unique = field_validator("tools")(_check_unique)
-    _tier = field_validator("tier")(_check_tier)
-
-    @field_validator("tools")
-    @classmethod
-    def _tools_exist(cls, tools: list[str], info: ValidationInfo) -> list[str]:
-        return _check_tools(tools, info, agent=False)
 
     @field_validator("inputs")
     @classmethod

@@ -52,6 +52,10 @@ class ExecutusBot(commands.Bot):
     """Slash commands only: no text prefix, nobody pinged by default."""
 
     def __init__(self, core: Core, **options: Any) -> None:
+        # The bot uses no voice: discord.py's start-up warnings that the voice
+        # libraries (PyNaCl, davey) are missing would only alarm operators.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned_or(),
             intents=intents(),

@@ -69,6 +69,7 @@ async def test_sigterm_cancels_running_runs_and_exits_cleanly(tmp_path: Path) ->
         log = out.decode()
         assert proc.returncode == 0, log
         assert "sk-test" not in log and emu.token not in log
+        assert "voice will NOT be supported" not in log  # the bot uses no voice; no warning about it
         thread = emu.threads[-1]
         texts = [m.content for m in emu.messages_in(thread)]
         assert any("shutting down" in t for t in texts), texts

@@ -130,7 +130,7 @@ from .discord_model import (
     utcnow,
     walk_components,
 )
-from .discord_specs import check_body
+from .discord_specs import check_body, content_problems
 
 T = TypeVar("T")
 API_PREFIX = "/api/v10"
@@ -251,7 +251,8 @@ class DiscordEmulator:
     ``privileged_intents`` are those enabled for the application; asking for
     others closes the gateway with 4014 like Discord does. ``check_schemas``
     off skips the OpenAPI check (benchmarks: it costs more than the bot's
-    own work; the tests keep it on).
+    own work; the tests keep it on); the 2000-character content limit is
+    enforced either way, as Discord does.
     """
 
     def __init__(
@@ -750,8 +751,11 @@ class DiscordEmulator:
 
     def _check(self, record: RequestRecord, operation: str, body: Any, uploads: int) -> None:
         if not self.check_schemas:
-            return
-        problems = ["the request has no JSON body"] if body is None else check_body(operation, body, uploads=uploads)
+            problems = content_problems(operation, body)
+        elif body is None:
+            problems = ["the request has no JSON body"]
+        else:
+            problems = check_body(operation, body, uploads=uploads)
         if not problems:
             return
         self.violations.append(Violation(record.method, record.path, operation, problems, body))

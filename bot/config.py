@@ -17,6 +17,7 @@ import httpx
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.store.owners import check_executor_id
 from executor.llm import anthropic, openai
 from executor.llm.http import RetryPolicy
 from executor.llm.pricing import Price, PriceTable, parse_model_prices, parse_price
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     discord_api_base: str = "https://discord.com/api/v10"
     discord_guild_ids: Annotated[tuple[int, ...], NoDecode] = ()
     database_url: str = "sqlite:///data/executus.db"
+    #: This process's identity as the owner of its runs (see bot/store/owners.py);
+    #: unset, the store makes one up from host, pid and a random part.
+    executor_id: str = ""
     agents_dir: Path = Path("agents")
     skills_dir: Path = Path("skills")
     artifacts_dir: Path = Path("artifacts")
@@ -92,6 +96,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"DISCORD_GUILD_IDS: {item!r} is not a server id (comma-separated numbers)")
             ids.append(int(item))
         return tuple(ids)
+
+    @field_validator("executor_id")
+    @classmethod
+    def _executor_id(cls, value: str) -> str:
+        return check_executor_id(value.strip()) if value.strip() else ""
 
     @field_validator(*_PARSERS, mode="before")
     @classmethod

@@ -21,6 +21,10 @@ run: $(VENV)/.installed
 migrate: $(VENV)/.installed
 	$(PY) -m bot migrate
 
+# Talk to the default agent in the terminal (`python -m bot chat --help` for more).
+chat: $(VENV)/.installed
+	$(PY) -m bot chat
+
 # mypy first, then the suite with executor/ coverage (fails under 90 %).
 # pytest exits 5 when it collects nothing, which fails this target too.
 test: $(VENV)/.installed

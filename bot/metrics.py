@@ -33,15 +33,13 @@ from prometheus_client import (
 from prometheus_client.exposition import choose_encoder
 
 from bot.store.audit import INTERRUPTED, REJECTED
+from executor.llm.pricing import MICROS_PER_USD
 from executor.llm.types import Usage
 from executor.run import RunStatus
 
 #: Every status a run can end with: the executor's, plus the host's
 #: ``interrupted`` (its process died) and ``rejected`` (the budget refused it).
 RUN_STATUSES: tuple[str, ...] = (*(s.value for s in RunStatus), INTERRUPTED, REJECTED)
-
-#: Costs arrive in micro-dollars, the unit budgets and the ledger count money in.
-MICROS_PER_USD = 1_000_000
 
 #: The label value of an undeclared agent, model or tool name.
 OTHER = "other"
@@ -120,8 +118,8 @@ class Metrics:
             self._run_seconds.labels(name).observe(seconds)
 
     def model_call(self, model: str, usage: Usage, cost_micros: int | None) -> None:
-        """A model call returned. ``cost_micros`` is its cost in micro-dollars,
-        or None when the model has no known price."""
+        """A model call returned. ``cost_micros`` is its cost in micro-dollars
+        (``executor.llm.pricing.cost``), or None when the model has no known price."""
         name = self._name("model", model)
         self._model_calls.labels(name).inc()
         self._tokens.labels(name, "input").inc(usage.input_tokens)

@@ -40,7 +40,7 @@ SETTINGS = {name.upper() for name in Settings.model_fields}
 #: Settings of the scale-out issue (15) that compose.yaml's scale profile
 #: sets before the bot reads them. When one becomes a Settings field, the
 #: test below says so: then drop it from here.
-ISSUE_15_SETTINGS = {"SHARD_COUNT", "SHARD_IDS", "EXECUTOR_ID"}
+ISSUE_15_SETTINGS = {"SHARD_COUNT", "SHARD_IDS"}
 #: ENV of the image that are not the bot's settings, and why they are there.
 IMAGE_ONLY_ENV = {
     "PYTHONUNBUFFERED",  # log lines reach `docker logs` at once
@@ -357,6 +357,25 @@ def test_scale_profile_runs_every_shard_once_on_postgresql() -> None:
     assert any(v.endswith(":/var/lib/postgresql/data") for v in postgres["volumes"])
     published = [p for s in SHARDS.values() for p in s.get("ports", [])]
     assert len(published) == len(set(p.rsplit(":", 1)[0] for p in published))  # no host port twice
+
+
+def test_scale_profile_waits_for_the_postgresql_store(tmp_path: Path) -> None:
+    """What the README says of the scale profile today: a shard stops at
+    start with one line. When the store speaks PostgreSQL this fails: then
+    update the README's "Run in a container" and this test."""
+    env = {k: v for k, v in os.environ.items() if k.upper() not in SETTINGS}
+    env.update({k: v for k, v in environment(SHARDS["shard-0"]).items() if k in SETTINGS})
+    env.update(DISCORD_TOKEN="a-token", PYTHONPATH=str(ROOT))
+    shard = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert shard.returncode != 0
+    assert shard.stderr.strip().splitlines() == [
+        "error: DATABASE_URL must be a SQLite URL such as sqlite:///data/executus.db (relative to the working folder) "
+        "or sqlite:////abs/path.db (absolute); got 'postgresql'"
+    ]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "each shard exits at start with\n`error: DATABASE_URL must be a SQLite URL ...`" in readme
 
 
 def test_rest_proxy_is_optional_for_the_shards() -> None:

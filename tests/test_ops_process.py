@@ -5,7 +5,6 @@ and the runs in flight, and a taken port is refused with a clear message."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
@@ -14,7 +13,7 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fakes.bot_env import bot_environment
+from tests.fakes.bot_env import START, bot_environment, start_bot, terminate
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
 
@@ -64,24 +63,8 @@ async def test_bot_serves_health_and_metrics(tmp_path: Path) -> None:
     try:
         async with FakeOpenAIServer() as model:
             model.script(Reply.text("never arrives", delay=60))
-            env = bot_environment(
-                tmp_path / "bot.db",
-                DISCORD_TOKEN=emu.token,
-                DISCORD_API_BASE=emu.api_base,
-                DISCORD_GUILD_IDS=str(emu.guild.id),
-                OPENAI_API_KEY="sk-test",
-                OPENAI_BASE_URL=model.base_url,
-                MODEL_MAX_RETRIES="0",
-                METRICS_PORT=str(port),
-                METRICS_HOST="127.0.0.1",
-            )
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", cwd=tmp_path, env=env,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            )
+            proc = await start_bot(tmp_path, tmp_path / "bot.db", emu, model, METRICS_PORT=str(port))
             try:
-                await emu.wait_until_ready(timeout=30)
-                await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id), timeout=30)
 
                 async def healthy() -> bool:
                     return await get(f"{base}/healthz") == (200, '{"status": "ok"}')
@@ -93,7 +76,7 @@ async def test_bot_serves_health_and_metrics(tmp_path: Path) -> None:
                 assert sample(text, "executus_runs_in_flight") == 0
 
                 await emu.send_slash_command("ask", {"prompt": "slow question"}, user=emu.member)
-                await emu.wait_for(lambda: model.requests, timeout=30)
+                await emu.wait_for(lambda: model.requests, timeout=START)
                 _, text = await get(f"{base}/metrics")
                 assert sample(text, "executus_runs_in_flight") == 1
 
@@ -103,13 +86,9 @@ async def test_bot_serves_health_and_metrics(tmp_path: Path) -> None:
                     return await get(f"{base}/healthz") == (503, '{"status": "unhealthy", "failed": ["gateway"]}')
 
                 await until(gateway_down)
-                proc.send_signal(signal.SIGTERM)
-                out, _ = await asyncio.wait_for(proc.communicate(), 30)
             finally:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
-            assert proc.returncode == 0, out.decode()
+                out = await terminate(proc)
+            assert proc.returncode == 0, out
     finally:
         await emu.stop()
 

@@ -8,11 +8,11 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,mcp]'
+	$(PY) -m pip install -q -e '.[test,otel,mcp]'
 	touch $@
 
 $(VENV)/.bench-installed: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m pip install -q -e '.[test,otel,bench]'
 	touch $@
 
 run: $(VENV)/.installed
@@ -20,6 +20,10 @@ run: $(VENV)/.installed
 
 migrate: $(VENV)/.installed
 	$(PY) -m bot migrate
+
+# Talk to the default agent in the terminal (`python -m bot chat --help` for more).
+chat: $(VENV)/.installed
+	$(PY) -m bot chat
 
 # mypy first, then the suite with executor/ coverage (fails under 90 %).
 # pytest exits 5 when it collects nothing, which fails this target too.

@@ -9,6 +9,14 @@ work per call: building the request, the HTTP client, parsing, dispatching
 the tool, and for executus also its SQLite audit trail and budget ledger
 (the real ``bot.store`` on a temporary file).
 
+The HTTP client is held equal: executus runs on its own client, httpx over
+aiohttp (``bot/http.py``), and every other framework runs on the openai
+SDK's ``DefaultAioHttpClient``, httpx over aiohttp too. Each of them is
+measured a second time on the SDK's default client (httpx's own transport),
+the way it runs when nobody changes it; those figures are a second column
+and the targets ignore them, since they compare HTTP clients as much as
+frameworks.
+
 Figures, per framework:
 
 * ``ms_per_call``: wall time of one run / its model calls, runs one at a
@@ -22,8 +30,8 @@ Each framework is measured in a child process of its own, so CPU time and
 memory are not shared. Rounds alternate the frameworks in a rotating order,
 so drift on the machine is spread over all of them.
 
-    python bench/loop.py                   # all frameworks, default rounds
-    python bench/loop.py --rounds 1 --frameworks executus openai
+    python bench/loop.py                   # all frameworks, both clients, default rounds
+    python bench/loop.py --rounds 1 --frameworks executus openai --clients aiohttp
 
 The last line printed is one JSON object with every figure; a table for
 people comes before it.
@@ -38,7 +46,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib import metadata
 from pathlib import Path
@@ -74,8 +82,14 @@ ADD_PARAMETERS: dict[str, Any] = {
 
 RunOnce = Callable[[], Awaitable[str]]
 """One full agent run; returns the final answer."""
-Framework = Callable[[str, int], AbstractAsyncContextManager[RunOnce]]
-"""(base_url, tool_steps) -> a context that yields RunOnce."""
+Framework = Callable[[str, int, str], AbstractAsyncContextManager[RunOnce]]
+"""(base_url, tool_steps, client) -> a context that yields RunOnce; ``client`` is one of CLIENTS."""
+
+AIOHTTP, DEFAULT = "aiohttp", "default"
+#: The HTTP clients the frameworks other than executus run on: the openai
+#: SDK's ``DefaultAioHttpClient`` (what executus's own client is made of, so
+#: the frameworks are compared), and the SDK's default client.
+CLIENTS = (AIOHTTP, DEFAULT)
 
 
 async def add(a: int, b: int) -> int:
@@ -87,8 +101,13 @@ async def add(a: int, b: int) -> int:
 
 
 @asynccontextmanager
-async def executus(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce]:
-    """Executor + OpenAIChatModel, with the SQLite audit store and budget on."""
+async def executus(base_url: str, tool_steps: int, client: str) -> AsyncIterator[RunOnce]:
+    """Executor + OpenAIChatModel, with the SQLite audit store and budget on.
+
+    Always on the bot's own HTTP client (httpx over aiohttp): ``client`` can
+    only be AIOHTTP, see ``clients_of``."""
+    if client != AIOHTTP:
+        raise ValueError(f"executus runs on its own aiohttp client only, not {client!r}")
     from bot.http import http_client
     from bot.store import Store
     from executor.llm.openai import OpenAIChatModel
@@ -102,8 +121,8 @@ async def executus(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce]:
         return str(await add(args["a"], args["b"]))
 
     with tempfile.TemporaryDirectory(prefix="bench-loop-") as folder:
-        async with http_client() as client, Store(f"sqlite:///{Path(folder) / 'audit.db'}") as store:
-            model = OpenAIChatModel(client, "bench", api_key="bench", base_url=base_url)
+        async with http_client() as http, Store(f"sqlite:///{Path(folder) / 'audit.db'}") as store:
+            model = OpenAIChatModel(http, "bench", api_key="bench", base_url=base_url)
             executor = Executor(
                 Config(
                     registry=Registry([Tool(TOOL_NAME, ADD_DESCRIPTION, handler, ADD_PARAMETERS)]),
@@ -124,17 +143,28 @@ async def executus(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce]:
             yield run_once
 
 
-def _openai_client(base_url: str) -> openai.AsyncOpenAI:
-    """The official AsyncOpenAI client, with its own default HTTP client and pool."""
+def _http_client(client: str) -> openai.DefaultAioHttpClient | None:
+    """The HTTP client to hand the SDK: openai's ``DefaultAioHttpClient`` (the
+    SDK's own limits and timeouts, aiohttp underneath; the ``openai[aiohttp]``
+    extra), or None for the SDK's default client."""
+    if client == DEFAULT:
+        return None
     import openai
 
-    return openai.AsyncOpenAI(base_url=base_url, api_key="bench")
+    return openai.DefaultAioHttpClient()
+
+
+def _openai_client(base_url: str, client: str) -> openai.AsyncOpenAI:
+    """The official AsyncOpenAI client on the given HTTP client."""
+    import openai
+
+    return openai.AsyncOpenAI(base_url=base_url, api_key="bench", http_client=_http_client(client))
 
 
 @asynccontextmanager
-async def bare_openai(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce]:
+async def bare_openai(base_url: str, tool_steps: int, client: str) -> AsyncIterator[RunOnce]:
     """The floor: a hand-written loop on ``chat.completions.create``."""
-    client = _openai_client(base_url)
+    sdk = _openai_client(base_url, client)
     tools: Any = [
         {
             "type": "function",
@@ -145,7 +175,7 @@ async def bare_openai(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce]:
     async def run_once() -> str:
         messages: list[Any] = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": PROMPT}]
         while True:
-            response = await client.chat.completions.create(model="bench", messages=messages, tools=tools)
+            response = await sdk.chat.completions.create(model="bench", messages=messages, tools=tools)
             message = response.choices[0].message
             if not message.tool_calls:
                 return message.content or ""
@@ -160,12 +190,12 @@ async def bare_openai(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce]:
                 results.append({"role": "tool", "tool_call_id": call.id, "content": str(total)})
             messages += [{"role": "assistant", "content": message.content, "tool_calls": calls}, *results]
 
-    async with client:
+    async with sdk:
         yield run_once
 
 
 @asynccontextmanager
-async def openai_agents(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce]:
+async def openai_agents(base_url: str, tool_steps: int, client: str) -> AsyncIterator[RunOnce]:
     """The OpenAI Agents SDK on chat completions, tracing off."""
     from agents import (
         Agent,
@@ -177,12 +207,12 @@ async def openai_agents(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce
     )
 
     set_tracing_disabled(True)
-    client = _openai_client(base_url)
+    sdk = _openai_client(base_url, client)
     agent = Agent(
         name="bench",
         instructions=SYSTEM_PROMPT,
         tools=[function_tool(add)],
-        model=OpenAIChatCompletionsModel(model="bench", openai_client=client),
+        model=OpenAIChatCompletionsModel(model="bench", openai_client=sdk),
     )
     config = RunConfig(tracing_disabled=True)
 
@@ -190,18 +220,19 @@ async def openai_agents(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce
         result = await Runner.run(agent, PROMPT, max_turns=tool_steps + 5, run_config=config)
         return str(result.final_output)
 
-    async with client:
+    async with sdk:
         yield run_once
 
 
 @asynccontextmanager
-async def pydantic_ai(base_url: str, tool_steps: int) -> AsyncIterator[RunOnce]:
-    """Pydantic AI's OpenAI chat model on a provider with ``base_url``."""
+async def pydantic_ai(base_url: str, tool_steps: int, client: str) -> AsyncIterator[RunOnce]:
+    """Pydantic AI's OpenAI chat model on a provider with ``base_url``; its
+    default HTTP client is Pydantic AI's own (httpx), not the SDK's."""
     from pydantic_ai import Agent, Tool
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    provider = OpenAIProvider(base_url=base_url, api_key="bench")
+    provider = OpenAIProvider(base_url=base_url, api_key="bench", http_client=_http_client(client))
     agent = Agent(OpenAIChatModel("bench", provider=provider), instructions=SYSTEM_PROMPT, tools=[Tool(add)])
 
     async def run_once() -> str:
@@ -224,17 +255,28 @@ DISTRIBUTIONS = {"executus": "executus", "openai-agents": "openai-agents", "pyda
 SDKS = ("openai-agents", "pydantic-ai")
 
 
+def clients_of(name: str, clients: Sequence[str]) -> list[str]:
+    """The clients ``name`` is measured on: executus has only its own."""
+    return [AIOHTTP] if name == "executus" else list(clients)
+
+
 # -- one framework, in its own process -------------------------------------
 
 
-async def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Both phases for one framework, in this process."""
+async def measure(name: str, client: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Both phases for one framework on one HTTP client, in this process."""
     framework = FRAMEWORKS[name]
-    async with framework(args.fast_url, args.tool_steps) as run_once:
+    async with framework(args.fast_url, args.tool_steps, client) as run_once:
         ms_per_call = await sequential(name, run_once, args)
-    async with framework(args.slow_url, args.tool_steps) as run_once:
+    async with framework(args.slow_url, args.tool_steps, client) as run_once:
         calls_per_s = await concurrent(name, run_once, args)
-    return {"framework": name, "ms_per_call": ms_per_call, "calls_per_s": calls_per_s, "peak_rss_mb": peak_rss_mb()}
+    return {
+        "framework": name,
+        "client": client,
+        "ms_per_call": ms_per_call,
+        "calls_per_s": calls_per_s,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 async def sequential(name: str, run_once: RunOnce, args: argparse.Namespace) -> list[float]:
@@ -305,20 +347,23 @@ def _check_output(name: str, output: str) -> None:
 
 
 def collect(args: argparse.Namespace) -> dict[str, Any]:
-    """Run every framework in every round (rotating order) and aggregate."""
+    """Run every framework on every client in every round (rotating order) and aggregate."""
     names: list[str] = args.frameworks
-    samples: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    variants = [(n, c) for n in names for c in clients_of(n, args.clients)]
+    samples: dict[tuple[str, str], list[dict[str, Any]]] = {v: [] for v in variants}
     with (
         fake_openai_server(tool_steps=args.tool_steps, latency_ms=0) as fast_url,
         fake_openai_server(tool_steps=args.tool_steps, latency_ms=args.latency_ms) as slow_url,
     ):
         for round_no in range(args.rounds):
-            order = names[round_no % len(names) :] + names[: round_no % len(names)]
-            for name in order:
+            shift = round_no % len(variants)
+            for name, client in variants[shift:] + variants[:shift]:
                 child = [
                     "bench.loop",
                     "--child",
                     name,
+                    "--client",
+                    client,
                     "--fast-url",
                     fast_url,
                     "--slow-url",
@@ -326,15 +371,17 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                     *_shared_options(args),
                 ]
                 sample = run_child(child)
-                samples[name].append(sample)
+                samples[name, client].append(sample)
                 print(
-                    f"round {round_no + 1}/{args.rounds} {name}: "
+                    f"round {round_no + 1}/{args.rounds} {name} ({client} client): "
                     f"{median(sample['ms_per_call']):.2f} ms/call, {sample['calls_per_s']:.0f} calls/s, "
                     f"{sample['peak_rss_mb']:.0f} MB",
                     file=sys.stderr,
                     flush=True,
                 )
-    figures = {n: _aggregate(samples[n]) for n in names}
+    figures: dict[str, dict[str, dict[str, float]]] = {n: {} for n in names}
+    for (name, client), runs in samples.items():
+        figures[name][client] = _aggregate(runs)
     return {
         "bench": "loop",
         "config": {
@@ -345,12 +392,17 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
             "concurrency": args.concurrency,
             "concurrent_latency_ms": args.latency_ms,
             "concurrent_window_s": args.window,
+            "clients": list(args.clients),
             "python": sys.version.split()[0],
             "cpus": os.cpu_count(),
         },
-        "versions": {n: metadata.version(DISTRIBUTIONS[n]) for n in names},
+        "versions": {
+            **{n: metadata.version(DISTRIBUTIONS[n]) for n in names},
+            "openai": metadata.version("openai"),
+            "aiohttp": metadata.version("aiohttp"),
+        },
         "frameworks": figures,
-        "targets": _targets(figures),
+        "targets": _targets({n: f[AIOHTTP] for n, f in figures.items() if AIOHTTP in f}),
     }
 
 
@@ -365,8 +417,9 @@ def _aggregate(samples: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def _targets(figures: dict[str, dict[str, float]]) -> dict[str, Any]:
-    """executus's goals: no slower per call than the bare client, 2.5x the
-    SDKs' concurrent throughput, under 100 MB with the runs in flight."""
+    """executus's goals, against the others on the same (aiohttp) client: no
+    slower per call than the bare client, 2.5x the SDKs' concurrent
+    throughput, under 100 MB with the runs in flight."""
     ours = figures.get("executus")
     if ours is None:
         return {}
@@ -381,34 +434,41 @@ def _targets(figures: dict[str, dict[str, float]]) -> dict[str, Any]:
 
 
 def render(report: dict[str, Any]) -> str:
-    """The human-readable table; ``x`` columns are the framework's figure
-    divided by executus's (above 1: slower / more memory / more calls per s)."""
-    figures: dict[str, dict[str, float]] = report["frameworks"]
-    base = figures.get("executus")
-
-    def ratio(name: str, key: str) -> str:
-        return f"{figures[name][key] / base[key]:.2f}" if base else "-"
-
-    rows = [
-        [
-            name,
-            f"{f['ms_per_call_p50']:.2f}",
-            f"{f['ms_per_call_p90']:.2f}",
-            ratio(name, "ms_per_call_p50"),
-            f"{f['calls_per_s']:.0f}",
-            ratio(name, "calls_per_s"),
-            f"{f['peak_rss_mb']:.0f}",
-            ratio(name, "peak_rss_mb"),
-        ]
-        for name, f in figures.items()
-    ]
+    """The human-readable table: one group of columns per HTTP client; the
+    ``x`` figures in brackets are the framework's figure divided by
+    executus's (above 1: slower / more calls per s / more memory)."""
+    figures: dict[str, dict[str, dict[str, float]]] = report["frameworks"]
     cfg = report["config"]
+    base = figures.get("executus", {}).get(AIOHTTP)
+    clients = [c for c in CLIENTS if any(c in f for f in figures.values())]
+
+    def cells(name: str, client: str) -> list[str]:
+        f = figures[name].get(client)
+        if f is None:
+            return ["-"] * 4
+
+        def with_ratio(key: str, fmt: str) -> str:
+            ratio = f" ({f[key] / base[key]:.2f}x)" if base else ""
+            return f"{f[key]:{fmt}}{ratio}"
+
+        return [
+            with_ratio("ms_per_call_p50", ".2f"),
+            f"{f['ms_per_call_p90']:.2f}",
+            with_ratio("calls_per_s", ".0f"),
+            with_ratio("peak_rss_mb", ".0f"),
+        ]
+
+    headers = ["framework"]
+    for client in clients:
+        headers += [f"{client}: ms/call p50", "p90", "calls/s", "peak RSS MB"]
+    rows = [[name, *(cell for c in clients for cell in cells(name, c))] for name in figures]
     heading = (
         f"agent loop: {cfg['tool_steps']} tool turns + 1 answer per run; "
-        f"{cfg['concurrency']} concurrent runs at {cfg['concurrent_latency_ms']:g} ms; {cfg['rounds']} rounds"
+        f"{cfg['concurrency']} concurrent runs at {cfg['concurrent_latency_ms']:g} ms; {cfg['rounds']} rounds\n"
+        "aiohttp: executus on its own client (bot/http.py), the others on openai.DefaultAioHttpClient, "
+        "both httpx over aiohttp; default: the SDK's default client (executus has no other)"
     )
-    headers = ["framework", "ms/call p50", "p90", "x", "calls/s", "x", "peak RSS MB", "x"]
-    return f"{heading}\n{table(headers, rows)}\ntargets: {json.dumps(report['targets'])}"
+    return f"{heading}\n{table(headers, rows)}\ntargets (aiohttp column): {json.dumps(report['targets'])}"
 
 
 def _shared_options(args: argparse.Namespace) -> list[str]:
@@ -433,6 +493,13 @@ def _shared_options(args: argparse.Namespace) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench/loop.py", description=__doc__.split("\n")[0])
     parser.add_argument("--frameworks", nargs="+", choices=list(FRAMEWORKS), default=list(FRAMEWORKS))
+    parser.add_argument(
+        "--clients",
+        nargs="+",
+        choices=CLIENTS,
+        default=list(CLIENTS),
+        help="HTTP clients the frameworks other than executus run on (executus: always its own aiohttp one)",
+    )
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--tool-steps", type=int, default=10, help="tool-call turns before the answer")
     parser.add_argument("--runs", type=int, default=20, help="timed sequential runs per round")
@@ -442,11 +509,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ramp", type=float, default=2.0, help="seconds before the concurrent window opens")
     parser.add_argument("--window", type=float, default=4.0, help="seconds the concurrent phase is measured")
     parser.add_argument("--child", choices=list(FRAMEWORKS), help=argparse.SUPPRESS)
+    parser.add_argument("--client", choices=CLIENTS, default=AIOHTTP, help=argparse.SUPPRESS)
     parser.add_argument("--fast-url", help=argparse.SUPPRESS)
     parser.add_argument("--slow-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(asyncio.run(measure(args.child, args))))
+        print(json.dumps(asyncio.run(measure(args.child, args.client, args))))
         return
     report = collect(args)
     print(render(report))

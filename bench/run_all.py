@@ -31,7 +31,10 @@ from bench._common import ROOT, last_json_object
 #: name -> (what it measures, arguments for --quick)
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "store": ("audit write throughput and event-loop lag of the SQLite store", ["--runs", "8", "--steps", "100"]),
-    "loop": ("agent loop: executus vs openai-agents, pydantic-ai, bare openai", ["--rounds", "1"]),
+    "loop": (
+        "agent loop: executus vs openai-agents, pydantic-ai, bare openai (on aiohttp, then their default clients)",
+        ["--rounds", "1", "--runs", "10", "--ramp", "1", "--window", "2"],
+    ),
     "discord": ("/ask acknowledgement latency against the Discord emulator", ["--rounds", "2"]),
 }
 

@@ -1,20 +1,46 @@
-"""Members' image attachments: checked, read and turned into model images."""
+"""Members' image attachments: checked, read and turned into model images.
+
+An attachment is meant as an image when Discord says its type is ``image/*``
+or its name ends like one; those are checked by their bytes (the one check
+``view_image`` uses too), and one that fails is named with its reason so the
+member can see it, while the run goes on with the rest. Other files are left
+to tools.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import discord
 
+from bot.text import fit
 from executor.llm.types import Image
+from executor.tools.builtin.images import MAX_IMAGE_BYTES, NotAnImage, checked_image, size_problem
 
-#: Larger images cost a lot of tokens for little gain and may exceed provider limits.
-MAX_IMAGE_BYTES = 8 * 1024 * 1024
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+#: What members may attach, as the bot tells them.
+IMAGES_ACCEPTED = f"PNG, JPEG, GIF or WebP images up to {MAX_IMAGE_BYTES // 1_000_000} MB"
+#: File names are quoted in Discord messages; a long one is shortened there.
+NAME_WIDTH = 80
 
 
-class AttachmentError(ValueError):
-    """An attachment the bot cannot pass on; the message says what to do."""
+@dataclass(slots=True)
+class ReadImages:
+    """The images to send to the model, and a line for each one refused."""
+
+    images: list[Image] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    def notice(self) -> str | None:
+        """The message that tells the member which files the agent will not see, and why."""
+        if not self.refused:
+            return None
+        lines = "\n".join(f"- {r}" for r in self.refused)
+        return (
+            f"⚠️ Not passed to the agent:\n{lines}\n"
+            f"The agent takes {IMAGES_ACCEPTED}; it answers without these."
+        )
 
 
 def describe(attachments: Sequence[discord.Attachment]) -> list[dict[str, str]]:
@@ -22,24 +48,30 @@ def describe(attachments: Sequence[discord.Attachment]) -> list[dict[str, str]]:
     return [{"filename": a.filename, "url": a.url, "content_type": a.content_type or ""} for a in attachments]
 
 
-async def read_images(attachments: Sequence[discord.Attachment]) -> list[Image]:
-    """The image attachments as Images; other files are left for tools.
+def meant_as_image(attachment: discord.Attachment) -> bool:
+    media_type = (attachment.content_type or "").split(";")[0].strip().lower()
+    return media_type.startswith("image/") or attachment.filename.lower().endswith(IMAGE_SUFFIXES)
 
-    Raises AttachmentError for an image that is too large or unreadable.
-    """
-    images: list[Image] = []
+
+async def read_images(attachments: Sequence[discord.Attachment]) -> ReadImages:
+    """The image attachments as Images, and the ones refused with their reason.
+    Never raises: a bad attachment must not stop the run."""
+    out = ReadImages()
     for a in attachments:
-        media_type = (a.content_type or "").split(";")[0].strip()
-        if media_type not in IMAGE_TYPES:
+        if not meant_as_image(a):
             continue
-        if a.size > MAX_IMAGE_BYTES:
-            raise AttachmentError(
-                f"`{a.filename}` is {a.size / 1_048_576:.1f} MiB; images can be at most "
-                f"{MAX_IMAGE_BYTES // 1_048_576} MiB. Send a smaller one."
-            )
+        name = f"`{fit(a.filename, NAME_WIDTH)}`"
+        problem = size_problem(a.size)  # before downloading: a 500 MB file is refused unread
+        if problem is not None:
+            out.refused.append(f"{name} {problem}")
+            continue
         try:
             data = await a.read()
         except discord.HTTPException as exc:
-            raise AttachmentError(f"could not download `{a.filename}` ({exc.status}); try attaching it again") from exc
-        images.append(Image(data, media_type, a.url))
-    return images
+            out.refused.append(f"{name} could not be downloaded (HTTP {exc.status}); attach it again")
+            continue
+        try:
+            out.images.append(checked_image(data, a.url))
+        except NotAnImage as exc:
+            out.refused.append(f"{name} {exc}")
+    return out

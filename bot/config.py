@@ -9,15 +9,18 @@ that name the variable. Empty values count as unset.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import httpx
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.store.owners import check_executor_id
 from executor.llm import anthropic, openai
 from executor.llm.http import RetryPolicy
+from executor.llm.pricing import Price, PriceTable, parse_model_prices, parse_price
 from executor.llm.tiers import (
     ModelRegistry,
     ModelSpec,
@@ -27,6 +30,15 @@ from executor.llm.tiers import (
 )
 
 DEFAULT_MODEL_TIERS = "fast=openai/gpt-4o-mini,smart=openai/gpt-4o"
+
+#: Settings written as text in their own syntax, and their parsers (whose errors name the variable).
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "model_tiers": parse_tiers,
+    "model_context_windows": parse_context_windows,
+    "model_prices": parse_model_prices,
+    "model_price_default": parse_price,
+}
+
 
 class ConfigError(Exception):
     """The environment or ``.env`` holds an invalid setting; the message names it."""
@@ -51,6 +63,9 @@ class Settings(BaseSettings):
     discord_api_base: str = "https://discord.com/api/v10"
     discord_guild_ids: Annotated[tuple[int, ...], NoDecode] = ()
     database_url: str = "sqlite:///data/executus.db"
+    #: This process's identity as the owner of its runs (see bot/store/owners.py);
+    #: unset, the store makes one up from host, pid and a random part.
+    executor_id: str = ""
     agents_dir: Path = Path("agents")
     skills_dir: Path = Path("skills")
     mcp_dir: Path = Path("mcp")
@@ -63,11 +78,16 @@ class Settings(BaseSettings):
         default_factory=lambda: parse_tiers(DEFAULT_MODEL_TIERS)
     )
     model_context_windows: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    model_prices: Annotated[dict[str, Price], NoDecode] = Field(default_factory=dict)
+    model_price_default: Annotated[Price | None, NoDecode] = None
     model_timeout: float = Field(120.0, gt=0)
     model_max_retries: int = Field(3, ge=0)
     log_level: LogLevel = "INFO"
     default_agent: str = "assistant"
     system_header: str = ""
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    otel_exporter_otlp_endpoint: str | None = None
 
     @field_validator("discord_guild_ids", mode="before")
     @classmethod
@@ -81,15 +101,15 @@ class Settings(BaseSettings):
             ids.append(int(item))
         return tuple(ids)
 
-    @field_validator("model_tiers", mode="before")
+    @field_validator("executor_id")
     @classmethod
-    def _tiers(cls, value: Any) -> Any:
-        return parse_tiers(value) if isinstance(value, str) else value
+    def _executor_id(cls, value: str) -> str:
+        return check_executor_id(value.strip()) if value.strip() else ""
 
-    @field_validator("model_context_windows", mode="before")
+    @field_validator(*_PARSERS, mode="before")
     @classmethod
-    def _context_windows(cls, value: Any) -> Any:
-        return parse_context_windows(value) if isinstance(value, str) else value
+    def _parsed(cls, value: Any, info: ValidationInfo) -> Any:
+        return _PARSERS[str(info.field_name)](value) if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -115,6 +135,14 @@ class Settings(BaseSettings):
             context_windows=self.model_context_windows,
             timeout=self.model_timeout,
             retry=RetryPolicy(max_retries=self.model_max_retries),
+        )
+
+    def price_table(self) -> PriceTable:
+        """Model prices: MODEL_PRICES, then genai-prices for the configured API bases, then MODEL_PRICE_DEFAULT."""
+        return PriceTable(
+            self.model_prices,
+            default=self.model_price_default,
+            base_urls={name: access.base_url for name, access in self.provider_access().items()},
         )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import discord
 
 from bot.errors import describe_error
-from bot.text import split_message
+from bot.text import fit, split_message
 from executor.ports import Target
 from executor.run import Result
 from executor.tools.invocation import Artifact
@@ -95,7 +95,7 @@ class DiscordDelivery:
         if batches.too_big:
             names = ", ".join(f"`{a.name}` ({len(a.data) / 1_048_576:.1f} MiB)" for a in batches.too_big)
             await channel.send(
-                f"📎 Not attached, larger than this server's upload limit of {limit / 1_048_576:.0f} MiB: {names}",
+                fit(f"📎 Not attached, larger than this server's upload limit of {limit / 1_048_576:.0f} MiB: {names}"),
                 allowed_mentions=NO_PINGS,
             )
 

@@ -1,12 +1,14 @@
 """Run failures as one short line a member can act on.
 
 The one place executor and provider errors become Discord text. Provider
-errors are already free of secrets; anything unknown is reduced to its type
-name so an unexpected message can never leak a token into a channel.
+errors are already free of secrets and of the provider's address; anything
+unknown is reduced to its type name so an unexpected message can never leak
+a token into a channel.
 """
 
 from __future__ import annotations
 
+from bot.attachments import IMAGES_ACCEPTED
 from executor.errors import (
     BudgetExceeded,
     CriticKilled,
@@ -19,6 +21,7 @@ from executor.errors import (
 from executor.llm.errors import (
     AuthenticationError,
     ContextTooLongError,
+    ImageRejectedError,
     ModelError,
     ProviderUnavailableError,
     RateLimitError,
@@ -47,14 +50,24 @@ def _text(err: BaseException) -> str:
         case ToolboxError():
             return f"⚙️ This agent is misconfigured: {err}. An admin needs to fix its file."
         case AuthenticationError():
-            return "🔑 The model provider rejected the bot's credentials; an admin needs to check the API key."
+            return f"🔑 {_provider(err)} rejected the bot's credentials; an admin needs to check the API key."
         case RateLimitError():
-            return "🐢 The model provider is rate-limiting the bot. Try again in a minute."
+            return f"🐢 {_provider(err)} is rate-limiting the bot. Try again in a minute."
         case ContextTooLongError():
             return "📚 The conversation is too long for the model. Start a new thread with /ask."
+        case ImageRejectedError():
+            return (
+                f"🖼️ {_provider(err)} refused an image in this conversation, so the thread's images were removed: "
+                f"write again to go on without them, or attach {IMAGES_ACCEPTED}."
+            )
         case ProviderUnavailableError():
-            return "📡 The model provider is not answering right now. Try again in a few minutes."
+            return f"📡 {_provider(err)} is not answering right now. Try again in a few minutes."
         case ModelError():
             return f"⚠️ The model request failed: {err}"
         case _:
             return f"⚠️ Something went wrong inside the run ({type(err).__name__})."
+
+
+def _provider(err: ModelError) -> str:
+    """The provider by name (never by address: that stays in the log)."""
+    return f"The model provider ({err.provider})" if err.provider else "The model provider"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.store import Limits, MemberUsage, Period, RunDetail, Spender
 from bot.store.runs import RunSummary
+from bot.text import fit
 
 STATUS_ICON = {"ok": "✅", "error": "⚠️", "timeout": "⏱️", "cancelled": "🛑", "killed": "🛑", "running": "⚙️"}
 
@@ -35,13 +36,11 @@ def run_detail(detail: RunDetail, limit: int = 1900) -> str:
         lines.append(f"• event `{e.kind}` {_one_line(str(e.data), 120)}")
     if r.error:
         lines.append(f"error: {_one_line(r.error, 300)}")
-    text = "\n".join(lines)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return fit("\n".join(lines), limit)
 
 
 def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
+    return fit(" ".join(text.split()), width)
 
 
 def _limit(value: float | None, unit: str = "") -> str:

@@ -2,8 +2,9 @@
 
 Cogs hand it a RunRequest; it loads the thread's conversation, builds the
 Invocation (delivery to the thread, progress observer, session tools, the
-member's images), runs the executor, stores the new turns, and keeps the
-cancel handles of runs in flight for /cancel, the Cancel button and shutdown.
+member's images), runs the executor, stores the new turns (and drops the
+thread's images when a provider refused one), and keeps the cancel handles
+of runs in flight for /cancel, the Cancel button and shutdown.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.text import fit
 from executor.errors import BudgetExceeded
+from executor.llm.errors import ImageRejectedError
 from executor.llm.types import Image, Message, SystemMessage, UserMessage
 from executor.run import Executor, Result, RunnableAgent
 from executor.tools.builtin import workspace_session_factory
@@ -25,12 +28,16 @@ log = logging.getLogger(__name__)
 #: Share of the model's context window a thread's history may fill, leaving
 #: room for the new turn, tool results and the answer.
 HISTORY_SHARE = 0.5
+#: Left in the text of a stored message whose images were dropped.
+IMAGES_DROPPED = "[image removed: the model provider refused an image in this conversation]"
 
 
 class ConversationStore(Protocol):
     async def load(self, thread_id: str, max_tokens: int) -> list[Message]: ...
 
     async def append(self, thread_id: str, messages: Sequence[Message], run_id: str) -> None: ...
+
+    async def drop_images(self, thread_id: str, note: str) -> None: ...
 
 
 class Member(Protocol):
@@ -128,6 +135,11 @@ class RunService:
         turns = new_turns(result.transcript, len(invocation.history), request.prompt)
         if turns:
             await self._conversations.append(request.thread_id, turns, invocation.run_id)
+        if isinstance(result.err, ImageRejectedError):
+            # Which image the provider refused is not said; any of the thread's
+            # could be it, and each would be refused again on every later turn.
+            await self._conversations.drop_images(request.thread_id, IMAGES_DROPPED)
+            log.warning("run %s: images dropped from thread %s: %s", invocation.run_id, request.thread_id, result.err)
         return result
 
     def upload_limit(self, run_id: str) -> int | None:
@@ -142,7 +154,7 @@ class RunService:
         Only the member who started the run, or an admin, may cancel it."""
         active = self.active.get(run_id)
         if active is None:
-            return f"Run `{run_id}` is not running any more."
+            return f"Run `{fit(run_id, 40)}` is not running any more."
         if active.invocation.caller_id != str(member.id) and not is_admin:
             return "Only the member who started this run, or an admin, can cancel it."
         active.invocation.cancel.cancel(f"cancelled by <@{member.id}>")

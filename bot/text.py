@@ -1,9 +1,10 @@
-"""Splitting model output into Discord messages.
+"""Splitting model output into Discord messages, and fitting the bot's own.
 
 Discord caps a message at 2,000 characters. Output is cut on paragraph, then
-line boundaries; a cut inside a fenced code block closes the fence at the end
-of one message and reopens it (with its language) at the start of the next,
-so every message renders as the model meant.
+line boundaries; a cut inside a fenced code block closes the fence (with the
+same marker it was opened with, ``` or ~~~ of any length) at the end of one
+message and reopens it (with its language) at the start of the next, so every
+message renders as the model meant.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import re
 
 DISCORD_LIMIT = 2000
-_FENCE = re.compile(r"^\s*(```+|~~~+)(.*)$")
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
+#: A reopened fence keeps at most this much of its opening line (marker and language).
+_REOPEN_MAX = 40
 
 
 def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
@@ -26,24 +29,26 @@ def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
     chunks: list[str] = []
     current: list[str] = []
     size = 0
-    fence = ""  # the opening fence line while inside a code block
-    reserve = 8  # room for the closing fence a cut may need
+    opening = ""  # inside a code block: the line that reopens it in the next message
+    closing = ""  # inside a code block: the marker that closes it
 
     def flush(reopen: bool) -> None:
         nonlocal current, size
         body = "\n".join(current)
-        if fence and reopen:
-            body += "\n```"
+        if closing and reopen:
+            body += "\n" + closing
         if body.strip():
             chunks.append(body)
-        current = [fence] if fence and reopen else []
-        size = len(fence) + 1 if current else 0
+        current = [opening] if closing and reopen else []
+        size = len(opening) + 1 if current else 0
 
-    lines = text.split("\n")
-    for line in lines:
-        for piece in _hard_wrap(line, limit - reserve - len(fence) - 2):
+    for line in text.split("\n"):
+        fence = _FENCE.match(line)
+        # Room for the closing marker a cut may need, inside this block or the one this line opens.
+        reserve = len(closing or (fence.group(1) if fence else "")) + 1
+        for piece in _hard_wrap(line, limit - reserve - len(opening) - 2):
             if size + len(piece) + 1 > limit - reserve:
-                cut = _paragraph_cut(current) if not fence else None
+                cut = _paragraph_cut(current) if not closing else None
                 if cut is not None:
                     tail = current[cut:]
                     current = current[:cut]
@@ -53,11 +58,21 @@ def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
                     flush(reopen=True)
             current.append(piece)
             size += len(piece) + 1
-        m = _FENCE.match(line)
-        if m:
-            fence = "" if fence else line.strip()
+        if fence is None:
+            continue
+        marker, rest = fence.groups()
+        if not closing:
+            opening, closing = line.strip()[:_REOPEN_MAX], marker
+        elif _closes(marker, rest, closing):
+            opening = closing = ""
     flush(reopen=False)
     return chunks
+
+
+def _closes(marker: str, rest: str, closing: str) -> bool:
+    """Whether a fence line ends the block opened with ``closing`` (CommonMark:
+    the same character, at least as many of it, nothing after it)."""
+    return marker[0] == closing[0] and len(marker) >= len(closing) and not rest.strip()
 
 
 def _paragraph_cut(lines: list[str]) -> int | None:
@@ -72,6 +87,7 @@ def _paragraph_cut(lines: list[str]) -> int | None:
 
 def _hard_wrap(line: str, width: int) -> list[str]:
     """A single line longer than a message is cut at spaces, else anywhere."""
+    width = max(width, 1)
     if len(line) <= width:
         return [line]
     out: list[str] = []
@@ -84,9 +100,24 @@ def _hard_wrap(line: str, width: int) -> list[str]:
     return out
 
 
+def fit(text: str, limit: int = DISCORD_LIMIT) -> str:
+    """``text`` cut to one message, marked with … where it was cut. For the
+    bot's own short messages, which can quote what a member typed."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def quoted(header: str, text: str, limit: int = DISCORD_LIMIT) -> list[str]:
+    """``header`` and then ``text`` as a block quote, in as many messages as it
+    takes (each one opens its own quote): a member's prompt may be twice
+    what one message holds."""
+    quote = ">>> "
+    chunks = split_message(text, limit - len(header) - 1 - len(quote))
+    if not chunks:
+        return [header]
+    return [f"{header}\n{quote}{chunks[0]}", *(quote + c for c in chunks[1:])]
+
+
 def thread_name(prompt: str, limit: int = 90) -> str:
     """A thread title from the prompt: first line, trimmed, never empty."""
     first = " ".join(prompt.strip().split("\n", 1)[0].split())
-    if not first:
-        return "Agent run"
-    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+    return fit(first, limit) if first else "Agent run"

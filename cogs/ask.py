@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.agents import AgentDefinition
-from bot.attachments import AttachmentError, describe, read_images
+from bot.attachments import ReadImages, describe, read_images
 from bot.client import ExecutusBot
 from bot.delivery import NO_PINGS
 from bot.permissions import (
@@ -25,7 +25,7 @@ from bot.permissions import (
 )
 from bot.runs import RunRequest
 from bot.store import AgentThread
-from bot.text import thread_name
+from bot.text import fit, quoted, thread_name
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class AskCog(commands.Cog):
         agent = self.agents.agents.get(name)
         if agent is None:
             names = ", ".join(f"`{a.id}`" for a in self.agents.available_to(roles, is_admin)) or "none"
-            return f"There is no agent called `{name}`. Agents you can run: {names}."
+            return fit(f"There is no agent called `{fit(name, 100)}`. Agents you can run: {names}.")
         if not agent.may_run(roles, is_admin):
             return f"You are not allowed to run `{agent.id}`. Use /agents to see the ones you can."
         return agent
@@ -92,11 +92,7 @@ class AskCog(commands.Cog):
             )
             return
         attachments = [image] if image else []
-        try:
-            images = await read_images(attachments)
-        except AttachmentError as exc:
-            await interaction.followup.send(f"⚠️ {exc}")
-            return
+        images = await read_images(attachments)
         try:
             thread = await channel.create_thread(
                 name=thread_name(prompt),
@@ -107,9 +103,14 @@ class AskCog(commands.Cog):
             await interaction.followup.send(NO_THREADS)
             return
         await self._register(thread, picked, interaction.user)
-        await interaction.followup.send(f"🧵 **{picked.name}** is answering in {thread.mention}", allowed_mentions=NO_PINGS)
-        await thread.send(f"**{interaction.user.display_name}** asked:\n>>> {prompt}", allowed_mentions=NO_PINGS)
-        request = self._request(picked, interaction.user, thread, prompt, attachments, images)
+        await interaction.followup.send(
+            fit(f"🧵 **{picked.name}** is answering in {thread.mention}"), allowed_mentions=NO_PINGS
+        )
+        # The echo may take several messages: /ask takes twice what one holds.
+        for part in quoted(f"**{interaction.user.display_name}** asked:", prompt):
+            await thread.send(part, allowed_mentions=NO_PINGS)
+        await self._tell_refused(thread, images)
+        request = self._request(picked, interaction.user, thread, prompt, attachments, images.images)
         request.upload_limit = interaction.filesize_limit
         await self.bot.runner.run(thread, request, picked.name)
 
@@ -175,19 +176,16 @@ class AskCog(commands.Cog):
         if isinstance(picked, str):
             await answer(message, picked)
             return
-        try:
-            images = await read_images(message.attachments)
-        except AttachmentError as exc:
-            await answer(message, f"⚠️ {exc}")
-            return
+        images = await read_images(message.attachments)
         try:
             thread = await message.create_thread(name=thread_name(prompt), auto_archive_duration=ARCHIVE_MINUTES)
         except discord.Forbidden:
             await answer(message, NO_THREADS)
             return
         await self._register(thread, picked, message.author)
+        await self._tell_refused(thread, images)
         prompt = prompt or "Look at the attached file(s)."
-        request = self._request(picked, message.author, thread, prompt, message.attachments, images)
+        request = self._request(picked, message.author, thread, prompt, message.attachments, images.images)
         await self.bot.runner.run(thread, request, picked.name)
 
     @commands.Cog.listener()
@@ -224,8 +222,10 @@ class AskCog(commands.Cog):
         self._taken[message.id] = None
         if len(self._taken) > 1024:
             self._taken.popitem(last=False)
-        # Recorded first: a message is taken up once, answered or refused.
-        await self.store.threads.mark_handled(record.thread_id, message.id)
+        # Claimed first: a message is taken up once, answered or refused, by
+        # one process of any sharing this database (and bot token).
+        if not await self.store.threads.mark_handled(record.thread_id, message.id):
+            return
         author = message.author
         if str(author.id) != record.starter_id and not record.open_to_all and not member_is_admin(author, thread):
             await answer(
@@ -241,16 +241,20 @@ class AskCog(commands.Cog):
                 f"The agent `{record.agent_id}` of this thread is no longer available. Start a new one with /ask.",
             )
             return
-        try:
-            images = await read_images(message.attachments)
-        except AttachmentError as exc:
-            await answer(message, f"⚠️ {exc}")
-            return
+        images = await read_images(message.attachments)
+        await self._tell_refused(thread, images)
         prompt = strip_mentions(message.content, self.bot.user.id if self.bot.user else 0) or "Look at the attached file(s)."
-        request = self._request(agent, author, thread, prompt, message.attachments, images)
+        request = self._request(agent, author, thread, prompt, message.attachments, images.images)
         await self.bot.runner.run(thread, request, agent.name)
 
     # -- helpers ------------------------------------------------------------------
+
+    @staticmethod
+    async def _tell_refused(thread: discord.Thread, images: ReadImages) -> None:
+        """Name, in the thread, the attachments the agent will not see."""
+        notice = images.notice()
+        if notice is not None:
+            await thread.send(fit(notice), allowed_mentions=NO_PINGS)
 
     async def _register(self, thread: discord.Thread, agent: AgentDefinition, starter: discord.abc.User) -> None:
         await self.store.threads.set(
@@ -297,7 +301,7 @@ async def answer(message: discord.Message, text: str) -> None:
     """Answer a member's message in its channel, naming them without a ping.
     (Not a reply: discord.py sends message_reference ids as integers, which
     Discord's published schema does not allow.)"""
-    await message.channel.send(f"{message.author.mention} {text}", allowed_mentions=NO_PINGS)
+    await message.channel.send(fit(f"{message.author.mention} {text}"), allowed_mentions=NO_PINGS)
 
 
 def strip_mentions(content: str, bot_id: int) -> str:

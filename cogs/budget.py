@@ -17,7 +17,13 @@ from bot.delivery import NO_PINGS
 from bot.permissions import admin_only
 from bot.render import limits_text, spenders_text, usage_text
 from bot.store import Period
+from bot.store.limits import MAX_LIMIT
+from bot.text import fit
 
+#: Discord's client keeps values in these bounds; the store checks them again
+#: for any caller (``MAX_LIMIT`` is what the database is sure to hold).
+Whole = app_commands.Range[int, 0, MAX_LIMIT]
+Seconds = app_commands.Range[float, 0, MAX_LIMIT]
 PeriodName = Literal["day", "week", "month"]
 LimitName = Literal["runs", "tokens", "runtime", "concurrent"]
 FIELDS: dict[str, tuple[str, str | None]] = {
@@ -99,10 +105,10 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
         self,
         interaction: discord.Interaction[Any],
         member: discord.Member,
-        runs: int | None = None,
-        tokens: int | None = None,
-        runtime: float | None = None,
-        concurrent: int | None = None,
+        runs: Whole | None = None,
+        tokens: Whole | None = None,
+        runtime: Seconds | None = None,
+        concurrent: Whole | None = None,
         period: PeriodName | None = None,
         clear: LimitName | None = None,
     ) -> None:
@@ -121,10 +127,10 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
     async def default(
         self,
         interaction: discord.Interaction[Any],
-        runs: int | None = None,
-        tokens: int | None = None,
-        runtime: float | None = None,
-        concurrent: int | None = None,
+        runs: Whole | None = None,
+        tokens: Whole | None = None,
+        runtime: Seconds | None = None,
+        concurrent: Whole | None = None,
         period: PeriodName | None = None,
         clear: LimitName | None = None,
     ) -> None:
@@ -143,7 +149,7 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
             default = await self.budget.get_limits(guild, None)
             spenders = await self.budget.top_spenders(guild, Period(period))
             text = f"{spenders_text(spenders, Period(period))}\n**Server default limits**\n{limits_text(default)}"
-        await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.response.send_message(fit(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="reset", description="Remove a member's own limits (back to the server default)")
     @app_commands.describe(member="Whose limits to remove")

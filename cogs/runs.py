@@ -12,6 +12,7 @@ from bot.client import ExecutusBot
 from bot.delivery import NO_PINGS
 from bot.permissions import interaction_is_admin, member_roles
 from bot.render import run_detail, run_line, usage_text
+from bot.text import fit
 
 
 class RunsCog(commands.Cog):
@@ -30,7 +31,7 @@ class RunsCog(commands.Cog):
         lines = [
             f"**{a.name}** (`{a.id}`){' · default' if a.id == default else ''}: {a.description}" for a in available
         ]
-        await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True)
+        await interaction.response.send_message(fit("\n".join(lines)), ephemeral=True)
 
     @app_commands.command(name="cancel", description="Cancel your run in this thread (or a run by id)")
     @app_commands.describe(run_id="The run to cancel; default: the run going in this thread")
@@ -67,7 +68,7 @@ class RunsCog(commands.Cog):
             await interaction.response.send_message("No runs yet.", ephemeral=True)
             return
         text = "\n".join(run_line(r, show_caller=who is None) for r in recent)
-        await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.response.send_message(fit(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="run", description="One run with its steps and tool calls")
     @app_commands.describe(run_id="The run id shown under an answer")
@@ -76,7 +77,7 @@ class RunsCog(commands.Cog):
         detail = await self.store.runs.detail(run_id.strip().strip("`"), str(interaction.guild_id))
         if detail is None or (detail.run.caller_id != str(interaction.user.id) and not interaction_is_admin(interaction)):
             await interaction.response.send_message(
-                f"No run `{run_id}` of yours here. /runs lists your recent runs.", ephemeral=True
+                f"No run `{fit(run_id, 40)}` of yours here. /runs lists your recent runs.", ephemeral=True
             )
             return
         await interaction.response.send_message(run_detail(detail), ephemeral=True, allowed_mentions=NO_PINGS)

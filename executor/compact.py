@@ -4,6 +4,8 @@ older turns are replaced by a summary.
 The cut never separates an assistant's tool calls from their results: the
 kept tail always starts at a user or assistant message, never at a tool
 result. The executor logs each compaction as a ``compaction_fired`` event.
+A summary is a model call like any other: the executor hands the compactor a
+MeteredModel and charges what it spent to the run (usage, audit, budget).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from executor.llm.model import Model
+from executor.llm.model import Model, ModelResponse, ToolChoice
 from executor.llm.types import (
     AssistantMessage,
     Message,
     SystemMessage,
     ToolResultMessage,
+    ToolSpec,
+    Usage,
     UserMessage,
     estimate_tokens,
 )
@@ -38,12 +42,35 @@ class CompactionEvent:
     messages_after: int
     tokens_before: int
     tokens_after: int
+    #: What the compactor's own model calls spent (charged to the run).
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 class Compactor(Protocol):
     async def compact(self, messages: list[Message], model: Model, threshold: int) -> list[Message]:
         """Return a shorter conversation, or ``messages`` itself when nothing
         can be cut. Must keep the leading system message."""
+
+
+class MeteredModel:
+    """A Model that totals the usage of the calls made through it, so the
+    executor can charge a compactor's calls to the run."""
+
+    def __init__(self, model: Model) -> None:
+        self._model = model
+        self.usage = Usage()
+
+    @property
+    def name(self) -> str:
+        return self._model.name
+
+    async def complete(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), *, tool_choice: ToolChoice = "auto"
+    ) -> ModelResponse:
+        response = await self._model.complete(messages, tools, tool_choice=tool_choice)
+        self.usage += response.usage
+        return response
 
 
 def safe_cut(messages: Sequence[Message], start: int, keep_tokens: int) -> int:

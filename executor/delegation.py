@@ -36,6 +36,9 @@ def add_delegation_tools(
     """Add the palette's delegation tools. None-safe: no palette, an empty
     palette, or a run already at ``max_depth`` adds nothing.
 
+    The depth limit lives here alone: a run at ``max_depth`` is given no
+    delegation tools, so no sub-run can start deeper.
+
     Raises ToolboxError for a palette entry the Palette does not know.
     """
     if palette is None or invocation.depth >= max_depth:
@@ -45,20 +48,16 @@ def add_delegation_tools(
         if skill is None:
             raise ToolboxError(f"agent {agent.id!r} names unknown skill {name!r} in its palette")
         params = skill.inputs_schema or {"type": "object", "properties": {}}
-        toolbox.add(_tool(f"skill__{name}", skill, params, run, max_depth, default_runtime))
+        toolbox.add(_tool(f"skill__{name}", skill, params, run, default_runtime))
     for name in agent.agents:
         sub = palette.agent(name)
         if sub is None:
             raise ToolboxError(f"agent {agent.id!r} names unknown agent {name!r} in its palette")
-        toolbox.add(_tool(f"agent__{name}", sub, AGENT_PARAMETERS, run, max_depth, default_runtime))
+        toolbox.add(_tool(f"agent__{name}", sub, AGENT_PARAMETERS, run, default_runtime))
 
 
-def _tool(
-    name: str, sub: RunnableAgent, params: dict[str, Any], run: SubRun, max_depth: int, default_runtime: float
-) -> Tool:
+def _tool(name: str, sub: RunnableAgent, params: dict[str, Any], run: SubRun, default_runtime: float) -> Tool:
     async def handler(invocation: Invocation, args: dict[str, Any]) -> ToolResult:
-        if invocation.depth + 1 > max_depth:
-            return ToolResult(f"error: delegation depth limit ({max_depth}) reached; do the work yourself", True)
         # Optional inputs the model left out fill their template fields with "".
         values = dict.fromkeys(params.get("properties", {}), "") | args
         try:

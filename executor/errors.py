@@ -27,11 +27,14 @@ class ToolboxError(ExecutorError):
 
 
 class LoopGuardTripped(ExecutorError):
-    """A loop guard ended the run; ``guard`` names which one."""
+    """A loop guard stopped tool use; ``guard`` names which one, ``detail``
+    says what it saw. The run still ends with a tool-less answer in
+    ``Result.output``; this stays its error, so the audit records why."""
 
     def __init__(self, guard: str, detail: str) -> None:
         super().__init__(f"loop guard {guard!r} tripped: {detail}")
         self.guard = guard
+        self.detail = detail
 
 
 class RunTimeout(ExecutorError):

@@ -8,7 +8,7 @@ cancelled run still reports partial output, steps and usage.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,11 +28,13 @@ from executor.llm.types import (
 from executor.tools.base import ToolResult
 from executor.tools.registry import Toolbox
 
+log = logging.getLogger(__name__)
+
+_ANSWER_NOW = "Answer the user now with what you have found so far, and say what is left undone."
 #: Sent with the last, tool-less model call when the step ceiling is reached.
-CEILING_NOTE = (
-    "You have reached the step limit for this run and can no longer call tools. "
-    "Answer the user now with what you have found so far, and say what is left undone."
-)
+CEILING_NOTE = f"You have reached the step limit for this run and can no longer call tools. {_ANSWER_NOW}"
+#: Sent with the last, tool-less model call when a loop guard stops tool use.
+GUARD_NOTE = "Tool use was stopped for this run: {detail}. You can no longer call tools. " + _ANSWER_NOW
 
 
 class SteerMailbox:
@@ -101,15 +103,21 @@ class AgentLoop:
         self.output = ""
         self.ceiling_hit = False
         self._consecutive_errors = 0
-        self._call_counts: Counter[str] = Counter()
+        # The previous turn's calls and how many turns in a row made exactly them.
+        self._last_turn: tuple[str, ...] = ()
+        self._same_turns = 0
 
     async def run(self, user_input: str, history: Sequence[Message] = (), images: Sequence[Image] = ()) -> str:
+        """Run to an answer. Raises LoopGuardTripped when a guard stops tool
+        use, after the model has had its tool-less last turn (``output``
+        holds that answer); raises whatever the model raises."""
         self.messages.extend(history)
         self.messages.append(UserMessage(user_input, tuple(images)))
         index = 0
         while True:
             if index >= self.hooks.ceiling() and not await self.hooks.at_ceiling(index):
-                return await self._final_answer(index)
+                self.ceiling_hit = True
+                return await self._final_answer(index, CEILING_NOTE)
             response = await self._call_model(index, with_tools=True)
             calls = response.message.tool_calls
             if not calls:
@@ -117,8 +125,21 @@ class AgentLoop:
                 return self.output
             results = await self._dispatch(index, calls)
             await self.hooks.iteration_done(index, response, calls, results)
-            self._check_guards(calls, results)
             index += 1
+            try:
+                self._check_guards(calls, results)
+            except LoopGuardTripped as guard:
+                await self._answer_after_guard(index, guard)
+                raise
+
+    async def _answer_after_guard(self, index: int, guard: LoopGuardTripped) -> None:
+        """A guard stopped tool use; the member still gets the model's best
+        answer. Best-effort: if this last call fails, the guard stays the
+        run's error and the failure is only logged."""
+        try:
+            await self._final_answer(index, GUARD_NOTE.format(detail=guard.detail))
+        except Exception:
+            log.warning("the answer after loop guard %r failed", guard.guard, exc_info=True)
 
     async def _call_model(self, index: int, *, with_tools: bool) -> ModelResponse:
         self.messages.extend(self.hooks.steer())
@@ -129,11 +150,10 @@ class AgentLoop:
         self.messages.append(response.message)
         return response
 
-    async def _final_answer(self, index: int) -> str:
-        """The ceiling was hit: one last call without tools so the member still
-        gets an answer. Tool calls the model makes anyway are dropped."""
-        self.ceiling_hit = True
-        self.messages.append(UserMessage(CEILING_NOTE))
+    async def _final_answer(self, index: int, note: str) -> str:
+        """One last call without tools (step ceiling, loop guard) so the member
+        still gets an answer. Tool calls the model makes anyway are dropped."""
+        self.messages.append(UserMessage(note))
         response = await self._call_model(index, with_tools=False)
         if response.message.tool_calls:
             self.messages[-1] = AssistantMessage(response.message.content, reasoning=response.message.reasoning)
@@ -155,6 +175,11 @@ class AgentLoop:
         return results
 
     def _check_guards(self, calls: Sequence[ToolCall], results: Sequence[ToolResult]) -> None:
+        """Stop retry storms, not work: errors count only while they come in a
+        row, and a turn counts as a repeat only when it makes exactly the
+        previous turn's calls (same names, same canonical arguments). Any
+        other turn in between, or changed arguments, resets the count, so a
+        ``run_status`` checked now and then between other calls never trips."""
         for call, result in zip(calls, results, strict=True):
             self._consecutive_errors = self._consecutive_errors + 1 if result.is_error else 0
             if self._consecutive_errors >= self.limits.max_consecutive_tool_errors:
@@ -162,11 +187,12 @@ class AgentLoop:
                     "consecutive_tool_errors",
                     f"{self._consecutive_errors} tool calls in a row failed (last: {call.name}: {result.content[:200]})",
                 )
-            sig = call.signature()
-            self._call_counts[sig] += 1
-            if self._call_counts[sig] >= self.limits.max_same_tool_call_repeats:
-                raise LoopGuardTripped(
-                    "same_tool_call_repeats",
-                    f"{call.name} was called {self._call_counts[sig]} times with the same arguments",
-                )
-
+        turn = tuple(sorted(c.signature() for c in calls))
+        self._same_turns = self._same_turns + 1 if turn == self._last_turn else 1
+        self._last_turn = turn
+        if self._same_turns >= self.limits.max_same_tool_call_repeats:
+            names = ", ".join(sorted({c.name for c in calls}))
+            raise LoopGuardTripped(
+                "same_tool_call_repeats",
+                f"{names} was called with the same arguments {self._same_turns} turns in a row",
+            )

@@ -3,7 +3,7 @@
 A port of the Go executor's ``Run``: budget gate -> resolve model -> audit
 start + run state -> steer mailbox -> toolbox -> delegation tools -> extra
 tools -> session tools -> runtime bound + cancellation -> critic -> loop ->
-PostRun -> audit close -> budget commit -> delivery.
+PostRun -> audit close -> budget commit -> delivery -> session Cleanup.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
-from executor.compact import CompactionEvent, Compactor
+from executor.compact import CompactionEvent, Compactor, MeteredModel
 from executor.critic import Critic
 from executor.delegation import add_delegation_tools
 from executor.errors import (
@@ -33,6 +33,7 @@ from executor.llm.types import Message, ToolCall, Usage, estimate_tokens
 from executor.loop import AgentLoop, LoopLimits, SteerMailbox
 from executor.ports import Ports, RunInfo, RunRecorder, RunStats, Spend, Target
 from executor.state import RunState
+from executor.tasks import caller_cancelled, settle, stop
 from executor.tools.base import ToolResult, Visibility
 from executor.tools.invocation import (
     Invocation,
@@ -45,8 +46,11 @@ from executor.tools.registry import Registry
 
 log = logging.getLogger(__name__)
 
-#: Bound on each post-run write (audit close, budget commit) and on the
-#: cleanup a cancelled caller waits for, so shutdown cannot hang on them.
+T = TypeVar("T")
+
+#: Bound on each post-run step (PostRun, audit close, budget commit, Cleanup),
+#: on the cleanup a cancelled caller waits for, and on a cancelled loop that
+#: will not stop, so shutdown cannot hang on any of them.
 CLEANUP_TIMEOUT = 10.0
 #: Delivery may upload files; it gets longer, and is still bounded.
 DELIVERY_TIMEOUT = 60.0
@@ -181,7 +185,13 @@ class Executor:
         exactly once on every path. The one exception: when the caller's own
         task is cancelled, the run is recorded as ``cancelled`` (under
         ``asyncio.shield``, bounded by CLEANUP_TIMEOUT) and CancelledError is
-        re-raised.
+        re-raised. A CancelledError that a tool, provider or port raises by
+        itself is not the caller's: it is that tool's error result, or the
+        run's error. ``invocation`` is not changed (the run works on a copy).
+
+        A loop guard (repeated calls, consecutive tool errors) ends the run as
+        ``error`` with LoopGuardTripped, which the audit records, but only
+        after one last tool-less model turn: ``output`` holds that answer.
         """
         run = _Run(self, agent, invocation, user_input)
         return await run.execute()
@@ -215,8 +225,14 @@ class _Run:
         self.executor = executor
         self.cfg = cfg
         self.agent = agent
-        self.inv = invocation
-        self.input = invocation.input = user_input
+        # The run's own copy: the caller's Invocation is left as it was, so it
+        # can be reused. The copy is shallow: ``cancel`` stays the caller's
+        # handle, so /cancel still reaches this run.
+        self._parent_activity = invocation.on_activity
+        self.inv = replace(invocation, input=user_input, on_activity=self._child_stepped)
+        self.input = user_input
+        #: When run() was called: the run's reported (and charged) runtime. Its
+        #: time limit counts from later, see _drive.
         self.started = time.monotonic()
         self.tier = executor.tier_of(agent)
         self.max_iter = agent.max_iterations if agent.max_iterations > 0 else d.max_iterations
@@ -240,20 +256,25 @@ class _Run:
             try:
                 await budget.check(self.inv, self.agent.id)
             except asyncio.CancelledError:
-                raise
+                if caller_cancelled():
+                    raise
+                return await self._refused(ExecutorError("budget check failed: it was cancelled from inside"))
             except Exception as exc:
-                self.res.err = exc if isinstance(exc, BudgetExceeded) else ExecutorError(f"budget check failed: {exc}")
-                self.res.status = RunStatus.ERROR
-                await self._deliver()
-                return self.res
-        caller_cancelled = False
+                return await self._refused(
+                    exc if isinstance(exc, BudgetExceeded) else ExecutorError(f"budget check failed: {exc}")
+                )
+        reraise = False
         try:
             await self._main()
         except asyncio.CancelledError:
-            # The caller's own task was cancelled: record the run, then re-raise.
-            caller_cancelled = True
-            self.res.status = RunStatus.CANCELLED
-            self.res.err = RunCancelled("the run's caller was cancelled")
+            if caller_cancelled():
+                # The caller's own task was cancelled: record the run, then re-raise.
+                reraise = True
+                self.res.status = RunStatus.CANCELLED
+                self.res.err = RunCancelled("the run's caller was cancelled")
+            else:  # a port or hook raised CancelledError by itself: its failure, not a cancel
+                self.res.status = RunStatus.ERROR
+                self.res.err = ExecutorError("a step of the run was cancelled from inside, not by its caller")
         except Exception as exc:  # a Port, hook or builder failed part-way
             self.res.status = RunStatus.ERROR
             self.res.err = exc
@@ -261,16 +282,23 @@ class _Run:
         # is cancelled now; after a cancellation only CLEANUP_TIMEOUT is waited.
         finish = asyncio.ensure_future(self._finish())
         try:
-            if caller_cancelled:
+            if reraise:
                 await asyncio.wait_for(asyncio.shield(finish), CLEANUP_TIMEOUT)
             else:
                 await asyncio.shield(finish)
         except asyncio.CancelledError:
-            caller_cancelled = True
+            reraise = True
         except TimeoutError:
             log.warning("run %s: cleanup after cancellation did not finish in time", self.res.run_id)
-        if caller_cancelled:
+        if reraise:
             raise asyncio.CancelledError
+        return self.res
+
+    async def _refused(self, err: BaseException) -> Result:
+        """The budget gate did not pass: no model call, nothing to commit."""
+        self.res.err = err
+        self.res.status = RunStatus.ERROR
+        await self._deliver()
         return self.res
 
     async def _main(self) -> None:
@@ -327,24 +355,35 @@ class _Run:
         return model
 
     async def _drive(self, loop: AgentLoop, critic: Critic) -> tuple[RunStatus, BaseException | None]:
-        """Run the loop bounded by max_runtime (counted from the run's start),
-        the member's cancel handle and the critic's kill; tell them apart."""
+        """Run the loop bounded by max_runtime, the member's cancel handle and
+        the critic's kill; tell them apart.
+
+        max_runtime counts from here, when the run starts working: neither time
+        queued before run() nor the budget check, model resolution and toolbox
+        build before this eat the run's time (the seed's V10 lesson).
+        """
+        self.state.started = time.monotonic()
         loop_task = asyncio.ensure_future(loop.run(self.input, self.inv.history, self.inv.input_images))
         cancel_task = asyncio.ensure_future(self.inv.cancel.wait())
         kill_task = asyncio.ensure_future(critic.killed.wait())
         watch_task = asyncio.ensure_future(critic.watch())
-        remaining = max(0.0, self.max_runtime - (time.monotonic() - self.started))
         try:
             done, _ = await asyncio.wait(
-                {loop_task, cancel_task, kill_task}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                {loop_task, cancel_task, kill_task}, timeout=self.max_runtime, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
             for t in (cancel_task, kill_task, watch_task):
                 t.cancel()
             if not loop_task.done():
-                loop_task.cancel()
-            await asyncio.gather(loop_task, cancel_task, kill_task, watch_task, return_exceptions=True)
+                # Bounded: a provider or hook that ignores the cancellation is
+                # left behind rather than holding the run past its end.
+                await stop(loop_task, f"run {self.res.run_id}'s loop", CLEANUP_TIMEOUT)
+            await asyncio.gather(cancel_task, kill_task, watch_task, return_exceptions=True)
         if loop_task in done:
+            if loop_task.cancelled():  # nobody here cancelled it: a provider or hook raised CancelledError
+                return RunStatus.ERROR, ExecutorError(
+                    "the run's loop was cancelled from inside (a model provider or a hook), not by its caller"
+                )
             exc = loop_task.exception()
             return (RunStatus.OK, None) if exc is None else (RunStatus.ERROR, exc)
         if kill_task in done:
@@ -354,8 +393,12 @@ class _Run:
         return RunStatus.TIMEOUT, RunTimeout(f"the run reached its time limit of {self.max_runtime:g} s")
 
     async def _finish(self) -> None:
-        """PostRun -> Cleanup -> audit close -> budget commit -> delivery.
-        Each step is exception-isolated; each happens once."""
+        """PostRun -> audit close -> budget commit -> delivery -> Cleanup.
+
+        Cleanup comes last, as the seed's deferred Cleanup does: delivery may
+        still need what it would release. Each step is bounded (CLEANUP_TIMEOUT,
+        delivery DELIVERY_TIMEOUT) and exception-isolated; each happens once.
+        """
         loop = self.loop
         if loop is not None:
             self.res.output = loop.output
@@ -363,24 +406,17 @@ class _Run:
             self.res.ceiling_hit = loop.ceiling_hit
             self.res.transcript = list(loop.messages)
         self.res.runtime_seconds = time.monotonic() - self.started
-        if self.session is not None:
-            await self._post_run(self.session)
+        session = self.session
+        if session is not None and session.post_run is not None:
+            post_run = session.post_run(list(self.res.transcript), self.res.output, self.res.err)
+            self.res.post_run_result = await _isolated(post_run, "PostRun", self.res.run_id)
         await self._close_audit()
         budget = self.cfg.ports.budget
         if budget is not None:
             spend = Spend(self.res.runtime_seconds, self.res.usage, self.res.status.value)
             await _isolated(budget.commit(self.inv, spend), "budget commit", self.res.run_id)
         await self._deliver()
-
-    async def _post_run(self, session: SessionTools) -> None:
-        if session.post_run is not None:
-            try:
-                self.res.post_run_result = await session.post_run(
-                    list(self.res.transcript), self.res.output, self.res.err
-                )
-            except Exception:
-                log.exception("run %s: PostRun failed; the run's outcome stands", self.res.run_id)
-        if session.cleanup is not None:
+        if session is not None and session.cleanup is not None:
             await _isolated(session.cleanup(), "session cleanup", self.res.run_id)
 
     async def _close_audit(self) -> None:
@@ -439,6 +475,21 @@ class _Run:
         except Exception:
             log.exception("run %s: on_step observer failed", self.res.run_id)
 
+    def _touch(self, iteration: int | None = None, tool: str = "") -> None:
+        """This run made progress: its critic's idle clock restarts, and so do
+        those of the runs waiting on it (a delegating parent, and its parent)."""
+        assert self.critic is not None
+        self.critic.touch(iteration, tool)
+        if self._parent_activity is not None:
+            self._parent_activity()
+
+    def _child_stepped(self) -> None:
+        """A sub-run this run delegated to made progress: this run is waiting
+        on working, not idle. (Its tool list is left alone: the circling check
+        at the ceiling is about this run's own calls.)"""
+        if self.critic is not None:
+            self._touch()
+
     # -- LoopHooks --------------------------------------------------------
 
     def ceiling(self) -> int:
@@ -462,21 +513,28 @@ class _Run:
         before = estimate_tokens(messages)
         if before < threshold:
             return messages
-        compacted = await self.cfg.compactor.compact(messages, self.model, threshold)
+        # The summary is a model call: what it spends is the run's, like any other.
+        metered = MeteredModel(self.model)
+        try:
+            compacted = await self.cfg.compactor.compact(messages, metered, threshold)
+        finally:
+            assert self.loop is not None
+            self.loop.usage += metered.usage
         if compacted is not messages:
-            event = CompactionEvent(len(messages), len(compacted), before, estimate_tokens(compacted))
+            spent = metered.usage
+            event = CompactionEvent(
+                len(messages), len(compacted), before, estimate_tokens(compacted), spent.input_tokens, spent.output_tokens
+            )
             await self._log_event("compaction_fired", asdict(event))
         return compacted
 
     async def tool_started(self, index: int, call: ToolCall) -> None:
-        assert self.critic is not None
-        self.critic.touch(tool=call.name)
+        self._touch(tool=call.name)
         self.state.last_tool = call.name
         await self._emit(StepEvent("tool_start", index, self.ceiling(), call.name, call.arguments))
 
     async def tool_finished(self, index: int, call: ToolCall, result: ToolResult) -> None:
-        assert self.critic is not None
-        self.critic.touch()
+        self._touch()
         self.state.tool_calls += 1
         self.state.tool_errors += int(result.is_error)
         await self._emit(
@@ -486,10 +544,10 @@ class _Run:
     async def iteration_done(
         self, index: int, response: ModelResponse, calls: Sequence[ToolCall], results: Sequence[ToolResult]
     ) -> None:
-        assert self.critic is not None and self.loop is not None
+        assert self.loop is not None
         self.state.iteration = index + 1
         self.state.usage = self.loop.usage
-        self.critic.touch(iteration=index + 1)
+        self._touch(iteration=index + 1)
         if self.rec is not None:
             await self.rec.on_step(index, response.message, response.usage)
         for call, result in zip_steps(calls, results):
@@ -513,9 +571,18 @@ def _describe(err: BaseException | None) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-async def _isolated(aw: Awaitable[Any], what: str, run_id: str, timeout: float = CLEANUP_TIMEOUT) -> None:
-    """Await a post-run side effect; log and swallow its failure (bounded)."""
-    try:
-        await asyncio.wait_for(aw, timeout)
-    except Exception:
-        log.exception("run %s: %s failed", run_id, what)
+async def _isolated(aw: Awaitable[T], what: str, run_id: str, timeout: float | None = None) -> T | None:
+    """Await a post-run step, bounded by ``timeout`` (CLEANUP_TIMEOUT); log and
+    swallow its failure, its timeout or a CancelledError it raised by itself.
+    Returns its result, or None when it did not give one."""
+    bound = CLEANUP_TIMEOUT if timeout is None else timeout
+    task = await settle(aw, bound, f"run {run_id}: {what}")
+    if task is None:
+        log.warning("run %s: %s did not finish within %gs; the run goes on without it", run_id, what, bound)
+    elif task.cancelled():
+        log.warning("run %s: %s was cancelled from inside; the run goes on without it", run_id, what)
+    elif (exc := task.exception()) is not None:
+        log.error("run %s: %s failed", run_id, what, exc_info=exc)
+    else:
+        return task.result()
+    return None

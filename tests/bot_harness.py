@@ -67,7 +67,9 @@ async def bot_on(
     tmp_path: Path, emu: DiscordEmulator, model: FakeOpenAIServer, **settings: Any
 ) -> AsyncIterator[Harness]:
     """The bot on an emulator and model server the caller keeps (so a test can
-    stop the bot and start it again on the same world and database)."""
+    stop the bot and start it again on the same world and database).
+    ``settings`` override the defaults below (``openai_base_url`` included)."""
+    settings.setdefault("openai_base_url", model.base_url)
     config = load_settings(
         discord_token=emu.token,
         discord_api_base=emu.api_base,
@@ -76,12 +78,11 @@ async def bot_on(
         agents_dir=ROOT / "agents",
         skills_dir=ROOT / "skills",
         openai_api_key="sk-test-secret-key",
-        openai_base_url=model.base_url,
         model_tiers="fast=openai/fake-fast,smart=openai/fake-smart",
         model_max_retries=0,
         **settings,
     )
-    async with http_client() as http, Store(config.database_url) as store:
+    async with http_client() as http, Store(config.database_url, executor_id=config.executor_id) as store:
         await point_discord_at(config.discord_api_base, http)
         core = build_core(config, http, store)
         bot = ExecutusBot(core)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from executor.llm.scripted import ScriptedModel
 from executor.ports import Ports
 from executor.run import Config, Defaults, Executor
 from executor.tools.base import Tool, ToolResult
 from executor.tools.invocation import Invocation
+
+T = TypeVar("T")
 
 
 async def echo(_inv: Invocation, args: dict[str, Any]) -> str:
@@ -54,3 +57,17 @@ def make_executor(
             **config,
         )
     )
+
+
+async def finishes(aw: Awaitable[T], within: float = 10.0) -> T:
+    """Await ``aw``, failing instead of hanging when something holds it.
+
+    For tests of bounds far shorter than ``within``: the generous limit only
+    turns a hang (the bug under test) into a failure, and the awaited work is
+    not cancelled, so a handler that swallows cancellation cannot hang the
+    test itself.
+    """
+    task = asyncio.ensure_future(aw)
+    done, _ = await asyncio.wait((task,), timeout=within)
+    assert task in done, f"still running after {within:g}s: something held it past its bound"
+    return task.result()

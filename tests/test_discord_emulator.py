@@ -22,6 +22,7 @@ from discord.ext import commands
 
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.discord_model import PUBLIC_THREAD
+from tests.fakes.discord_specs import content_problems
 
 
 class StopView(discord.ui.View):
@@ -269,6 +270,29 @@ async def test_invalid_bodies_and_unknown_routes_are_recorded(emu: DiscordEmulat
     ]
     assert [(r.method, r.path) for r in emu.unknown_routes] == [("GET", f"/api/v10/guilds/{emu.guild.id}/audit-logs")]
     assert emu.messages_in(emu.general) == []
+
+
+async def test_the_content_limit_holds_without_schema_checks() -> None:
+    """Discord refuses more than 2000 characters from a bot whatever else is
+    checked, in messages and in interaction responses."""
+    async with DiscordEmulator(check_schemas=False) as emu:
+        with emu.patch_discord():
+            async with running_bot(emu, all_intents()) as (bot, _):
+                channel = bot.get_channel(emu.general.id)
+                assert isinstance(channel, discord.TextChannel)
+                with pytest.raises(discord.HTTPException) as too_long:
+                    await channel.send("x" * 2001)
+                await channel.send("x" * 2000)
+    assert (too_long.value.status, too_long.value.code) == (400, 50035)
+    assert [len(m.content) for m in emu.messages_in(emu.general)] == [2000]
+    assert [(v.operation, v.problems) for v in emu.violations] == [
+        ("create_message", ["content: 2001 characters, Discord allows a bot 2000"]),
+    ]
+    callback = {"type": 4, "data": {"content": "x" * 2001}}
+    assert content_problems("create_interaction_response", callback) == [
+        "data/content: 2001 characters, Discord allows a bot 2000"
+    ]
+    assert content_problems("create_interaction_response", {"type": 5}) == []
 
 
 async def test_channel_message_and_thread_routes(emu: DiscordEmulator) -> None:

@@ -11,6 +11,7 @@ from executor.llm.types import (
     SystemMessage,
     ToolResultMessage,
     ToolSpec,
+    Usage,
     UserMessage,
     estimate_tokens,
 )
@@ -18,7 +19,7 @@ from executor.ports import Ports
 from executor.run import RunnableAgent, RunStatus
 from executor.tools.invocation import Invocation
 from tests.executor_kit import make_executor
-from tests.fakes.memory_ports import RecordingAudit
+from tests.fakes.memory_ports import RecordingAudit, RecordingBudget
 
 
 def no_orphans(messages: list[Message]) -> bool:
@@ -36,7 +37,7 @@ def no_orphans(messages: list[Message]) -> bool:
 
 
 async def test_compaction_fires_at_threshold_and_is_audited() -> None:
-    audit = RecordingAudit()
+    audit, budget = RecordingAudit(), RecordingBudget()
     big = "x" * 400  # ~100 tokens a call, ~100 a result
     done: list[int] = []
 
@@ -51,7 +52,7 @@ async def test_compaction_fires_at_threshold_and_is_audited() -> None:
     model = ScriptedModel([reply], repeat_last=True)
     ex = make_executor(
         model,
-        ports=Ports(audit=audit),
+        ports=Ports(audit=audit, budget=budget),
         compactor=SummaryCompactor(keep_ratio=0.5),
         context_tokens=lambda tier: 1000,  # threshold 700 tokens
     )
@@ -68,6 +69,13 @@ async def test_compaction_fires_at_threshold_and_is_audited() -> None:
     assert estimate_tokens(model.requests[summaries[0] - 1].messages) < 700 + 250
     assert any(isinstance(m, UserMessage) and m.content.startswith(SUMMARY_PREFIX) for m in after)
     assert no_orphans(after)
+    # The summary is a model call like the others: every call is charged, 8 calls 8 times.
+    calls_made = len(model.requests)
+    assert calls_made == 8
+    assert res.usage == Usage(10 * calls_made, 5 * calls_made, requests=calls_made)
+    assert audit.only().closes[0].usage == res.usage
+    assert [s.usage for _, s in budget.commits] == [res.usage]
+    assert (ev["input_tokens"], ev["output_tokens"]) == (10, 5)
 
 
 async def test_no_compaction_below_threshold_or_without_context_size() -> None:

@@ -11,9 +11,14 @@ from executor.ports import CriticDecision, Ports
 from executor.run import Defaults, RunnableAgent, RunStatus
 from executor.tools.invocation import Invocation
 from tests.executor_kit import make_executor
-from tests.fakes.memory_ports import RecordingAudit, ScriptedEscalator
+from tests.fakes.memory_ports import MemoryPalette, RecordingAudit, ScriptedEscalator
 
 SOFT = Defaults(critic_soft_timeout=0.1)
+#: For runs that must stay active: they last several idle windows, and no
+#: gap between two steps comes near one window (steps come 5 times as often).
+WINDOW = 0.25
+STEP = WINDOW / 5
+STEPS = 15
 
 
 async def test_nudge_text_reaches_the_model() -> None:
@@ -79,10 +84,38 @@ async def test_a_failing_escalator_does_not_fail_the_run() -> None:
 
 
 async def test_idle_critic_does_not_fire_while_the_run_is_active() -> None:
+    """The run lasts about three idle windows but steps five times a window: a
+    critic whose idle clock did not restart on activity would kill it."""
     escalator = ScriptedEscalator([CriticDecision("kill")])
-    model = ScriptedModel([call("echo", text="1"), call("echo", text="2"), text("ok")], delay=0.02)
-    res = await make_executor(model, ports=Ports(escalator=escalator), defaults=Defaults(critic_soft_timeout=5)).run(
-        RunnableAgent("a", tools=("echo",), critic=True), Invocation("u"), "x"
+    model = ScriptedModel([call("echo", text=str(i)) for i in range(STEPS)] + [text("ok")], delay=STEP)
+    res = await make_executor(
+        model, ports=Ports(escalator=escalator), defaults=Defaults(critic_soft_timeout=WINDOW)
+    ).run(RunnableAgent("a", tools=("echo",), critic=True, max_iterations=STEPS + 1), Invocation("u"), "x")
+    assert res.status is RunStatus.OK and res.output == "ok" and len(res.steps) == STEPS
+    assert escalator.reports == []
+
+
+async def test_a_parent_waiting_on_a_working_child_is_not_idle() -> None:
+    """The parent makes no step of its own while its delegated worker runs for
+    about three idle windows; the worker's steps are the parent's activity."""
+    escalator = ScriptedEscalator([CriticDecision("nudge", "wrap up"), CriticDecision("kill")])
+    worker = RunnableAgent("worker", tools=("echo",), max_iterations=STEPS + 1)
+    child_steps: list[int] = []
+
+    async def reply(messages: list[Message], tools: list[ToolSpec]) -> object:
+        if any(t.name == "agent__worker" for t in tools):  # the parent
+            return text("parent done") if child_steps else call("agent__worker", task="work")
+        await asyncio.sleep(STEP)
+        child_steps.append(1)
+        return call("echo", text=str(len(child_steps))) if len(child_steps) <= STEPS else text("child done")
+
+    model = ScriptedModel([reply], repeat_last=True)
+    ex = make_executor(
+        model,
+        ports=Ports(escalator=escalator, palette=MemoryPalette(agents=[worker])),
+        defaults=Defaults(critic_soft_timeout=WINDOW),
     )
-    await asyncio.sleep(0)
-    assert res.status is RunStatus.OK and escalator.reports == []
+    res = await ex.run(RunnableAgent("boss", agents=("worker",), critic=True), Invocation("u"), "x")
+    assert res.status is RunStatus.OK and res.output == "parent done"
+    assert res.steps[0].result == "child done" and len(child_steps) == STEPS + 1
+    assert escalator.reports == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from executor.errors import ToolboxError
+from executor.llm.model import ModelResponse
 from executor.llm.scripted import ScriptedModel, call, text
+from executor.llm.types import Message, ToolSpec
 from executor.ports import Ports
 from executor.run import Defaults, RunnableAgent, RunStatus
 from executor.tools.invocation import Invocation
@@ -43,27 +45,38 @@ async def test_skill_sub_run_is_audited_under_its_parent() -> None:
 
 
 async def test_agent_delegation_cannot_recurse_past_the_depth_limit() -> None:
+    """An agent that always delegates to itself, limit 2: the runs at depth 0
+    and 1 are offered ``agent__looper``, the run at depth 2 is not, and no run
+    goes deeper. (The model would go on to depth 6 if it could.)"""
     audit = RecordingAudit()
-    looper = RunnableAgent("looper", agents=("looper",))
-    model = ScriptedModel([call("agent__looper", task="again")], repeat_last=True)
+    looper = RunnableAgent("looper", tools=("echo",), agents=("looper",), max_iterations=1)
+    offered: dict[int, bool] = {}  # depth -> was agent__looper in that run's tools
+
+    def reply(messages: list[Message], tools: list[ToolSpec]) -> ModelResponse:
+        depth = int(messages[0].content.removeprefix("depth "))
+        if not tools:  # the tool-less last answer at the step ceiling
+            return text(f"answer from depth {depth}")
+        offered[depth] = any(t.name == "agent__looper" for t in tools)
+        if offered[depth] and depth < 6:
+            return call("agent__looper", task=f"depth {depth + 1}")
+        return text(f"bottom at depth {depth}")
+
     ex = make_executor(
-        model,
+        ScriptedModel([reply], repeat_last=True),
         ports=Ports(audit=audit, palette=MemoryPalette(agents=[looper])),
-        defaults=Defaults(max_delegation_depth=2, max_same_tool_call_repeats=50, max_iterations=1),
+        defaults=Defaults(max_delegation_depth=2),
     )
-    inv = Invocation("u")
-    await ex.run(looper, inv, "go")
+    res = await ex.run(looper, Invocation("u"), "depth 0")
+    assert res.status is RunStatus.OK
+    assert offered == {0: True, 1: True, 2: False}
     by_id = {r.info.run_id: r for r in audit.runs.values()}
 
     def depth(run_id: str) -> int:
         parent = by_id[run_id].info.parent_run_id
         return 0 if not parent else 1 + depth(parent)
 
-    assert max(depth(r) for r in by_id) == 2
-    deepest = [r for r in by_id if depth(r) == 2]
-    # at the limit the agent has no delegation tools left
-    assert all(not any(t.name.startswith("agent__") for t in req.tools) for req in model.requests if req.tools == [])
-    assert deepest and all(by_id[r].closes for r in by_id)
+    assert sorted(depth(r) for r in by_id) == [0, 1, 2]
+    assert all([c.status for c in r.closes] == ["ok"] for r in by_id.values())
 
 
 async def test_unknown_palette_entry_is_a_clean_error() -> None:

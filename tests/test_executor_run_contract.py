@@ -1,18 +1,22 @@
-"""Audit/budget exactly once, steps, steering, PostRun, guards, ceiling, delivery."""
+"""Audit/budget exactly once, steps, steering, PostRun order and bounds, guards, ceiling,
+delivery, and the caller's Invocation left unchanged."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+import executor.run
 from executor.errors import LoopGuardTripped
 from executor.llm.scripted import ScriptedModel, call, calls, text, tool_call
 from executor.llm.types import Image, Message, UserMessage
 from executor.ports import CriticDecision, Ports
 from executor.run import Defaults, RunnableAgent, RunStatus, zip_steps
 from executor.tools.base import Tool, ToolResult
+from executor.tools.builtin.status import RUN_STATUS
 from executor.tools.invocation import (
     Artifact,
     Invocation,
@@ -21,7 +25,7 @@ from executor.tools.invocation import (
     SessionTools,
     StepEvent,
 )
-from tests.executor_kit import ECHO, make_executor
+from tests.executor_kit import ECHO, finishes, make_executor
 from tests.fakes.memory_ports import (
     RecordingAudit,
     RecordingBudget,
@@ -172,20 +176,66 @@ async def test_raising_post_run_or_cleanup_leaves_a_good_run_ok(fail_post: bool,
     assert record["cleaned"] is True
 
 
-async def test_consecutive_tool_error_guard_names_itself() -> None:
-    model = ScriptedModel([call("fails", n=1), call("fails", n=2), call("fails", n=3), text("never")])
-    res = await make_executor(model).run(AGENT, Invocation("u"), "x")
+def assert_answered_without_tools(model: ScriptedModel, note: str) -> None:
+    last = model.requests[-1]
+    assert last.tools == [] and last.tool_choice == "none"
+    assert note in last.messages[-1].content
+
+
+async def test_consecutive_tool_errors_stop_tools_and_the_model_still_answers() -> None:
+    audit = RecordingAudit()
+    model = ScriptedModel([call("fails", n=1), call("fails", n=2), call("fails", n=3), text("best I could do")])
+    res = await make_executor(model, ports=Ports(audit=audit)).run(AGENT, Invocation("u"), "x")
     assert isinstance(res.err, LoopGuardTripped) and res.err.guard == "consecutive_tool_errors"
-    assert "consecutive_tool_errors" in str(res.err)
-    assert len(model.requests) == 3 and len(res.steps) == 3
+    assert res.status is RunStatus.ERROR and res.output == "best I could do" and not res.ceiling_hit
+    assert len(model.requests) == 4 and len(res.steps) == 3
+    assert_answered_without_tools(model, "3 tool calls in a row failed")
+    closed = audit.only().closes
+    assert [(c.status, c.output) for c in closed] == [("error", "best I could do")]
+    assert "consecutive_tool_errors" in closed[0].error  # the audit says why tools were stopped
 
 
-async def test_repeated_identical_call_guard_names_itself() -> None:
-    model = ScriptedModel([call("echo", text="same")] * 3 + [text("never")])
-    res = await make_executor(model).run(AGENT, Invocation("u"), "x")
+async def test_a_retry_storm_trips_the_repeat_guard_and_the_model_still_answers() -> None:
+    audit = RecordingAudit()
+    model = ScriptedModel([call("echo", text="same")] * 3 + [text("what I have")])
+    res = await make_executor(model, ports=Ports(audit=audit)).run(AGENT, Invocation("u"), "x")
     assert isinstance(res.err, LoopGuardTripped) and res.err.guard == "same_tool_call_repeats"
+    assert res.status is RunStatus.ERROR and res.output == "what I have" and len(res.steps) == 3
+    assert_answered_without_tools(model, "3 turns in a row")
+    assert "same_tool_call_repeats" in audit.only().closes[0].error
     # argument order does not hide a repeat: the signature is canonical
     assert tool_call("echo", '{"a":1,"b":2}').signature() == tool_call("echo", '{"b": 2, "a": 1}').signature()
+
+
+async def test_the_same_parallel_turn_over_and_over_is_a_storm() -> None:
+    turn = [calls(tool_call("echo", {"text": "a"}), tool_call("echo", {"text": "b"})) for _ in range(3)]
+    model = ScriptedModel([*turn, text("stopped")])
+    res = await make_executor(model).run(AGENT, Invocation("u"), "x")
+    assert isinstance(res.err, LoopGuardTripped) and res.err.guard == "same_tool_call_repeats"
+    assert res.output == "stopped" and len(res.steps) == 6
+
+
+async def test_a_call_repeated_between_other_calls_is_not_a_storm() -> None:
+    """The researcher checks run_status now and then between other calls. A
+    repeat only counts while the model makes nothing else in between; changed
+    arguments reset the count too."""
+    model = ScriptedModel(
+        [
+            call("run_status"), call("echo", text="a"), call("run_status"), call("echo", text="b"),
+            call("run_status"), call("echo", text="a"), call("echo", text="a"), call("echo", text="b"),
+            call("echo", text="a"), call("echo", text="a"), call("run_status"), text("done"),
+        ]
+    )
+    agent = RunnableAgent("a", tools=("echo", "run_status"), max_iterations=20)
+    res = await make_executor(model, tools=(ECHO, RUN_STATUS)).run(agent, Invocation("u"), "x")
+    assert res.status is RunStatus.OK and res.err is None
+    assert res.output == "done" and len(res.steps) == 11 and not any(s.is_error for s in res.steps)
+
+
+async def test_a_failing_answer_after_a_guard_leaves_the_guard_as_the_error() -> None:
+    model = ScriptedModel([call("echo", text="same")] * 3 + [RuntimeError("provider down")])
+    res = await make_executor(model).run(AGENT, Invocation("u"), "x")
+    assert isinstance(res.err, LoopGuardTripped) and res.output == "" and len(model.requests) == 4
 
 
 async def test_step_ceiling_ends_with_a_tool_less_answer_and_is_recorded() -> None:
@@ -205,6 +255,95 @@ async def test_tool_calls_in_the_final_answer_are_dropped() -> None:
     res = await make_executor(model).run(RunnableAgent("a", tools=("echo",), max_iterations=1), Invocation("u"), "x")
     assert res.output == "best I have" and res.ceiling_hit
     assert res.transcript[-1].role == "assistant" and not getattr(res.transcript[-1], "tool_calls")
+
+
+def journaling_factory(journal: list[str], post_run_hangs: asyncio.Event | None = None) -> Any:
+    """A session whose PostRun and Cleanup note themselves in ``journal``.
+    With ``post_run_hangs``, PostRun never returns; the event is set when it
+    is stopped."""
+
+    def factory(session: RunSession) -> SessionTools:
+        async def post_run(transcript: list[Message], output: str, err: BaseException | None) -> PostRunResult:
+            if post_run_hangs is not None:
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    post_run_hangs.set()
+            journal.append("post_run")
+            return PostRunResult()
+
+        async def cleanup() -> None:
+            journal.append("cleanup")
+
+        return SessionTools([], post_run, cleanup)
+
+    return factory
+
+
+def journaled_ports(journal: list[str]) -> Ports:
+    return Ports(
+        audit=RecordingAudit(journal=journal),
+        budget=RecordingBudget(journal=journal),
+        delivery=RecordingDelivery(journal=journal),
+    )
+
+
+async def test_post_run_steps_follow_the_seed_and_cleanup_runs_last() -> None:
+    journal: list[str] = []
+    inv = Invocation("u", delivery_kind="thread", delivery_id="1", session_tool_factory=journaling_factory(journal))
+    res = await make_executor(ScriptedModel([text("answer")]), ports=journaled_ports(journal)).run(
+        RunnableAgent("a"), inv, "x"
+    )
+    assert res.status is RunStatus.OK
+    assert journal == ["post_run", "audit close", "budget commit", "deliver", "cleanup"]
+
+
+async def test_a_hanging_post_run_is_bounded_like_the_other_post_run_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(executor.run, "CLEANUP_TIMEOUT", 0.1)
+    journal: list[str] = []
+    stopped = asyncio.Event()
+    factory = journaling_factory(journal, post_run_hangs=stopped)
+    inv = Invocation("u", delivery_kind="thread", delivery_id="1", session_tool_factory=factory)
+    ex = make_executor(ScriptedModel([text("answer")]), ports=journaled_ports(journal))
+    res = await finishes(ex.run(RunnableAgent("a"), inv, "x"))
+    assert res.status is RunStatus.OK and res.output == "answer" and res.post_run_result is None
+    assert stopped.is_set()  # the hook was stopped, not left running
+    assert journal == ["audit close", "budget commit", "deliver", "cleanup"]
+
+
+async def test_the_callers_invocation_is_not_changed_so_it_can_be_reused() -> None:
+    inv = Invocation("u")
+    before = replace(inv)
+    model = ScriptedModel([call("run_status"), text("one"), call("run_status"), text("two")])
+    ex = make_executor(model, tools=(RUN_STATUS,))
+    agent = RunnableAgent("a", tools=("run_status",))
+    first = await ex.run(agent, inv, "first")
+    assert inv == before  # no input, run_state, attach_images or on_activity left behind
+    second = await ex.run(agent, inv, "second")
+    assert (first.output, second.output) == ("one", "two")
+    assert second.steps[0].result.startswith("step 0 of")  # its own fresh state, not the first run's
+    assert inv == before and inv.cancel is before.cancel
+
+
+async def test_concurrent_runs_of_one_invocation_keep_their_own_state() -> None:
+    b_started = asyncio.Event()
+
+    async def a_first(messages: list[Message], tools: list[Any]) -> Any:
+        await b_started.wait()  # b has started (and, before the fix, taken over the invocation)
+        return call("run_status")
+
+    def b_first(messages: list[Message], tools: list[Any]) -> Any:
+        b_started.set()
+        return call("run_status")
+
+    inv = Invocation("u")
+    ex_a = make_executor(ScriptedModel([a_first, text("a")]), tools=(RUN_STATUS,))
+    ex_b = make_executor(ScriptedModel([b_first, text("b")]), tools=(RUN_STATUS,))
+    ra, rb = await asyncio.gather(
+        ex_a.run(RunnableAgent("a", tools=("run_status",), max_iterations=5), inv, "a"),
+        ex_b.run(RunnableAgent("b", tools=("run_status",), max_iterations=9), inv, "b"),
+    )
+    assert "of at most 5" in ra.steps[0].result and "of at most 9" in rb.steps[0].result
 
 
 async def test_delivery_of_output_and_of_error_is_best_effort() -> None:

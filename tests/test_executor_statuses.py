@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from typing import Any
 
 import pytest
 
+import executor.run
+import executor.tasks
 from executor.errors import (
     BudgetExceeded,
+    ExecutorError,
     ModelResolutionError,
     RunCancelled,
     RunTimeout,
@@ -18,9 +23,10 @@ from executor.llm.scripted import ScriptedModel, call, text
 from executor.llm.types import Usage
 from executor.ports import Ports
 from executor.run import Config, Defaults, Executor, RunnableAgent, RunStatus
+from executor.tools.base import Tool
 from executor.tools.invocation import Invocation
 from executor.tools.registry import Registry
-from tests.executor_kit import make_executor
+from tests.executor_kit import finishes, make_executor
 from tests.fakes.memory_ports import RecordingAudit, RecordingBudget
 
 AGENT = RunnableAgent("helper", tools=("echo", "boom", "slow", "fails"))
@@ -53,13 +59,25 @@ async def test_max_runtime_is_timeout_even_under_a_longer_caller_deadline() -> N
     assert isinstance(res.err, RunTimeout)
 
 
-async def test_time_queued_before_run_does_not_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    model = ScriptedModel([text("ok")])
-    agent = RunnableAgent("helper", max_runtime=0.3)
-    ex = make_executor(model)
-    await asyncio.sleep(0.4)  # "queued" longer than max_runtime before the run starts
-    res = await ex.run(agent, Invocation("u1"), "x")
-    assert res.status is RunStatus.OK
+async def test_the_time_limit_starts_when_the_run_starts_working() -> None:
+    """A busy budget store and a slow resolver take longer than the whole
+    max_runtime; the run still gets all of it once it starts working."""
+    model = ScriptedModel([text("ok")], delay=0.05)  # the model call takes real time
+
+    class SlowBudget(RecordingBudget):
+        async def check(self, invocation: Invocation, agent_id: str) -> None:
+            await asyncio.sleep(0.4)
+            await super().check(invocation, agent_id)
+
+    def slow_resolver(tier: str) -> ScriptedModel:
+        time.sleep(0.2)  # resolvers are synchronous; this one is slow
+        return model
+
+    budget = SlowBudget()
+    ex = Executor(Config(registry=Registry(), models=slow_resolver, ports=Ports(budget=budget)))
+    res = await ex.run(RunnableAgent("helper", max_runtime=0.5), Invocation("u1"), "x")
+    assert res.status is RunStatus.OK and res.output == "ok"
+    assert [s.status for _, s in budget.commits] == ["ok"]
 
 
 async def test_cancel_handle_gives_cancelled_result() -> None:
@@ -185,7 +203,7 @@ async def test_system_header_prepended() -> None:
 
 async def test_caller_cancelled_during_audit_close_still_commits_the_budget() -> None:
     budget = RecordingBudget()
-    closing = asyncio.Event()
+    closing, release = asyncio.Event(), asyncio.Event()
 
     class SlowCloseAudit(RecordingAudit):
         async def start_run(self, info: Any) -> Any:
@@ -194,7 +212,7 @@ async def test_caller_cancelled_during_audit_close_still_commits_the_budget() ->
 
             async def slow_close(stats: Any) -> None:
                 closing.set()
-                await asyncio.sleep(0.2)
+                await release.wait()
                 await plain_close(stats)
 
             run.close = slow_close  # type: ignore[method-assign]
@@ -207,6 +225,120 @@ async def test_caller_cancelled_during_audit_close_still_commits_the_budget() ->
     task.cancel()  # the run itself finished; its audit close is in progress
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0.3)  # the shielded finish completes in the background
+    release.set()
+    await asyncio.wait_for(budget.committed.wait(), 10)  # the shielded finish completes in the background
     assert [c.status for c in audit.only().closes] == ["ok"]
     assert [s.status for _, s in budget.commits] == ["ok"]
+
+
+# -- CancelledError that is not the caller's --------------------------------
+
+
+async def raise_cancelled(_inv: Invocation, _args: dict[str, Any]) -> str:
+    raise asyncio.CancelledError  # e.g. a library cancelling its own sub-task and leaking it
+
+
+async def test_a_tool_raising_cancelled_error_is_that_tools_error() -> None:
+    tool = Tool("leaky", "raises CancelledError by itself", raise_cancelled)
+    model = ScriptedModel([call("leaky"), text("went on")])
+    res = await make_executor(model, tools=(tool,)).run(RunnableAgent("a", tools=("leaky",)), Invocation("u"), "x")
+    assert res.status is RunStatus.OK and res.output == "went on"
+    assert res.steps[0].is_error and "cancelled from inside the tool" in res.steps[0].result
+
+
+async def test_a_provider_raising_cancelled_error_is_the_runs_error() -> None:
+    audit, budget = RecordingAudit(), RecordingBudget()
+    model = ScriptedModel([call("echo", text="a"), asyncio.CancelledError()])
+    res = await make_executor(model, ports=Ports(audit=audit, budget=budget)).run(AGENT, Invocation("u"), "x")
+    assert res.status is RunStatus.ERROR and isinstance(res.err, ExecutorError)
+    assert "cancelled from inside" in str(res.err) and [s.tool for s in res.steps] == ["echo"]
+    assert [c.status for c in audit.only().closes] == ["error"]
+    assert [s.status for _, s in budget.commits] == ["error"]
+
+
+async def test_a_port_raising_cancelled_error_is_the_runs_error() -> None:
+    class LeakyAudit(RecordingAudit):
+        async def start_run(self, info: Any) -> Any:
+            raise asyncio.CancelledError
+
+    class LeakyBudget(RecordingBudget):
+        async def check(self, invocation: Invocation, agent_id: str) -> None:
+            raise asyncio.CancelledError
+
+    budget = RecordingBudget()
+    res = await make_executor(ScriptedModel([text("x")]), ports=Ports(audit=LeakyAudit(), budget=budget)).run(
+        AGENT, Invocation("u"), "x"
+    )
+    assert res.status is RunStatus.ERROR and "cancelled from inside" in str(res.err)
+    assert len(budget.commits) == 1
+    refused = await make_executor(ScriptedModel([text("x")]), ports=Ports(budget=LeakyBudget())).run(
+        AGENT, Invocation("u"), "x"
+    )
+    assert refused.status is RunStatus.ERROR and "budget check failed" in str(refused.err)
+
+
+def stubborn_tool(release: asyncio.Event, timeout: float) -> Tool:
+    """A handler that swallows every cancellation until ``release`` is set."""
+
+    async def stubborn(_inv: Invocation, _args: dict[str, Any]) -> str:
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue
+        return "too late"
+
+    return Tool("stubborn", "ignores cancellation", stubborn, timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    ("tool_timeout", "max_runtime", "status"),
+    [(0.05, 60.0, RunStatus.OK), (60.0, 0.1, RunStatus.TIMEOUT)],
+    ids=["the tool's timeout", "the run's timeout"],
+)
+async def test_a_tool_swallowing_cancellation_does_not_hold_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tool_timeout: float,
+    max_runtime: float,
+    status: RunStatus,
+) -> None:
+    monkeypatch.setattr(executor.tasks, "CANCEL_GRACE", 0.05)
+    release = asyncio.Event()
+    model = ScriptedModel([call("stubborn"), text("moved on")])
+    ex = make_executor(model, tools=(stubborn_tool(release, tool_timeout),))
+    agent = RunnableAgent("a", tools=("stubborn",), max_runtime=max_runtime)
+    try:
+        with caplog.at_level(logging.WARNING, logger="executor.tasks"):
+            res = await finishes(ex.run(agent, Invocation("u"), "x"))
+    finally:
+        release.set()
+    assert res.status is status
+    assert "tool 'stubborn' ignored cancellation" in caplog.text
+    if status is RunStatus.OK:
+        assert res.output == "moved on" and res.steps[0].is_error and "did not finish within" in res.steps[0].result
+
+
+async def test_a_provider_swallowing_cancellation_does_not_hold_the_run(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(executor.run, "CLEANUP_TIMEOUT", 0.1)
+    release = asyncio.Event()
+
+    async def stubborn(messages: list[Any], tools: list[Any]) -> Any:
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue
+        return text("too late")
+
+    budget = RecordingBudget()
+    ex = make_executor(ScriptedModel([stubborn]), ports=Ports(budget=budget))
+    try:
+        with caplog.at_level(logging.WARNING, logger="executor.tasks"):
+            res = await finishes(ex.run(RunnableAgent("a", max_runtime=0.1), Invocation("u"), "x"))
+    finally:
+        release.set()
+    assert res.status is RunStatus.TIMEOUT and [s.status for _, s in budget.commits] == ["timeout"]
+    assert "loop ignored cancellation" in caplog.text

@@ -15,6 +15,7 @@ from executor.llm.errors import (
     AuthenticationError,
     BadRequestError,
     ContextTooLongError,
+    ImageRejectedError,
     ModelError,
     ProviderUnavailableError,
     RateLimitError,
@@ -302,26 +303,62 @@ async def test_other_4xx_is_a_bad_request(model: OpenAIChatModel, server: FakeOp
     assert len(server.requests) == 1
 
 
-async def test_unreachable_server_is_retried_then_names_the_base_url(
-    client: httpx.AsyncClient, sleep: RecordedSleep
+async def test_unreachable_server_is_retried_then_names_the_setting_and_logs_the_url(
+    client: httpx.AsyncClient, sleep: RecordedSleep, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with FakeOpenAIServer() as gone:
-        url = gone.base_url
+        url = gone.base_url + "/lan-only"
     model = OpenAIChatModel(client, "gpt-4o", base_url=url, retry=RetryPolicy(max_retries=2), sleep=sleep)
-    with pytest.raises(ProviderUnavailableError) as info:
+    with caplog.at_level("WARNING", logger="executor.llm.http"), pytest.raises(ProviderUnavailableError) as info:
         await model.complete(ask())
-    assert "OPENAI_BASE_URL" in str(info.value)
+    assert "OPENAI_BASE_URL" in str(info.value) and "could not reach openai" in str(info.value)
+    host = httpx.URL(url).host
+    assert host not in str(info.value) and "lan-only" not in str(info.value)  # members see these messages
     assert len(sleep.calls) == 2
+    logged = [r.getMessage() for r in caplog.records]
+    assert len(logged) == 3 and all(url in line for line in logged) and "giving up" in logged[-1]
 
 
 async def test_a_body_that_is_not_the_api_json_is_a_model_error(
-    model: OpenAIChatModel, server: FakeOpenAIServer
+    model: OpenAIChatModel, server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.script(Reply.raw("<html>proxy login</html>"), Reply.raw({"unexpected": True}))
-    for _ in range(2):
-        with pytest.raises(ModelError) as info:
-            await model.complete(ask())
-        assert "OPENAI_BASE_URL" in str(info.value)
+    with caplog.at_level("WARNING", logger="executor.llm.http"):
+        for _ in range(2):
+            with pytest.raises(ModelError) as info:
+                await model.complete(ask())
+            assert "OPENAI_BASE_URL" in str(info.value) and server.base_url not in str(info.value)
+    assert [server.base_url in r.getMessage() for r in caplog.records] == [True, True]
+
+
+async def test_a_proxy_page_naming_the_host_does_not_carry_it_into_the_error(
+    model: OpenAIChatModel, server: FakeOpenAIServer
+) -> None:
+    host = httpx.URL(server.base_url).host
+    server.script(Reply.raw(f"<html>upstream {host} is down</html>", status=400))
+    with pytest.raises(BadRequestError) as info:
+        await model.complete(ask())
+    assert host not in str(info.value) and "upstream [provider host] is down" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("Invalid image.", "invalid_image_format"),
+        ("You uploaded an unsupported image. Please make sure your image is below 20 MB", ""),
+        ("messages.0.content.0.image.source.base64: image exceeds 5 MB maximum", "invalid_request_error"),
+    ],
+)
+async def test_a_400_about_an_image_is_its_own_error(
+    model: OpenAIChatModel, server: FakeOpenAIServer, message: str, code: str
+) -> None:
+    server.script(Reply.error(400, message, code=code), Reply.error(400, "messages: field required"))
+    with pytest.raises(ImageRejectedError) as info:
+        await model.complete(ask())
+    assert "refused an image" in str(info.value) and not info.value.retryable
+    with pytest.raises(BadRequestError) as other:
+        await model.complete(ask())
+    assert not isinstance(other.value, ImageRejectedError)
 
 
 async def test_invalid_tool_argument_json_arrives_raw(model: OpenAIChatModel, server: FakeOpenAIServer) -> None:

@@ -95,6 +95,28 @@ async def test_large_images_are_kept_by_reference(store: Store) -> None:
     assert result.content == "shot\n[image not kept (image/gif): no source recorded]"
 
 
+async def test_drop_images_removes_them_from_one_thread_and_leaves_a_note(store: Store) -> None:
+    png = Image(b"\x89PNG small", "image/png", "https://cdn.example/small.png")
+    big = Image(b"x" * (MAX_STORED_IMAGE_BYTES + 1), "image/jpeg", "https://cdn.example/big.jpg")
+    turns: list[Message] = [
+        UserMessage("look", (png,)),
+        AssistantMessage("", (ToolCall("c1", "view_image", "{}"),)),
+        ToolResultMessage("c1", "view_image", "attached", images=(big,)),
+        AssistantMessage("a cat"),
+    ]
+    await store.conversations.append("t1", turns, "r1")
+    await store.conversations.append("t2", [UserMessage("keep", (png,))], "r2")
+    await store.conversations.drop_images("t1", "[dropped]")
+    loaded = await store.conversations.load("t1", 10_000)
+    assert loaded == [
+        UserMessage("look\n[dropped]"),
+        turns[1],
+        ToolResultMessage("c1", "view_image", "attached\n[dropped]"),
+        turns[3],
+    ]
+    assert await store.conversations.load("t2", 10_000) == [UserMessage("keep", (png,))]
+
+
 async def test_load_trims_from_the_oldest_to_fit(store: Store) -> None:
     history: list[Message] = []
     for n in range(10):

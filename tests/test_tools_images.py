@@ -60,6 +60,9 @@ async def server() -> AsyncIterator[TestServer]:
     async def html_as_png(_: web.Request) -> web.Response:
         return web.Response(body=b"<html>not an image</html>", content_type="image/png")
 
+    async def empty(_: web.Request) -> web.Response:
+        return web.Response(body=b"", content_type="image/png")
+
     async def huge(_: web.Request) -> web.Response:
         return web.Response(body=PNG + b"\0" * MAX_IMAGE_BYTES, content_type="image/png")
 
@@ -79,6 +82,7 @@ async def server() -> AsyncIterator[TestServer]:
         "/mislabelled": mislabelled,
         "/fake.png": html_as_png,
         "/huge.png": huge,
+        "/empty.png": empty,
         "/to-private": to_private,
         "/to-metadata": to_metadata,
     }.items():
@@ -110,7 +114,8 @@ async def test_media_type_comes_from_the_bytes_not_the_header(server: TestServer
 @pytest.mark.parametrize(
     ("path", "complaint"),
     [
-        ("/fake.png", "is not a PNG, JPEG, GIF or WEBP image (the server sent image/png)"),
+        ("/fake.png", "is not a PNG, JPEG, GIF or WebP image (the server sent image/png)"),
+        ("/empty.png", "is empty (the server sent image/png)"),
         ("/huge.png", "larger than the 5 MB limit"),
         ("/gone.png", "answered HTTP 404 Not Found"),
     ],

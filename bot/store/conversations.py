@@ -44,6 +44,18 @@ class Conversations:
         now = to_db(self._clock())
         await self._writer.write(*(_insert(thread_id, m, run_id, now) for m in messages))
 
+    async def drop_images(self, thread_id: str, note: str) -> None:
+        """Remove every image stored in the thread, adding ``note`` on a line
+        of its own to each message that had one. For when a provider refused
+        an image: it would be sent, and refused, on every later turn."""
+        await self._writer.write(
+            (
+                "UPDATE conversation_messages SET images = '[]', content = content || ?"
+                " WHERE thread_id = ? AND images != '[]'",
+                (f"\n{note}", thread_id),
+            )
+        )
+
     async def load(self, thread_id: str, max_tokens: int) -> list[Message]:
         """The thread's newest messages whose ``estimate_tokens`` fits ``max_tokens``.
 

@@ -11,6 +11,10 @@ from typing import Any
 
 from bot.store.periods import Period
 
+#: The largest limit accepted, for every kind (runs, tokens, seconds). Far
+#: beyond any real budget, well inside SQLite's 64-bit INTEGER and what
+#: Discord's number options carry; a larger value is refused, not stored.
+MAX_LIMIT = 1_000_000_000_000
 _WHOLE = ("max_runs", "max_tokens", "max_concurrent")
 _SECONDS = ("max_runtime_seconds",)
 _PERIODS = ("runs_period", "tokens_period", "runtime_period")
@@ -74,6 +78,8 @@ def validated(name: str, value: object) -> int | float | Period | None:
         raise ValueError(f"{name} must be finite; got {value!r} (clear it instead for no limit)")
     if value < 0:
         raise ValueError(f"{name} cannot be negative (got {value}); use 0 to allow none, or clear it for no limit")
+    if value > MAX_LIMIT:
+        raise ValueError(f"{name} can be at most {MAX_LIMIT:,} (got {value:,}); clear it for no limit")
     return value if whole else float(value)
 
 

@@ -111,7 +111,7 @@ class AnthropicModel(HTTPChatModel):
     def _parse(self, data: dict[str, Any]) -> ModelResponse:
         blocks = data.get("content")
         if not isinstance(blocks, list):
-            raise malformed_response(ANTHROPIC, self.url, "no content blocks")
+            raise malformed_response(ANTHROPIC, "no content blocks")
         text: list[str] = []
         calls: list[ToolCall] = []
         reasoning: list[str] = []

@@ -5,7 +5,9 @@ transport (:mod:`executor.llm.http`) hands every failed response to
 :func:`from_response` and every transport failure to
 :func:`from_transport_error`; those two functions are the only code that
 decides which class a failure is, whether it is worth retrying, and what the
-message tells the operator to fix. Messages never contain the API key.
+message tells the operator to fix. Messages never contain the API key, nor
+the provider's address (it can be a LAN host, and messages reach members):
+the transport logs that.
 """
 
 from __future__ import annotations
@@ -79,6 +81,11 @@ class BadRequestError(ModelError):
     """Any other 4xx: the request itself is wrong; retrying will not help."""
 
 
+class ImageRejectedError(BadRequestError):
+    """A 4xx about an image in the conversation (unreadable, too large, a type
+    the model does not take): the host can drop the images and go on."""
+
+
 class ProviderUnavailableError(ModelError):
     """5xx, 408/409, connection failures and timeouts, after the retries ran out."""
 
@@ -101,7 +108,7 @@ def from_response(
     """The error for a non-2xx response, with a message that says what to fix."""
     status = response.status_code
     code, detail = _error_detail(response)
-    detail = redact(detail, api_key)
+    detail = _without_host(redact(detail, api_key), response)
     retry_after = parse_retry_after(response.headers, now=now)
     cls, fix, retryable = _classify(info, status, code, detail, model=model, has_key=bool(api_key))
     if cls is RateLimitError and retryable and retry_after is not None:
@@ -140,36 +147,41 @@ def _classify(
             f"and {info.base_url_env}",
             False,
         )
+    if "image" in f"{code} {detail}".lower():
+        return ImageRejectedError, "the provider refused an image in the conversation", False
     return BadRequestError, "the provider rejected the request", False
 
 
-def from_transport_error(
-    info: ProviderInfo, exc: httpx.TransportError | httpx.InvalidURL, *, url: str, timeout: float
-) -> ModelError:
-    """The error for a request that got no response at all."""
+def from_transport_error(info: ProviderInfo, exc: httpx.TransportError | httpx.InvalidURL, *, timeout: float) -> ModelError:
+    """The error for a request that got no response at all. Its message names
+    the exception's type only, since the text can hold the address; ``exc``
+    is kept as the cause, for the log."""
+    error: ModelError
     if isinstance(exc, httpx.TimeoutException):
-        return ProviderUnavailableError(
+        error = ProviderUnavailableError(
             f"{info.name} did not answer within {timeout:g}s: try again later, or raise MODEL_TIMEOUT",
             provider=info.name,
             retryable=True,
         )
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError | httpx.InvalidURL):
-        return BadRequestError(
-            f"cannot send a request to {info.name} at {url!r}: check {info.base_url_env} ({exc})",
+    elif isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError | httpx.InvalidURL):
+        error = BadRequestError(
+            f"cannot send a request to {info.name}: check {info.base_url_env} ({type(exc).__name__})",
             provider=info.name,
         )
-    return ProviderUnavailableError(
-        f"could not reach {info.name} at {url}: check {info.base_url_env} and the network "
-        f"({type(exc).__name__}: {exc})",
-        provider=info.name,
-        retryable=True,
-    )
+    else:
+        error = ProviderUnavailableError(
+            f"could not reach {info.name}: check {info.base_url_env} and the network ({type(exc).__name__})",
+            provider=info.name,
+            retryable=True,
+        )
+    error.__cause__ = exc
+    return error
 
 
-def malformed_response(info: ProviderInfo, url: str, problem: str) -> ModelError:
+def malformed_response(info: ProviderInfo, problem: str) -> ModelError:
     """The error for a 2xx whose body is not the API's JSON (a proxy, a wrong base URL)."""
     return ModelError(
-        f"{info.name} at {url} sent a response that is not its API's JSON ({problem}): "
+        f"{info.name} sent a response that is not its API's JSON ({problem}): "
         f"check that {info.base_url_env} points at the {info.name} API",
         provider=info.name,
     )
@@ -211,6 +223,16 @@ def _error_detail(response: httpx.Response) -> tuple[str, str]:
     if isinstance(error, str):
         return "", _clip(error)
     return "", _clip(text.strip())
+
+
+def _without_host(text: str, response: httpx.Response) -> str:
+    """``text`` without the provider's host name or address: a proxy's error
+    page can name it, and it may be a LAN address."""
+    try:
+        host = response.request.url.host
+    except RuntimeError:  # a response built without its request
+        return text
+    return text.replace(host, "[provider host]") if host else text
 
 
 def _mentions_context(code: str, detail: str) -> bool:

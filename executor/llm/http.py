@@ -88,17 +88,12 @@ class ProviderTransport:
                 return outcome
             error = outcome
             delay = self._delay_before_retry(error, retry)
+            # The one place the URL is told: errors leave without it (members see them).
+            cause = f" ({type(error.__cause__).__name__}: {error.__cause__})" if error.__cause__ else ""
+            then = "giving up" if delay is None else f"retry {retry + 1}/{self.retry.max_retries} in {delay:.2f}s"
+            log.warning("%s %s at %s failed: %s%s; %s", self.info.name, model, url, error, cause, then)
             if delay is None:
                 raise error
-            log.warning(
-                "%s %s failed (%s); retry %d/%d in %.2fs",
-                self.info.name,
-                model,
-                error.status or type(error).__name__,
-                retry + 1,
-                self.retry.max_retries,
-                delay,
-            )
             await self._sleep(delay)
             retry += 1
 
@@ -109,15 +104,15 @@ class ProviderTransport:
         try:
             response = await self.client.post(url, json=body, headers=dict(headers), timeout=self.timeout)
         except (httpx.TransportError, httpx.InvalidURL) as exc:
-            return from_transport_error(self.info, exc, url=url, timeout=self.timeout)
+            return from_transport_error(self.info, exc, timeout=self.timeout)
         if not response.is_success:
             return from_response(self.info, response, model=model, api_key=self._api_key)
         try:
             data = response.json()
         except ValueError as exc:
-            return malformed_response(self.info, url, f"invalid JSON: {exc}")
+            return malformed_response(self.info, f"invalid JSON: {exc}")
         if not isinstance(data, dict):
-            return malformed_response(self.info, url, f"expected an object, got {type(data).__name__}")
+            return malformed_response(self.info, f"expected an object, got {type(data).__name__}")
         return data
 
     def _delay_before_retry(self, error: ModelError, retry: int) -> float | None:
@@ -167,7 +162,11 @@ class HTTPChatModel(ABC):
     ) -> ModelResponse:
         body = self.request_body(messages, tools, tool_choice=tool_choice)
         data = await self._http.post_json(self.url, body, headers=self._headers, model=self.model)
-        return self._parse(data)
+        try:
+            return self._parse(data)
+        except ModelError as error:
+            log.warning("%s at %s: %s", self.name, self.url, error)
+            raise
 
     @abstractmethod
     def request_body(

@@ -95,10 +95,10 @@ class OpenAIChatModel(HTTPChatModel):
     def _parse(self, data: dict[str, Any]) -> ModelResponse:
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise malformed_response(OPENAI, self.url, "no choices")
+            raise malformed_response(OPENAI, "no choices")
         message = choices[0].get("message")
         if not isinstance(message, dict):
-            raise malformed_response(OPENAI, self.url, "choice without a message")
+            raise malformed_response(OPENAI, "choice without a message")
         calls = tuple(_tool_call(raw, i) for i, raw in enumerate(message.get("tool_calls") or ()))
         content = message.get("content") or message.get("refusal") or ""
         # Compatible servers (DeepSeek, vLLM, Ollama) return visible reasoning here.

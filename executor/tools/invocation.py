@@ -121,8 +121,11 @@ class CancelHandle:
 class Invocation:
     """Who started a run, where it answers, and the per-run seams.
 
-    The executor fills ``attach_images`` and ``run_state`` when the run starts;
-    tools read them through the Invocation they are handed.
+    A run never changes the Invocation it is given: it works on its own copy
+    (sharing ``cancel``, so the caller's handle still stops it), where it fills
+    ``input``, ``attach_images``, ``run_state`` and ``on_activity``; tools read
+    them through the Invocation they are handed. Reusing one Invocation for
+    several runs is therefore safe (they share its ``run_id``).
     """
 
     caller_id: str
@@ -145,11 +148,15 @@ class Invocation:
     cancel: CancelHandle = field(default_factory=CancelHandle)
     attach_images: Callable[[Sequence[Image], str], None] | None = None
     run_state: RunState | None = None
+    #: Called on every step of the run. A delegated sub-run gets its parent's,
+    #: so a parent waiting on a working child is not idle to its critic.
+    on_activity: Callable[[], None] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def child(self, run_id: str | None = None) -> Invocation:
         """The invocation of a delegated sub-run: same caller and guild, one
-        level deeper, no delivery target (the parent answers), shared cancel."""
+        level deeper, no delivery target (the parent answers), shared cancel,
+        and its steps reported to the parent's ``on_activity``."""
         return Invocation(
             caller_id=self.caller_id,
             run_id=run_id or new_run_id(),
@@ -158,5 +165,6 @@ class Invocation:
             parent_run_id=self.run_id,
             depth=self.depth + 1,
             cancel=self.cancel,
+            on_activity=self.on_activity,
             metadata=dict(self.metadata),
         )

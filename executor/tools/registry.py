@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from executor.errors import ToolboxError
 from executor.llm.types import ToolCall, ToolSpec
+from executor.tasks import settle
 from executor.tools.base import Tool, ToolResult, Visibility
 from executor.tools.invocation import Invocation
 
@@ -70,8 +70,9 @@ class Toolbox:
         return [t.spec() for t in self._tools.values()]
 
     async def call(self, call: ToolCall) -> ToolResult:
-        """Run one call. Never raises except CancelledError: an unknown tool,
-        bad arguments, a raising or hanging handler all become error results
+        """Run one call. Never raises except CancelledError, and that only when
+        the calling task is cancelled: an unknown tool, bad arguments, a
+        raising, hanging or self-cancelling handler all become error results
         the model can read and correct."""
         tool = self._tools.get(call.name)
         if tool is None:
@@ -83,14 +84,18 @@ class Toolbox:
         missing = _missing_required(tool.parameters, args)
         if missing:
             return ToolResult(f"error: missing required argument(s) {', '.join(missing)} for {call.name!r}", True)
-        try:
-            out = await asyncio.wait_for(tool.handler(self.invocation, args), tool.timeout)
-        except TimeoutError:
+        # A handler that raises CancelledError by itself is told apart from this
+        # run being cancelled; one that ignores its timeout's cancellation is
+        # left behind after CANCEL_GRACE instead of holding the run.
+        task = await settle(tool.handler(self.invocation, args), tool.timeout, f"tool {call.name!r}")
+        if task is None:
             return ToolResult(f"error: {call.name!r} did not finish within {tool.timeout:g}s and was stopped", True)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a tool's bug is the model's error result, not the run's crash
-            return ToolResult(f"error: {call.name!r} failed: {type(exc).__name__}: {exc}", True)
+        if task.cancelled():
+            return ToolResult(f"error: {call.name!r} was cancelled from inside the tool and returned nothing", True)
+        failure = task.exception()
+        if failure is not None:  # a tool's bug is the model's error result, not the run's crash
+            return ToolResult(f"error: {call.name!r} failed: {type(failure).__name__}: {failure}", True)
+        out = task.result()
         return ToolResult(out) if isinstance(out, str) else out
 
 

@@ -130,7 +130,7 @@ from .discord_model import (
     utcnow,
     walk_components,
 )
-from .discord_specs import check_body
+from .discord_specs import check_body, content_problems
 
 T = TypeVar("T")
 API_PREFIX = "/api/v10"
@@ -251,7 +251,8 @@ class DiscordEmulator:
     ``privileged_intents`` are those enabled for the application; asking for
     others closes the gateway with 4014 like Discord does. ``check_schemas``
     off skips the OpenAPI check (benchmarks: it costs more than the bot's
-    own work; the tests keep it on).
+    own work; the tests keep it on); the 2000-character content limit is
+    enforced either way, as Discord does.
     """
 
     def __init__(
@@ -474,15 +475,19 @@ class DiscordEmulator:
     # ------------------------------------------------------ gateway plumbing
 
     async def _broadcast(self, event: str, data: dict[str, Any]) -> None:
-        """Dispatch to the bot's session, with what its intents let it see."""
-        session = self._session
-        if session is None or not session.wants(event):
-            return
-        if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and not session.intents & MESSAGE_CONTENT:
-            mentioned = any(user["id"] == str(self.bot_user.id) for user in data.get("mentions", []))
-            if data.get("author", {}).get("id") != str(self.bot_user.id) and not mentioned:
-                data = {**data, **CONTENT_FIELDS}
-        await session.dispatch(event, data)
+        """Dispatch to the bot's sessions, each with what its intents let it see:
+        the newest (even while it reconnects, so RESUME replays the event) and
+        every other connected one (two processes on one token, unsharded, each
+        get every event, as on Discord)."""
+        for session in [s for s in self._sessions.values() if s is self._session or s.connection is not None]:
+            if not session.wants(event):
+                continue
+            seen = data
+            if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and not session.intents & MESSAGE_CONTENT:
+                mentioned = any(user["id"] == str(self.bot_user.id) for user in data.get("mentions", []))
+                if data.get("author", {}).get("id") != str(self.bot_user.id) and not mentioned:
+                    seen = {**data, **CONTENT_FIELDS}
+            await session.dispatch(event, seen)
         self._notify()
 
     async def send_reconnect(self) -> None:
@@ -746,8 +751,11 @@ class DiscordEmulator:
 
     def _check(self, record: RequestRecord, operation: str, body: Any, uploads: int) -> None:
         if not self.check_schemas:
-            return
-        problems = ["the request has no JSON body"] if body is None else check_body(operation, body, uploads=uploads)
+            problems = content_problems(operation, body)
+        elif body is None:
+            problems = ["the request has no JSON body"]
+        else:
+            problems = check_body(operation, body, uploads=uploads)
         if not problems:
             return
         self.violations.append(Violation(record.method, record.path, operation, problems, body))

@@ -179,11 +179,22 @@ def check_body(operation_id: str, body: Any, *, uploads: int = 0) -> list[str]:
         error = _pinpoint(error)
         where = "/".join(str(part) for part in error.absolute_path) or "<body>"
         problems.append(f"{where}: {error.message}")
-    if operation_id in MESSAGE_BODIES and isinstance(body, dict):
-        content = body.get("content")
-        if isinstance(content, str) and len(content) > BOT_CONTENT_LIMIT:
-            problems.append(f"content: {len(content)} characters, Discord allows a bot {BOT_CONTENT_LIMIT}")
-    return problems
+    return problems + content_problems(operation_id, body)
+
+
+def content_problems(operation_id: str, body: Any) -> list[str]:
+    """Discord's 2000-character limit on a bot's message content: checked on
+    its own too, since Discord enforces it whether or not schemas are checked."""
+    if operation_id == "create_interaction_response" and isinstance(body, dict):
+        body, where = body.get("data"), "data/content"
+    elif operation_id in MESSAGE_BODIES:
+        where = "content"
+    else:
+        return []
+    content = body.get("content") if isinstance(body, dict) else None
+    if isinstance(content, str) and len(content) > BOT_CONTENT_LIMIT:
+        return [f"{where}: {len(content)} characters, Discord allows a bot {BOT_CONTENT_LIMIT}"]
+    return []
 
 
 def main(argv: list[str]) -> int:

@@ -1,7 +1,9 @@
 """In-memory Port implementations that record every call, for executor tests.
 
 They count what the executor promises to do exactly once (audit close,
-budget commit) so tests can check it on every path.
+budget commit) so tests can check it on every path. Given one shared
+``journal`` list, the audit, budget and delivery also note each post-run step
+in it, so a test can check their order.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class RecordedRun:
     tools: list[tuple[int, ToolCall, ToolResult]] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     closes: list[RunStats] = field(default_factory=list)
+    journal: list[str] | None = None
 
     async def on_step(self, index: int, response: AssistantMessage, usage: Usage) -> None:
         self.steps.append((index, response, usage))
@@ -45,17 +48,24 @@ class RecordedRun:
 
     async def close(self, stats: RunStats) -> None:
         self.closes.append(stats)
+        _note(self.journal, "audit close")
+
+
+def _note(journal: list[str] | None, what: str) -> None:
+    if journal is not None:
+        journal.append(what)
 
 
 class RecordingAudit:
-    def __init__(self, fail_start: bool = False) -> None:
+    def __init__(self, fail_start: bool = False, journal: list[str] | None = None) -> None:
         self.runs: dict[str, RecordedRun] = {}
         self.fail_start = fail_start
+        self.journal = journal
 
     async def start_run(self, info: RunInfo) -> RecordedRun:
         if self.fail_start:
             raise RuntimeError("audit store is down")
-        run = RecordedRun(info)
+        run = RecordedRun(info, journal=self.journal)
         self.runs[info.run_id] = run
         return run
 
@@ -65,11 +75,15 @@ class RecordingAudit:
 
 
 class RecordingBudget:
-    def __init__(self, reject: str = "") -> None:
+    """``committed`` is set on each commit, for tests that wait for one."""
+
+    def __init__(self, reject: str = "", journal: list[str] | None = None) -> None:
         self.reject = reject
+        self.journal = journal
         self.checks: list[str] = []
         self.inputs: list[str] = []
         self.commits: list[tuple[str, Spend]] = []
+        self.committed = asyncio.Event()
 
     async def check(self, invocation: Invocation, agent_id: str) -> None:
         self.checks.append(invocation.run_id)
@@ -79,6 +93,8 @@ class RecordingBudget:
 
     async def commit(self, invocation: Invocation, spend: Spend) -> None:
         self.commits.append((invocation.run_id, spend))
+        _note(self.journal, "budget commit")
+        self.committed.set()
 
 
 class MemoryPalette:
@@ -94,18 +110,21 @@ class MemoryPalette:
 
 
 class RecordingDelivery:
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, journal: list[str] | None = None) -> None:
         self.delivered: list[tuple[Target, Result]] = []
         self.errors: list[tuple[Target, Result]] = []
         self.fail = fail
+        self.journal = journal
 
     async def deliver(self, target: Target, result: Result) -> None:
         self.delivered.append((target, result))
+        _note(self.journal, "deliver")
         if self.fail:
             raise RuntimeError("discord is down")
 
     async def deliver_error(self, target: Target, result: Result) -> None:
         self.errors.append((target, result))
+        _note(self.journal, "deliver")
         if self.fail:
             raise RuntimeError("discord is down")
 

@@ -20,7 +20,7 @@ MAX_IMAGE_BYTES = 5_000_000
 IMAGE_TIMEOUT = 20.0
 
 DESCRIPTION = (
-    "Look at an image. Give either the public http(s) URL of a PNG, JPEG, GIF or WEBP image, "
+    "Look at an image. Give either the public http(s) URL of a PNG, JPEG, GIF or WebP image, "
     "or `attachment`: the file name (or position, 1 for the first) of an image the member attached "
     "to their message. The image is added to the conversation and you see it on your next turn."
 )
@@ -33,6 +33,36 @@ class ViewImageArgs(BaseModel):
     attachment: str = Field(
         "", description="File name or position (1, 2, ...) of an image the member attached. Leave empty for url."
     )
+
+
+class NotAnImage(ValueError):
+    """Bytes a model cannot be shown; the message says why, after the file's name."""
+
+
+def size_problem(size: int) -> str | None:
+    """Why an image of ``size`` bytes cannot be sent, or None when it can.
+    Apart from ``checked_image`` so a host can refuse a file before downloading it."""
+    if size == 0:
+        return "is empty"
+    if size > MAX_IMAGE_BYTES:
+        return f"is {size / 1_000_000:.1f} MB; images can be at most {MAX_IMAGE_BYTES // 1_000_000} MB"
+    return None
+
+
+def checked_image(data: bytes, source: str = "") -> Image:
+    """``data`` as an Image a model accepts: not empty, at most MAX_IMAGE_BYTES,
+    and PNG, JPEG, GIF or WebP by its magic bytes (a file's name and declared
+    type are not trusted). The one check for members' attachments and view_image.
+
+    Raises NotAnImage saying why not.
+    """
+    problem = size_problem(len(data))
+    if problem is not None:
+        raise NotAnImage(problem)
+    media_type = image_type(data)
+    if media_type is None:
+        raise NotAnImage("is not a PNG, JPEG, GIF or WebP image")
+    return Image(data, media_type, source)
 
 
 def image_type(data: bytes) -> str | None:
@@ -61,13 +91,12 @@ def view_image_tool(fetcher: SafeFetcher) -> Tool:
         page = await fetcher.get(url, max_bytes=MAX_IMAGE_BYTES, timeout=IMAGE_TIMEOUT, accept="image/*")
         if not page.ok:
             raise ToolError(f"{label} answered HTTP {page.status} {page.reason}")
-        media_type = image_type(page.data)
-        if media_type is None:
-            got = page.media_type or "unknown content"
-            raise ToolError(f"{label} is not a PNG, JPEG, GIF or WEBP image (the server sent {got})")
-        image = Image(page.data, media_type, source=url)
+        try:
+            image = checked_image(page.data, source=url)
+        except NotAnImage as exc:
+            raise ToolError(f"{label} {exc} (the server sent {page.media_type or 'unknown content'})") from None
         invocation.attach_images([image], f"The image you asked for with view_image: {label}")
-        return f"Attached {label} ({media_type}, {len(page.data):,} bytes); you will see it on your next turn."
+        return f"Attached {label} ({image.media_type}, {len(page.data):,} bytes); you will see it on your next turn."
 
     return Tool("view_image", DESCRIPTION, view_image, tool_schema(ViewImageArgs), timeout=IMAGE_TIMEOUT + 5)
 

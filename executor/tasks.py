@@ -1,0 +1,66 @@
+"""Bounded waits on work that may not stop when asked.
+
+A tool handler, a provider or a host hook can swallow ``CancelledError`` or
+raise one of its own. Running such work as its own task lets the waiter tell
+the two apart (the task cancelled itself vs. the waiter was cancelled) and
+stop waiting at a bound instead of hanging on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: How long cancelled work may take to stop before it is left behind.
+CANCEL_GRACE = 2.0
+
+
+async def settle(aw: Awaitable[T], timeout: float, what: str) -> asyncio.Future[T] | None:
+    """Run ``aw`` as its own task and wait up to ``timeout`` seconds.
+
+    Returns the finished task, for the caller to read its result, exception or
+    its own cancellation; None when it timed out (it is then stopped). If the
+    waiter is cancelled, the task is stopped too and CancelledError re-raised.
+    """
+    task = asyncio.ensure_future(aw)
+    try:
+        done, _ = await asyncio.wait((task,), timeout=timeout)
+    except asyncio.CancelledError:
+        await stop(task, what)
+        raise
+    if not done:
+        await stop(task, what)
+        return None
+    return task
+
+
+async def stop(task: asyncio.Future[Any], what: str, grace: float | None = None) -> None:
+    """Cancel ``task`` and wait for it at most ``grace`` seconds (CANCEL_GRACE).
+
+    Work that ignores the cancellation is left behind, and logged; how it ends
+    later is consumed so it never surfaces as an unretrieved exception.
+    """
+    bound = CANCEL_GRACE if grace is None else grace
+    task.cancel()
+    task.add_done_callback(_consume)
+    done, _ = await asyncio.wait((task,), timeout=bound)
+    if not done:
+        log.warning("%s ignored cancellation for %gs; no longer waiting for it", what, bound)
+
+
+def caller_cancelled() -> bool:
+    """True when the current task has been asked to cancel, i.e. a
+    CancelledError seen now is the caller's and not one some callee raised."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()

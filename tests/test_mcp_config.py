@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,20 @@ def test_bot_mcp_imports_nothing_from_discord_or_cogs() -> None:
     assert len(files) >= 8
     offenders = {str(f.relative_to(ROOT)): sorted(imported_roots(f) & {"discord", "cogs"}) for f in files}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_without_servers_the_sdk_is_not_loaded() -> None:
+    """The SDK imports opentelemetry-api, which must not load unless asked for
+    (tests/test_tracing.py): a bot with no server files never imports it."""
+    script = (
+        "import sys, json, asyncio\n"
+        "from bot.mcp import McpManager, MemoryPinStore\n"
+        "async def main():\n"
+        "    async with McpManager({}, MemoryPinStore()) as manager:\n"
+        "        assert await manager.tools_for({'github': ['*']}) == []\n"
+        "asyncio.run(main())\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('mcp', 'opentelemetry'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1]) == []

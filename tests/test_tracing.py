@@ -205,7 +205,14 @@ import bot, cogs, executor
 from bot.config import load_settings
 from bot.tracing import open_tracing
 
-modules = [m.name for p in (bot, cogs, executor) for m in pkgutil.walk_packages(p.__path__, p.__name__ + ".")]
+# bot.mcp.session is the MCP SDK's adapter, and the SDK imports opentelemetry-api
+# itself; the bot imports that module only when an MCP server is configured.
+modules = [
+    m.name
+    for p in (bot, cogs, executor)
+    for m in pkgutil.walk_packages(p.__path__, p.__name__ + ".")
+    if m.name != "bot.mcp.session"
+]
 for name in modules:
     importlib.import_module(name)
 settings = load_settings(_env_file=None)

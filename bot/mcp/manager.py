@@ -50,10 +50,13 @@ class McpManager:
         connector: Connector | None = None,
     ) -> None:
         self._pins = pins
-        connect = connector or _sdk_connector()
-        self._servers = {
-            sid: Supervisor(config, connect, errlog or sys.stderr, backoff) for sid, config in servers.items()
-        }
+        self._servers: dict[str, Supervisor] = {}
+        if servers:
+            # The SDK (and the opentelemetry-api it imports) loads only when a server is configured.
+            connect = connector or _sdk_connector()
+            self._servers = {
+                sid: Supervisor(config, connect, errlog or sys.stderr, backoff) for sid, config in servers.items()
+            }
         self._unnameable: set[tuple[str, str]] = set()
 
     async def __aenter__(self) -> McpManager:

@@ -112,7 +112,7 @@ async def executus(base_url: str, tool_steps: int, client: str) -> AsyncIterator
     from bot.store import Store
     from executor.llm.openai import OpenAIChatModel
     from executor.ports import Ports
-    from executor.run import Config, Executor, RunnableAgent
+    from executor import Config, Executor, RunnableAgent
     from executor.tools.base import Tool
     from executor.tools.invocation import Invocation
     from executor.tools.registry import Registry

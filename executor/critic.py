@@ -36,6 +36,7 @@ class Critic:
         agent_id: str,
         ceiling: int,
         log_event: LogEvent,
+        on_activity: Callable[[], None] | None = None,
     ) -> None:
         self._escalator = escalator
         self._soft_timeout = soft_timeout
@@ -43,22 +44,23 @@ class Critic:
         self._agent_id = agent_id
         self._ceiling = ceiling
         self._log_event = log_event
+        self._on_activity = on_activity
         self._nudges: list[Message] = []
         self._last_activity = time.monotonic()
         self._iteration = 0
         self._recent_tools: list[str] = []
         self.killed = asyncio.Event()
 
-    @property
-    def active(self) -> bool:
-        return self._escalator is not None
-
     def ceiling(self) -> int:
         return self._ceiling
 
     def touch(self, iteration: int | None = None, tool: str = "") -> None:
-        """Record activity: the idle clock restarts."""
+        """Record activity: the idle clock restarts, and so do those of the
+        runs waiting on this one (``on_activity``: a delegating parent, and
+        its parent). A sub-run's steps touch this run's critic the same way."""
         self._last_activity = time.monotonic()
+        if self._on_activity is not None:
+            self._on_activity()
         if iteration is not None:
             self._iteration = iteration
         if tool:
@@ -70,7 +72,9 @@ class Critic:
 
     async def watch(self) -> None:
         """Runs beside the loop until cancelled; escalates after each idle
-        window of ``soft_timeout`` seconds without activity."""
+        window of ``soft_timeout`` seconds without activity. The first window
+        counts from here, when the run starts working."""
+        self._last_activity = time.monotonic()
         if self._escalator is None:
             return
         while not self.killed.is_set():

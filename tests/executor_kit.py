@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from executor.llm.scripted import ScriptedModel
 from executor.ports import Ports
-from executor.run import Config, Defaults, Executor
+from executor import Config, Defaults, Executor
 from executor.tools.base import Tool, ToolResult
 from executor.tools.invocation import Invocation
 

@@ -16,7 +16,7 @@ from executor.llm.types import (
     estimate_tokens,
 )
 from executor.ports import Ports
-from executor.run import RunnableAgent, RunStatus
+from executor import RunnableAgent, RunStatus
 from executor.tools.invocation import Invocation
 from tests.executor_kit import make_executor
 from tests.fakes.memory_ports import RecordingAudit, RecordingBudget

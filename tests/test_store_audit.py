@@ -18,7 +18,7 @@ from bot.store.writer import target_table
 from executor.llm.scripted import ScriptedModel, call, text
 from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.ports import Audit, Budget, Ports, RunRecorder
-from executor.run import RunnableAgent, RunStatus
+from executor import RunnableAgent, RunStatus
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
 from tests.executor_kit import make_executor

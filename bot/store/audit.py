@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from bot.store.bounded import RUN_TEXT_LIMIT, bounded, bounded_json
 from bot.store.clock import Clock, to_db
 from bot.store.writer import Writer
-from executor.llm.types import AssistantMessage, ToolCall, Usage
-from executor.ports import RunInfo, RunStats
-from executor.tools.base import ToolResult
+from executor import RunInfo, RunStats
+from executor.llm import AssistantMessage, ToolCall, Usage
+from executor.tools import ToolResult
 
 if TYPE_CHECKING:
-    from executor.tools.invocation import Invocation
+    from executor.tools import Invocation
 
 #: A run that has started and not closed. Left behind by a dead process, it
 #: becomes ``interrupted`` at the next start-up.

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.store.clock import from_db
 from bot.store.connection import SharedConnection
-from executor.llm.types import Usage
+from executor.llm import Usage
 
 
 @dataclass(frozen=True, slots=True)

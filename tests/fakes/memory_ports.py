@@ -23,7 +23,7 @@ from executor.ports import (
     Spend,
     Target,
 )
-from executor.run import Result, RunnableAgent
+from executor import Result, RunnableAgent
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
 

@@ -4,7 +4,7 @@ delivery, and the caller's Invocation left unchanged."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from executor import Defaults, RunnableAgent, RunStatus
 from executor.hooks import zip_steps
 from executor.tools.base import Tool, ToolResult
 from executor.tools.builtin.status import RUN_STATUS
-from executor.tools.invocation import Invocation, StepEvent
+from executor.tools.invocation import AttachedFile, Invocation, StepEvent
 from executor.tools.session import Artifact, PostRunResult, RunSession, SessionTools
 from tests.executor_kit import ECHO, finishes, make_executor
 from tests.fakes.memory_ports import (
@@ -317,6 +317,17 @@ async def test_the_callers_invocation_is_not_changed_so_it_can_be_reused() -> No
     assert (first.output, second.output) == ("one", "two")
     assert second.steps[0].result.startswith("step 0 of")  # its own fresh state, not the first run's
     assert inv == before and inv.cancel is before.cancel
+
+
+def test_an_invocation_is_built_once_complete() -> None:
+    """Frozen: what a run is given (history, on_step, attachments...) is set
+    when the Invocation is built; a delegated run's is built from it."""
+    inv = Invocation("u", history=[UserMessage("earlier")], attachments=(AttachedFile("a.png", "https://x/a.png"),))
+    with pytest.raises(FrozenInstanceError):
+        inv.on_step = print  # type: ignore[misc]
+    child = inv.child({"topic": "cats"})
+    assert (child.parent_run_id, child.depth, dict(child.skill_inputs)) == (inv.run_id, 1, {"topic": "cats"})
+    assert child.attachments == inv.attachments and child.history == () and child.cancel is inv.cancel
 
 
 async def test_concurrent_runs_of_one_invocation_keep_their_own_state() -> None:

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 import executor.run
+from executor import Defaults, RunnableAgent, RunStatus
 from executor.errors import LoopGuardTripped
+from executor.hooks import zip_steps
 from executor.llm.scripted import ScriptedModel, call, calls, text, tool_call
 from executor.llm.types import Image, Message, UserMessage
 from executor.ports import CriticDecision, Ports
-from executor import Defaults, RunnableAgent, RunStatus
-from executor.hooks import zip_steps
 from executor.tools.base import Tool, ToolResult
 from executor.tools.builtin.status import RUN_STATUS
 from executor.tools.invocation import AttachedFile, Invocation, StepEvent

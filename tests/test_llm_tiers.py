@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from executor import ModelResolver
 from executor.errors import ModelResolutionError
 from executor.llm.anthropic import AnthropicModel
 from executor.llm.errors import ProviderUnavailableError
@@ -22,7 +23,6 @@ from executor.llm.tiers import (
     parse_tiers,
 )
 from executor.llm.types import UserMessage
-from executor import ModelResolver
 from tests.fakes.model_servers import FakeAnthropicServer, FakeOpenAIServer, Reply
 
 TIERS = parse_tiers("fast=openai/gpt-4o-mini, smart=anthropic/claude-sonnet-4-5, local=openai/llama3.1:8b")

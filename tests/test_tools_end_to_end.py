@@ -13,10 +13,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.agents import LoadedAgents, load_agents
+from executor import Config, Executor
 from executor.llm.scripted import ScriptedModel, call, text
 from executor.llm.types import ToolResultMessage, UserMessage
 from executor.ports import Ports
-from executor import Config, Executor
 from executor.tools.builtin import NetPolicy, builtin_tools, workspace_session_factory
 from executor.tools.invocation import Invocation
 from executor.tools.registry import Registry

@@ -75,26 +75,27 @@ class Critic:
         window of ``soft_timeout`` seconds without activity. The first window
         counts from here, when the run starts working."""
         self._last_activity = time.monotonic()
-        if self._escalator is None:
+        escalator = self._escalator
+        if escalator is None:
             return
         while not self.killed.is_set():
             idle = time.monotonic() - self._last_activity
             if idle < self._soft_timeout:
                 await asyncio.sleep(self._soft_timeout - idle)
                 continue
-            await self._escalate("idle", idle)
+            await self._escalate(escalator, "idle", idle)
             self._last_activity = time.monotonic()
 
     async def at_ceiling(self, index: int) -> bool:
         """The loop reached the ceiling: may the critic extend it?"""
-        if self._escalator is None:
+        escalator = self._escalator
+        if escalator is None:
             return False
         before = self._ceiling
-        await self._escalate("ceiling", time.monotonic() - self._last_activity)
+        await self._escalate(escalator, "ceiling", time.monotonic() - self._last_activity)
         return self._ceiling > before and index < self._ceiling and not self.killed.is_set()
 
-    async def _escalate(self, reason: str, idle: float) -> None:
-        assert self._escalator is not None
+    async def _escalate(self, escalator: Escalator, reason: str, idle: float) -> None:
         report = CriticReport(
             run_id=self._run_id,
             agent_id=self._agent_id,
@@ -105,7 +106,7 @@ class Critic:
             last_tools=tuple(self._recent_tools),
         )
         try:
-            decision = await self._escalator.escalate(report)
+            decision = await escalator.escalate(report)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -56,6 +56,7 @@ KNOWN_CONTEXT_WINDOWS: Mapping[str, int] = {
 
 _TIER_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
+
 @dataclass(frozen=True, slots=True)
 class _Provider:
     info: ProviderInfo

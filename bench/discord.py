@@ -24,21 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import median, percentile, table  # noqa: E402
-from tests.fakes.bot_env import bot_environment  # noqa: E402
+from tests.fakes.bot_env import emulated_environment  # noqa: E402
 from tests.fakes.discord_emulator import DiscordEmulator  # noqa: E402
 from tests.fakes.model_servers import FakeOpenAIServer  # noqa: E402
 
 
 def bot_env(emu: DiscordEmulator, model: FakeOpenAIServer, db: Path) -> dict[str, str]:
-    return bot_environment(
-        db,
-        DISCORD_TOKEN=emu.token,
-        DISCORD_API_BASE=emu.api_base,
-        DISCORD_GUILD_IDS=str(emu.guild.id),
-        OPENAI_API_KEY="sk-bench",
-        OPENAI_BASE_URL=model.base_url,
-        LOG_LEVEL="WARNING",
-    )
+    return emulated_environment(db, emu, model, LOG_LEVEL="WARNING")
 
 
 async def measure(concurrency: int, rounds: int) -> dict[str, object]:

@@ -13,6 +13,7 @@ import sys
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure
+from bot.store import StoreOpenError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -48,6 +49,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     configure(settings.log_level if args.command != "chat" else "WARNING", settings.secrets())
+    try:
+        return run(args, settings)
+    except StoreOpenError as exc:  # an unusable DATABASE_URL: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "chat":
         from bot.console import chat
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -12,7 +13,7 @@ from discord.ext import commands
 from bot.core import Core
 from bot.delivery import NO_PINGS, DiscordDelivery
 from bot.flow import ThreadRunner
-from bot.progress import CancelButton
+from bot.progress import CancelButton, announce_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,9 @@ class ExecutusBot(commands.Bot):
         )
         self.core = core
         self.runs = core.runs
-        self.runner = ThreadRunner(core.runs)
+        self.runner = ThreadRunner(core.runs, core.store.audit)
+        #: The start-up task that finishes the progress messages of runs cut off earlier.
+        self.announcing: asyncio.Task[None] | None = None
         core.executor.config.ports.delivery = DiscordDelivery(self, core.runs.upload_limit)
 
     async def setup_hook(self) -> None:
@@ -90,6 +93,14 @@ class ExecutusBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d server(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+        if self.announcing is None:  # once per process; on_ready also follows reconnects
+            self.announcing = asyncio.create_task(self._announce_interrupted(), name="announce interrupted runs")
+
+    async def _announce_interrupted(self) -> None:
+        try:
+            await announce_interrupted(self, self.core.store.runs)
+        except Exception:  # best effort: notices not claimed yet stay pending for the next start
+            log.exception("could not report interrupted runs in their threads")
 
     async def on_message(self, message: discord.Message) -> None:
         """Prompts come from cogs' listeners; there are no text commands."""

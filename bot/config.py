@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.store import DEFAULT_DATABASE_URL
+from bot.store.owners import check_executor_id
 from executor.llm import (
     DEFAULT_ANTHROPIC_BASE_URL,
     DEFAULT_OPENAI_BASE_URL,
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     discord_api_base: str = "https://discord.com/api/v10"
     discord_guild_ids: Annotated[tuple[int, ...], NoDecode] = ()
     database_url: str = DEFAULT_DATABASE_URL
+    #: This process's identity as the owner of its runs (see bot/store/owners.py);
+    #: unset, the store makes one up from host, pid and a random part.
+    executor_id: str = ""
     agents_dir: Path = Path("agents")
     skills_dir: Path = Path("skills")
     artifacts_dir: Path = Path("artifacts")
@@ -82,6 +86,9 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     default_agent: str = "assistant"
     system_header: str = ""
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    otel_exporter_otlp_endpoint: str | None = None
 
     @field_validator("discord_guild_ids", mode="before")
     @classmethod
@@ -94,6 +101,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"DISCORD_GUILD_IDS: {item!r} is not a server id (comma-separated numbers)")
             ids.append(int(item))
         return tuple(ids)
+
+    @field_validator("executor_id")
+    @classmethod
+    def _executor_id(cls, value: str) -> str:
+        return check_executor_id(value.strip()) if value.strip() else ""
 
     @field_validator(*_PARSERS, mode="before")
     @classmethod

@@ -43,7 +43,7 @@ def print_step(out: TextIO) -> Callable[[StepEvent], None]:
 
 
 async def chat(settings: Settings, agent_id: str | None, tier: str | None, prompt: str | None) -> int:
-    async with http_client() as http, Store(settings.database_url) as store:
+    async with http_client() as http, Store(settings.database_url, executor_id=settings.executor_id) as store:
         core = build_core(settings, http, store)
         name = agent_id or settings.default_agent
         definition = core.agents.agents.get(name)

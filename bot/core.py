@@ -41,7 +41,12 @@ def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Cor
     """
     models = settings.model_registry(http)
     registry = Registry(builtin_tools())
-    agents = load_agents(settings.agents_dir, set(registry.names(Visibility.PRIVATE)), skills_dir=settings.skills_dir)
+    agents = load_agents(
+        settings.agents_dir,
+        set(registry.names(Visibility.PRIVATE)),
+        skills_dir=settings.skills_dir,
+        tiers=set(settings.model_tiers),
+    )
     for problem in agents.problems:
         log.warning("agent files: %s", problem)
     log.info("loaded agents: %s", ", ".join(agents.agents) or "none")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 import discord
 
@@ -14,12 +16,20 @@ from bot.runs import RunRequest, RunService
 from executor import Result
 
 
+class ProgressRecords(Protocol):
+    """Where a run's progress message is recorded with the run (the store's
+    audit), so that a run cut off by a crash can have it finished later."""
+
+    def progress_shown(self, run_id: str, message_id: str) -> AbstractContextManager[None]: ...
+
+
 class ThreadRunner:
     """Serialises runs per thread (a follow-up sent while a run is going waits
     its turn instead of being dropped) and drives the progress message."""
 
-    def __init__(self, service: RunService) -> None:
+    def __init__(self, service: RunService, records: ProgressRecords) -> None:
         self.service = service
+        self._records = records
         # Weak: a thread's lock lives only while a run holds or awaits it.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         #: Runs started here and not yet fully reported (progress included),
@@ -47,6 +57,7 @@ class ThreadRunner:
                 allowed_mentions=NO_PINGS,
             )
             progress = ProgressMessage(message, invocation.run_id, agent_name)
-            result = await self.service.run(request, invocation, progress.on_step)
+            with self._records.progress_shown(invocation.run_id, str(message.id)):
+                result = await self.service.run(request, invocation, progress.on_step)
             await progress.finish(result)
             return result

@@ -1,4 +1,5 @@
-"""The live progress message of a run, with its Cancel button.
+"""The live progress message of a run, with its Cancel button, and the
+last word on the progress of runs a dead process left behind.
 
 Step events arrive faster than Discord lets a message be edited (about five
 edits per five seconds per channel), so edits are coalesced: at most one in
@@ -12,7 +13,7 @@ import asyncio
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
@@ -22,6 +23,7 @@ from executor.tools import StepEvent
 
 if TYPE_CHECKING:
     from bot.runs import RunService
+    from bot.store import InterruptedRun
 
 log = logging.getLogger(__name__)
 
@@ -137,3 +139,55 @@ class ProgressMessage:
             await self._message.edit(content=text, view=None, allowed_mentions=NO_PINGS)
         except discord.HTTPException as exc:
             log.warning("run %s: final progress edit failed: %s", self._run_id, exc)
+
+
+class Notices(Protocol):
+    """The interrupted runs whose threads are owed a word (the store's runs)."""
+
+    async def notices_pending(self) -> list[InterruptedRun]: ...
+
+    async def claim_notice(self, run_id: str) -> bool: ...
+
+
+def interrupted_progress(run: InterruptedRun) -> str:
+    return (
+        f"⚠️ **{run.agent_name}** interrupted · the bot stopped before this run finished; ask again"
+        f"\n-# run `{run.run_id}`"
+    )
+
+
+def interrupted_note(run: InterruptedRun) -> str:
+    return (
+        "⚠️ This run was cut off when the bot stopped, so it has no answer. "
+        f"Ask again here to run it once more.\n-# run `{run.run_id}`"
+    )
+
+
+async def announce_interrupted(client: discord.Client, notices: Notices) -> int:
+    """At start-up: for each run cut off by a crash or restart (recovered by
+    this process or any other), say so in its thread and finish its progress
+    message, which still shows it working, without the Cancel button.
+
+    Each run is claimed first, so of several bot processes one tells it;
+    runs of servers this process does not serve are left to one that does.
+    The note goes first: sending unarchives an idle thread, which an edit
+    alone cannot. Returns how many runs were announced.
+    """
+    announced = 0
+    for run in await notices.notices_pending():
+        served = run.guild_id.isdigit() and client.get_guild(int(run.guild_id)) is not None
+        if not served or not await notices.claim_notice(run.run_id):
+            continue
+        channel = client.get_partial_messageable(int(run.thread_id))
+        try:
+            await channel.send(interrupted_note(run), allowed_mentions=NO_PINGS)
+            await channel.get_partial_message(int(run.progress_message_id)).edit(
+                content=interrupted_progress(run), view=None, allowed_mentions=NO_PINGS
+            )
+        except discord.HTTPException as exc:  # the thread or the message is gone: nothing left to tell
+            log.warning("run %s: could not report it interrupted in thread %s: %s", run.run_id, run.thread_id, exc)
+        else:
+            announced += 1
+    if announced:
+        log.info("told %d thread(s) that their run was interrupted", announced)
+    return announced

@@ -222,8 +222,10 @@ class AskCog(commands.Cog):
         self._taken[message.id] = None
         if len(self._taken) > 1024:
             self._taken.popitem(last=False)
-        # Recorded first: a message is taken up once, answered or refused.
-        await self.store.threads.mark_handled(record.thread_id, message.id)
+        # Claimed first: a message is taken up once, answered or refused, by
+        # one process of any sharing this database (and bot token).
+        if not await self.store.threads.mark_handled(record.thread_id, message.id):
+            return
         author = message.author
         if str(author.id) != record.starter_id and not record.open_to_all and not member_is_admin(author, thread):
             await answer(

@@ -15,7 +15,8 @@ Layout:
 - ``agent``, ``result``, ``config``: RunnableAgent; Result and RunStatus;
   Config, Defaults and the ModelResolver;
 - ``ports``: the Protocols the host implements (Budget, Audit/RunRecorder,
-  Palette, Delivery, Escalator) and the records they receive;
+  Palette, Delivery, Escalator) and the records they receive; ``tracing``:
+  the Tracer port (spans around a run, its model and tool calls);
 - ``loop``: the agent loop; ``hooks``: what the executor does at each of its
   points (progress, critic clock, audit steps); ``critic``, ``compact``,
   ``delegation``, ``state``, ``tasks``, ``errors``;
@@ -54,8 +55,10 @@ from executor.ports import (
 )
 from executor.result import Result, RunStatus
 from executor.run import Executor
+from executor.tracing import NO_TRACING, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
 
 __all__ = [
+    "NO_TRACING",
     "Audit",
     "Budget",
     "BudgetExceeded",
@@ -71,13 +74,16 @@ __all__ = [
     "ExecutorError",
     "LoopGuardTripped",
     "ModelResolutionError",
+    "ModelCallSpan",
     "ModelResolver",
+    "NoTracing",
     "Palette",
     "Ports",
     "Result",
     "RunCancelled",
     "RunInfo",
     "RunRecorder",
+    "RunSpan",
     "RunStats",
     "RunStatus",
     "RunTimeout",
@@ -85,5 +91,7 @@ __all__ = [
     "Spend",
     "SummaryCompactor",
     "Target",
+    "ToolCallSpan",
     "ToolboxError",
+    "Tracer",
 ]

@@ -82,7 +82,7 @@ async def bot_on(
         model_max_retries=0,
         **settings,
     )
-    async with http_client() as http, Store(config.database_url) as store:
+    async with http_client() as http, Store(config.database_url, executor_id=config.executor_id) as store:
         await point_discord_at(config.discord_api_base, http)
         core = build_core(config, http, store)
         bot = ExecutusBot(core)

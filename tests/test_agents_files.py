@@ -17,6 +17,7 @@ from executor.tools.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = {t.name for t in builtin_tools()}
+TIERS = {"fast", "smart"}
 
 GOOD_AGENT = '''
 name = "Helper"
@@ -47,7 +48,7 @@ def write(directory: Path, files: dict[str, str]) -> Path:
 
 def load(tmp_path: Path, agents: dict[str, str], skills: dict[str, str] | None = None) -> LoadedAgents:
     skills_dir = write(tmp_path / "skills", skills or {})
-    return load_agents(write(tmp_path / "agents", agents), TOOLS, skills_dir=skills_dir)
+    return load_agents(write(tmp_path / "agents", agents), TOOLS, skills_dir=skills_dir, tiers=TIERS)
 
 
 def test_shipped_agents_and_skills_load_and_build_their_toolboxes() -> None:
@@ -101,7 +102,10 @@ def test_relative_directory_shows_in_messages(tmp_path: Path, monkeypatch: pytes
         (GOOD_AGENT + "critic = 'yes'\n", "critic: Input should be a valid boolean"),
         (GOOD_AGENT + "[palette]\nskills = ['nope']\n", "palette.skills: no skill 'nope' was loaded"),
         (GOOD_AGENT + "[palette]\nagents = ['ghost']\n", "palette.agents: no agent 'ghost' was loaded"),
-        (GOOD_AGENT + "[palette]\nagents = ['x']\n", "palette.agents: an agent cannot delegate to itself"),
+        (GOOD_AGENT + "[palette]\nagents = ['x']\n", "palette: an agent cannot delegate to itself (agents lists 'x')"),
+        (GOOD_AGENT + "tier = 'galaxy'\n", "tier: unknown tier 'galaxy' (known: fast, smart)"),
+        (GOOD_AGENT + "tier = 'openai'\n", "tier: unknown tier 'openai' (known: fast, smart)"),
+        (GOOD_AGENT + "tier = 'acme/model-1'\n", "tier: unknown provider 'acme' in 'acme/model-1'"),
         (GOOD_AGENT + "[access]\neveryone = true\nroles = ['mod']\n", "access: give either everyone = true or roles"),
         (GOOD_AGENT + "[access]\nroles = 'mod'\n", "access.roles: Input should be a valid list"),
     ],
@@ -112,6 +116,44 @@ def test_each_problem_is_reported_against_its_file(tmp_path: Path, text: str, pr
     assert any(p.startswith(f"{tmp_path / 'agents' / 'x.toml'}: ") and problem in p for p in loaded.problems), (
         loaded.problems
     )
+
+
+def test_every_problem_of_a_file_is_reported_not_only_the_first(tmp_path: Path) -> None:
+    broken = (
+        GOOD_AGENT.replace('"calculator"', '"shell"')
+        + "tier = 'galaxy'\nmax_iterations = 0\ncritic = 'yes'\n[palette]\nskills = ['nope']\n"
+    )
+    loaded = load(tmp_path, {"x.toml": broken, "ok.toml": GOOD_AGENT})
+    where = tmp_path / "agents" / "x.toml"
+    assert list(loaded.agents) == ["ok"]
+    assert [p.split(": ", 2)[1] for p in loaded.problems] == [
+        "tier",
+        "tools",
+        "max_iterations",
+        "palette.skills",
+        "critic",
+    ], loaded.problems
+    assert f"{where}: tier: unknown tier 'galaxy' (known: fast, smart)" in loaded.problems
+    assert all(p.startswith(f"{where}: ") for p in loaded.problems)
+
+
+def test_a_skill_reports_its_tier_tools_and_template_together(tmp_path: Path) -> None:
+    broken = "tier = 'huge'\ntools = ['write_file', 'browser']\n" + GOOD_SKILL.replace("{text}", "{body}")
+    loaded = load(tmp_path, {}, {"s.toml": broken})
+    where = tmp_path / "skills" / "s.toml"
+    assert loaded.skills == {}
+    assert loaded.problems == [
+        f"{where}: tier: unknown tier 'huge' (known: fast, smart)",
+        f"{where}: tools: 'write_file' is only available to agents, not skills; unknown tool 'browser' (known: "
+        + ", ".join(sorted(TOOLS))
+        + ")",
+        f"{where}: prompt: {{body}} is not one of the inputs",
+    ]
+
+
+def test_a_provider_model_spec_is_a_valid_tier(tmp_path: Path) -> None:
+    loaded = load(tmp_path, {"x.toml": GOOD_AGENT + "tier = 'openai/llama3.1:8b'\n"})
+    assert loaded.problems == [] and loaded.agents["x"].tier == "openai/llama3.1:8b"
 
 
 def test_delegating_to_a_broken_agent_drops_the_chain(tmp_path: Path) -> None:

@@ -125,3 +125,12 @@ def test_env_example_documents_every_setting_and_loads() -> None:
     for name, index in assigned.items():
         assert lines[index - 1].startswith("# "), f"{name} has no comment above it"
     assert load_settings(_env_file=example) == load_settings(_env_file=None)
+
+
+def test_executor_id_is_checked_and_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(_env_file=None).executor_id == ""  # the store makes one up per process
+    monkeypatch.setenv("EXECUTOR_ID", " bot-eu.1 ")
+    assert load_settings(_env_file=None).executor_id == "bot-eu.1"
+    monkeypatch.setenv("EXECUTOR_ID", "bot/../1")
+    with pytest.raises(ConfigError, match=r"EXECUTOR_ID: 'bot/\.\./1' must be 1-64 letters"):
+        load_settings(_env_file=None)

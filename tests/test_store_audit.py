@@ -228,20 +228,3 @@ def test_the_writer_refuses_statements_it_cannot_order() -> None:
     assert target_table("DELETE FROM budget_ledger") == "budget_ledger"
     with pytest.raises(ValueError, match="only INSERT, UPDATE and DELETE"):
         target_table("SELECT * FROM runs")
-
-
-async def test_a_second_process_opening_the_database_leaves_live_runs_alone(tmp_path: Path) -> None:
-    async with Store(url(tmp_path)) as bot_store:
-        live = await bot_store.audit.start_run(run_info("live"))
-        # The terminal console opens the same database while the bot runs.
-        async with Store(url(tmp_path)) as console_store:
-            assert console_store.recovery.interrupted_runs == 0
-            detail = await console_store.runs.detail("live")
-            assert detail is not None and detail.run.status == "running"
-        await live.close(stats())
-        done = await bot_store.runs.detail("live")
-        assert done is not None and done.run.status == "ok"
-    # After the owner is gone, the next process owns the database and recovers.
-    async with Store(url(tmp_path)) as store:
-        assert store.recovery.interrupted_runs == 0
-        assert (tmp_path / "executus.db.owner").exists()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import DatabaseURLError, SchemaTooNewError, Store, database_path, migrate
+from bot.store import DatabaseURLError, SchemaTooNewError, Store, StoreOpenError, database_path, migrate
 from bot.store import migrations as migrations_module
 from bot.store.migrations import MIGRATIONS, statements
 from tests.store_helpers import url
@@ -24,6 +24,7 @@ TABLES = {
     "budget_limits",
     "budget_reservations",
     "budget_ledger",
+    "handled_messages",
 }
 
 
@@ -74,14 +75,17 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     await migrate(url(tmp_path))
     with sqlite3.connect(tmp_path / "executus.db") as conn:
         conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'later')")
-    with pytest.raises(SchemaTooNewError, match="schema version 99"):
+    with pytest.raises(StoreOpenError, match=r"^DATABASE_URL sqlite:///.*: the database is at schema version 99"):
         await migrate(url(tmp_path))
+    with pytest.raises(StoreOpenError, match="schema version 99") as raised:
+        await Store.open(url(tmp_path))
+    assert isinstance(raised.value.__context__, SchemaTooNewError)
 
 
 async def test_a_failing_migration_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     broken = (*MIGRATIONS, "CREATE TABLE extra (x INTEGER);\nCREATE TABLE runs (x INTEGER);")
     monkeypatch.setattr(migrations_module, "MIGRATIONS", broken)
-    with pytest.raises(sqlite3.OperationalError, match="already exists"):
+    with pytest.raises(StoreOpenError, match="table runs already exists"):
         await migrate(url(tmp_path))
     assert "extra" not in tables(tmp_path / "executus.db")
     with sqlite3.connect(tmp_path / "executus.db") as conn:

@@ -2,16 +2,23 @@
 
 Server owners write these files by hand, so every field is checked at
 start-up and unknown keys are errors (a misspelt ``max_iteration`` must not
-be silently ignored).
+be silently ignored). Names that refer to the rest of the installation
+(tools, tiers, skills) are checked by field validators against ``Known``,
+passed as pydantic's validation context: one validation reports every
+problem of a file at once, references included.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from typing import Literal
+from collections.abc import Set
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from executor.llm import ModelSpec
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _INPUT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -35,6 +42,52 @@ def _check_unique(values: list[str]) -> list[str]:
     return values
 
 
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What definition files may refer to (the validation context).
+
+    ``agent_tools`` are the per-run session tools only agents may name.
+    ``tiers`` are MODEL_TIERS' names; None leaves tiers to the model resolver
+    at run time. ``skills`` are the skills loaded so far (skills load first).
+    """
+
+    tools: Set[str]
+    agent_tools: Set[str] = frozenset()
+    tiers: Set[str] | None = None
+    skills: Set[str] = frozenset()
+
+
+def _known(info: ValidationInfo) -> Known | None:
+    return info.context if isinstance(info.context, Known) else None
+
+
+def _check_tools(tools: list[str], info: ValidationInfo, *, agent: bool) -> list[str]:
+    known = _known(info)
+    if known is None:
+        return tools
+    allowed = known.tools | known.agent_tools if agent else known.tools
+    bad = []
+    for name in tools:
+        if name in known.agent_tools and not agent:
+            bad.append(f"{name!r} is only available to agents, not skills")
+        elif name not in allowed:
+            bad.append(f"unknown tool {name!r} (known: {', '.join(sorted(allowed))})")
+    if bad:
+        raise ValueError("; ".join(bad))
+    return tools
+
+
+def _check_tier(tier: str, info: ValidationInfo) -> str:
+    """A MODEL_TIERS name, or a provider/model spec (as the resolver takes)."""
+    known = _known(info)
+    if not tier or known is None or known.tiers is None or tier in known.tiers:
+        return tier
+    if "/" in tier:
+        ModelSpec.parse(tier)  # its ValueError says what is wrong with the spec
+        return tier
+    raise ValueError(f"unknown tier {tier!r} (known: {', '.join(sorted(known.tiers)) or 'none'})")
+
+
 class _Strict(BaseModel):
     # TOML values are typed: "yes" for a boolean or "5" for a number is a mistake to report.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
@@ -55,12 +108,22 @@ class AccessFile(_Strict):
 
 
 class PaletteFile(_Strict):
-    """The skills and agents an agent may delegate to, by id."""
+    """The skills and agents an agent may delegate to, by id. Whether the
+    agents load is known only once every agent file is read (see loader.py)."""
 
     skills: list[str] = Field(default_factory=list)
     agents: list[str] = Field(default_factory=list)
 
     _unique = field_validator("skills", "agents")(_check_unique)
+
+    @field_validator("skills")
+    @classmethod
+    def _skills_loaded(cls, skills: list[str], info: ValidationInfo) -> list[str]:
+        known = _known(info)
+        missing = [name for name in skills if known is not None and name not in known.skills]
+        if missing:
+            raise ValueError("; ".join(f"no skill {name!r} was loaded" for name in missing))
+        return skills
 
 
 class Identified(_Strict):
@@ -71,19 +134,44 @@ class Identified(_Strict):
     _id = field_validator("id")(_check_id)
 
 
-class AgentFile(Identified):
+class Definition(Identified):
+    """What agents and skills share: a model tier, tools and caps."""
+
+    #: Whether the per-run session tools (Known.agent_tools) are allowed.
+    session_tools: ClassVar[bool]
+
     name: str = ""
     description: str = Field(min_length=1, max_length=100)
-    system_prompt: str = Field(min_length=1)
     tier: str = ""
     tools: list[str] = Field(default_factory=list)
-    palette: PaletteFile = Field(default_factory=PaletteFile)
     max_iterations: int | None = MaxIterations
     max_runtime: float | None = MaxRuntime
+
+    _unique = field_validator("tools")(_check_unique)
+    _tier = field_validator("tier")(_check_tier)
+
+    @field_validator("tools")
+    @classmethod
+    def _tools_exist(cls, tools: list[str], info: ValidationInfo) -> list[str]:
+        return _check_tools(tools, info, agent=cls.session_tools)
+
+
+class AgentFile(Definition):
+    session_tools = True
+
+    system_prompt: str = Field(min_length=1)
+    palette: PaletteFile = Field(default_factory=PaletteFile)
     critic: bool = False
     access: AccessFile = Field(default_factory=AccessFile)
 
-    _unique = field_validator("tools")(_check_unique)
+    @field_validator("palette")
+    @classmethod
+    def _not_itself(cls, palette: PaletteFile, info: ValidationInfo) -> PaletteFile:
+        # A field validator, not a model one: those run only when every field is valid.
+        own = info.data.get("id")
+        if own in palette.agents:
+            raise ValueError(f"an agent cannot delegate to itself (agents lists {own!r})")
+        return palette
 
 
 class InputFile(_Strict):
@@ -92,21 +180,16 @@ class InputFile(_Strict):
     required: bool = True
 
 
-class SkillFile(Identified):
+class SkillFile(Definition):
     """A skill: a focused sub-agent the model calls like a tool, with typed
     inputs filled into ``prompt`` (``str.format`` fields named after inputs)."""
 
-    name: str = ""
-    description: str = Field(min_length=1, max_length=100)
-    prompt: str = Field(min_length=1)
-    system_prompt: str = ""
-    tier: str = ""
-    tools: list[str] = Field(default_factory=list)
-    inputs: dict[str, InputFile] = Field(default_factory=dict)
-    max_iterations: int | None = MaxIterations
-    max_runtime: float | None = MaxRuntime
+    session_tools = False
 
-    _unique = field_validator("tools")(_check_unique)
+    system_prompt: str = ""
+    inputs: dict[str, InputFile] = Field(default_factory=dict)
+    # After ``inputs``: its validator reads the validated inputs.
+    prompt: str = Field(min_length=1)
 
     @field_validator("inputs")
     @classmethod
@@ -116,17 +199,20 @@ class SkillFile(Identified):
             raise ValueError(f"input names must be identifiers (letters, digits, '_'): {', '.join(bad)}")
         return inputs
 
-    @model_validator(mode="after")
-    def _template_fits_inputs(self) -> SkillFile:
+    @field_validator("prompt")
+    @classmethod
+    def _template_fits_inputs(cls, prompt: str, info: ValidationInfo) -> str:
         """Every ``{field}`` must name an input. An optional input the model
-        leaves out fills its field with empty text (see executor/delegation.py)."""
+        leaves out fills its field with empty text (see executor/delegation.py).
+        Unchecked when the inputs themselves are invalid (that is reported)."""
         try:
-            fields = [f for _, f, _, _ in string.Formatter().parse(self.prompt) if f is not None]
+            fields = [f for _, f, _, _ in string.Formatter().parse(prompt) if f is not None]
         except ValueError as exc:
-            raise ValueError(f"prompt: {exc} (write literal braces as {{{{ and }}}})") from None
+            raise ValueError(f"{exc} (write literal braces as {{{{ and }}}})") from None
+        inputs = info.data.get("inputs")
         for name in fields:
             if not _INPUT.fullmatch(name):
-                raise ValueError(f"prompt: {{{name}}} must name an input (no positions, attributes or indexes)")
-            if name not in self.inputs:
-                raise ValueError(f"prompt: {{{name}}} is not one of the inputs")
-        return self
+                raise ValueError(f"{{{name}}} must name an input (no positions, attributes or indexes)")
+            if inputs is not None and name not in inputs:
+                raise ValueError(f"{{{name}}} is not one of the inputs")
+        return prompt

@@ -1,23 +1,24 @@
 """Reading AGENTS_DIR and SKILLS_DIR at start-up.
 
 A broken file must not take the bot down with it: each problem becomes one
-line naming the file and the field, and every good definition still loads.
-An agent whose tools or palette entries do not exist is not loaded, since
-its runs would fail before their first model call.
+line naming the file and the field, every problem of a file is reported
+(not only the first), and every good definition still loads. An agent whose
+tools, tier or palette entries do not exist is not loaded, since its runs
+would fail before their first model call.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import ValidationError
 
 from bot.agents.definitions import Access, AgentDefinition, SkillDefinition
-from bot.agents.files import AgentFile, Identified, SkillFile
+from bot.agents.files import AgentFile, Identified, Known, SkillFile
 from executor import RunnableAgent
 from executor.tools.builtin import WORKSPACE_TOOL_NAMES, describe_errors
 
@@ -53,48 +54,43 @@ def load_agents(
     *,
     skills_dir: str | Path | None = None,
     session_tools: Set[str] = WORKSPACE_TOOL_NAMES,
+    tiers: Set[str] | None = None,
 ) -> LoadedAgents:
     """Load every ``*.toml`` in ``agents_dir`` (and ``skills_dir``).
 
     ``known_tools`` are the registry's tool names; ``session_tools`` the
     per-run tools an agent (not a skill: sub-runs get no session tools) may
-    also name. Palette entries must name loaded skills and agents.
+    also name; ``tiers`` the MODEL_TIERS names a ``tier`` may use besides a
+    provider/model spec (None: not checked). Palette entries must name
+    loaded skills and agents. Every problem of a file is reported.
     """
     loaded = LoadedAgents()
     problems = loaded.problems
+    known = Known(tools=known_tools, agent_tools=session_tools, tiers=tiers)
     if skills_dir is not None:
-        for path, skill in _by_id(_read_dir(Path(skills_dir), SkillFile, problems), problems).values():
-            if _known(path, skill.tools, known_tools, problems, session_tools):
-                loaded.skills[skill.id] = _skill(skill, path)
-    candidates = _by_id(_read_dir(Path(agents_dir), AgentFile, problems), problems)
-    for id_, (path, agent) in list(candidates.items()):
-        tools_ok = _known(path, agent.tools, known_tools | session_tools, problems)
-        missing_skills = [s for s in agent.palette.skills if s not in loaded.skills]
-        problems.extend(f"{path}: palette.skills: no skill {name!r} was loaded" for name in missing_skills)
-        delegates_to_self = id_ in agent.palette.agents
-        if delegates_to_self:
-            problems.append(f"{path}: palette.agents: an agent cannot delegate to itself")
-        if not tools_ok or missing_skills or delegates_to_self:
-            del candidates[id_]
+        for path, skill in _by_id(_read_dir(Path(skills_dir), SkillFile, known, problems), problems).values():
+            loaded.skills[skill.id] = _skill(skill, path)
+    known = replace(known, skills=frozenset(loaded.skills))
+    candidates = _by_id(_read_dir(Path(agents_dir), AgentFile, known, problems), problems)
     _drop_broken_delegations(candidates, problems)
     for path, agent in candidates.values():
         loaded.agents[agent.id] = _agent(agent, path, session_tools)
     return loaded
 
 
-def _read_dir(directory: Path, model: type[F], problems: list[str]) -> list[tuple[Path, F]]:
+def _read_dir(directory: Path, model: type[F], known: Known, problems: list[str]) -> list[tuple[Path, F]]:
     if not directory.is_dir():
         problems.append(f"{directory}: directory not found")
         return []
     out = []
     for path in sorted(directory.glob("*.toml")):
-        parsed = _read(path, model, problems)
+        parsed = _read(path, model, known, problems)
         if parsed is not None:
             out.append((path, parsed))
     return out
 
 
-def _read(path: Path, model: type[F], problems: list[str]) -> F | None:
+def _read(path: Path, model: type[F], known: Known, problems: list[str]) -> F | None:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -105,7 +101,7 @@ def _read(path: Path, model: type[F], problems: list[str]) -> F | None:
         return None
     data.setdefault("id", path.stem)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=known)
     except ValidationError as exc:
         problems.extend(f"{path}: {line}" for line in describe_errors(exc))
         return None
@@ -120,20 +116,6 @@ def _by_id(files: list[tuple[Path, F]], problems: list[str]) -> dict[str, tuple[
         else:
             out[parsed.id] = (path, parsed)
     return out
-
-
-def _known(
-    path: Path, tools: Iterable[str], known: Set[str], problems: list[str], agents_only: Set[str] = frozenset()
-) -> bool:
-    """Whether every tool exists (for this kind of definition); reports those that do not."""
-    bad = []
-    for name in tools:
-        if name in agents_only:
-            bad.append(f"{path}: tools: {name!r} is only available to agents, not skills")
-        elif name not in known:
-            bad.append(f"{path}: tools: unknown tool {name!r} (known: {', '.join(sorted(known))})")
-    problems.extend(bad)
-    return not bad
 
 
 def _drop_broken_delegations(candidates: dict[str, tuple[Path, AgentFile]], problems: list[str]) -> None:

@@ -13,18 +13,21 @@ from bot.store.budget import StoreBudget
 from bot.store.conversations import Conversations
 from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
 from bot.store.limits import Limits
-from bot.store.migrations import SchemaTooNewError, migrate
+from bot.store.errors import StoreOpenError
+from bot.store.migrations import SchemaTooNewError
+from bot.store.owners import check_executor_id, new_executor_id
 from bot.store.periods import Period
 from bot.store.recovery import Recovery
 from bot.store.runs import (
     EventRecord,
+    InterruptedRun,
     RunDetail,
     Runs,
     RunSummary,
     StepRecord,
     ToolCallRecord,
 )
-from bot.store.store import Store
+from bot.store.store import Store, migrate
 from bot.store.threads import AgentThread, AgentThreads
 from bot.store.url import DEFAULT_DATABASE_URL, DatabaseURLError, database_path
 from bot.store.writer import StoreClosedError
@@ -36,6 +39,7 @@ __all__ = [
     "Conversations",
     "DatabaseURLError",
     "EventRecord",
+    "InterruptedRun",
     "Limits",
     "MemberUsage",
     "Period",
@@ -52,8 +56,11 @@ __all__ = [
     "StoreAudit",
     "StoreBudget",
     "StoreClosedError",
+    "StoreOpenError",
     "StoreRecorder",
     "ToolCallRecord",
+    "check_executor_id",
     "database_path",
     "migrate",
+    "new_executor_id",
 ]

@@ -3,7 +3,9 @@ calls and events."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from bot.store.bounded import RUN_TEXT_LIMIT, bounded, bounded_json
@@ -116,18 +118,34 @@ class StoreRecorder:
 
 class StoreAudit:
     """The Audit port. ``start_run`` waits until the ``running`` row is
-    committed, so a crash after it leaves a row to mark ``interrupted``."""
+    committed, so a crash after it leaves a row for recovery to mark
+    ``interrupted``. Rows name ``owner_id``, this process (see owners.py)."""
 
-    def __init__(self, writer: Writer, clock: Clock) -> None:
+    def __init__(self, writer: Writer, clock: Clock, owner_id: str) -> None:
         self._writer = writer
         self._clock = clock
+        self._owner_id = owner_id
+        self._progress: dict[str, str] = {}
+
+    @contextlib.contextmanager
+    def progress_shown(self, run_id: str, message_id: str) -> Iterator[None]:
+        """While the block runs, run ``run_id`` records ``message_id`` as its
+        progress message when it starts (in its ``running`` row, so that if
+        this process dies mid-run, the one that recovers the run can finish
+        that message). The run is started inside the block by the executor,
+        which knows nothing of messages."""
+        self._progress[run_id] = message_id
+        try:
+            yield
+        finally:
+            self._progress.pop(run_id, None)
 
     async def start_run(self, info: RunInfo) -> StoreRecorder:
         await self._writer.write(
             (
                 "INSERT INTO runs (run_id, agent_id, agent_name, caller_id, guild_id, channel_id, parent_run_id,"
-                " tier, model, status, input, inputs, max_iterations, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " tier, model, status, input, inputs, max_iterations, started_at, owner_id, progress_message_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     info.run_id,
                     info.agent_id,
@@ -143,6 +161,8 @@ class StoreAudit:
                     bounded_json(info.inputs, RUN_TEXT_LIMIT),
                     info.max_iterations,
                     to_db(info.started_at),
+                    self._owner_id,
+                    self._progress.get(info.run_id, ""),
                 ),
             )
         )

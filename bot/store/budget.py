@@ -37,16 +37,18 @@ class StoreBudget:
     reservation to ledger exactly once; a second ``commit`` is a no-op.
     """
 
-    def __init__(self, conn: SerialConnection, audit: StoreAudit, clock: Clock) -> None:
+    def __init__(self, conn: SerialConnection, audit: StoreAudit, clock: Clock, owner_id: str) -> None:
         self._conn = conn
         self._audit = audit
         self._clock = clock
+        #: Recorded on reservations, so recovery releases only a gone process's (owners.py).
+        self._owner_id = owner_id
 
     async def check(self, invocation: Invocation, agent_id: str) -> None:
         """Reserve the run, or raise BudgetExceeded with a message for the
         member (which limit, the numbers, when it resets). A refusal is also
         recorded in the audit, for admins."""
-        refusal = await self._conn.call(_check, invocation, agent_id, self._clock())
+        refusal = await self._conn.call(_check, invocation, agent_id, self._owner_id, self._clock())
         if refusal is None:
             return
         try:
@@ -96,7 +98,9 @@ class StoreBudget:
 # -- in the budget connection's thread ------------------------------------
 
 
-def _check(conn: sqlite3.Connection, invocation: Invocation, agent_id: str, now: datetime) -> str | None:
+def _check(
+    conn: sqlite3.Connection, invocation: Invocation, agent_id: str, owner_id: str, now: datetime
+) -> str | None:
     guild_id, member_id = invocation.guild_id, invocation.caller_id
     with transaction(conn, "IMMEDIATE"):
         admitted = conn.execute("SELECT 1 FROM budget_reservations WHERE run_id = ?", (invocation.run_id,)).fetchone()
@@ -106,9 +110,9 @@ def _check(conn: sqlite3.Connection, invocation: Invocation, agent_id: str, now:
         refusal = _refusal(conn, limits, guild_id, member_id, now, top_level=not invocation.parent_run_id)
         if refusal is None:
             conn.execute(
-                "INSERT INTO budget_reservations (run_id, guild_id, member_id, agent_id, parent_run_id, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (invocation.run_id, guild_id, member_id, agent_id, invocation.parent_run_id, to_db(now)),
+                "INSERT INTO budget_reservations (run_id, guild_id, member_id, agent_id, parent_run_id, started_at,"
+                " owner_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (invocation.run_id, guild_id, member_id, agent_id, invocation.parent_run_id, to_db(now), owner_id),
             )
     return refusal
 

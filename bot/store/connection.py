@@ -4,6 +4,7 @@ and running one transaction at a time on a shared connection."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,7 +35,9 @@ async def connect(path: Path) -> aiosqlite.Connection:
         async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
             row = await cursor.fetchone()
         if row is None or str(row[0]).lower() != "wal":
-            raise RuntimeError(f"could not switch {path} to WAL mode (journal_mode is {row[0] if row else None!r})")
+            raise sqlite3.OperationalError(
+                f"could not switch {path} to WAL mode (journal_mode is {row[0] if row else None!r})"
+            )
     except BaseException:
         await conn.close()
         raise

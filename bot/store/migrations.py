@@ -13,8 +13,7 @@ import sqlite3
 import aiosqlite
 
 from bot.store.clock import to_db, utc_now
-from bot.store.connection import connect, transaction
-from bot.store.url import database_path
+from bot.store.connection import transaction
 
 _PERIOD = "'day', 'week', 'month'"
 
@@ -166,6 +165,24 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE agent_threads ADD COLUMN active_at TEXT NOT NULL DEFAULT '';
     CREATE INDEX agent_threads_by_activity ON agent_threads (active_at);
     """,
+    # 5: who owns each running run and reservation (start-up recovery takes
+    # over only those whose owner process is gone), the run's progress
+    # message (finished by the process that recovers the run, through
+    # notice_pending), and claims on thread messages (so that one process,
+    # of any number sharing a bot token, answers each).
+    """
+    ALTER TABLE runs ADD COLUMN owner_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN progress_message_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN notice_pending INTEGER NOT NULL DEFAULT 0 CHECK (notice_pending IN (0, 1));
+    CREATE INDEX runs_notice_pending ON runs (run_id) WHERE notice_pending = 1;
+    ALTER TABLE budget_reservations ADD COLUMN owner_id TEXT NOT NULL DEFAULT '';
+    CREATE TABLE handled_messages (
+        message_id INTEGER PRIMARY KEY,
+        thread_id TEXT NOT NULL,
+        handled_at TEXT NOT NULL
+    );
+    CREATE INDEX handled_messages_by_age ON handled_messages (handled_at);
+    """,
 )
 
 
@@ -219,15 +236,3 @@ async def apply_migrations(conn: aiosqlite.Connection) -> list[int]:
             )
         applied.append(version)
     return applied
-
-
-async def migrate(database_url: str) -> list[int]:
-    """``python -m bot migrate``: bring the database at ``database_url`` up to
-    date (creating the file and its folder if needed); return what was applied."""
-    path = database_path(database_url)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = await connect(path)
-    try:
-        return await apply_migrations(conn)
-    finally:
-        await conn.close()

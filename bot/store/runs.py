@@ -1,14 +1,17 @@
-"""Reading the audit trail back, for admin commands."""
+"""Reading the audit trail back, for admin commands, and the notices owed
+for runs that recovery found cut off."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.store.clock import from_db
 from bot.store.connection import SharedConnection
+from bot.store.serial import SerialConnection, transaction
 from executor.llm import Usage
 
 
@@ -72,6 +75,18 @@ class RunDetail:
     events: list[EventRecord]
 
 
+@dataclass(frozen=True, slots=True)
+class InterruptedRun:
+    """A run cut off by its process's end whose progress message still shows
+    it working. ``thread_id`` is where it answered (its channel)."""
+
+    run_id: str
+    agent_name: str
+    guild_id: str
+    thread_id: str
+    progress_message_id: str
+
+
 _SUMMARY = (
     "run_id, agent_id, caller_id, guild_id, channel_id, parent_run_id, tier, model, status, input, output, error,"
     " started_at, finished_at, runtime_seconds, input_tokens, output_tokens, reasoning_tokens, cached_tokens,"
@@ -80,8 +95,27 @@ _SUMMARY = (
 
 
 class Runs:
-    def __init__(self, reader: SharedConnection) -> None:
+    def __init__(self, reader: SharedConnection, serial: SerialConnection) -> None:
         self._reader = reader
+        self._serial = serial
+
+    async def notices_pending(self) -> list[InterruptedRun]:
+        """Interrupted runs whose thread has not been told yet (see recovery.py)."""
+        async with self._reader.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT run_id, agent_name, agent_id, guild_id, channel_id, progress_message_id FROM runs"
+                " WHERE notice_pending = 1 ORDER BY started_at"
+            )
+        return [
+            InterruptedRun(r["run_id"], r["agent_name"] or r["agent_id"], r["guild_id"], r["channel_id"],
+                           r["progress_message_id"])
+            for r in rows
+        ]
+
+    async def claim_notice(self, run_id: str) -> bool:
+        """True for the one caller, of any process, that is to tell the run's
+        thread; False when another has taken it (or it is not pending)."""
+        return await self._serial.call(_claim_notice, run_id)
 
     async def recent(self, guild_id: str, member_id: str | None = None, limit: int = 20) -> list[RunSummary]:
         """A guild's runs, or one member's there, newest first."""
@@ -168,3 +202,9 @@ def _summary(r: Any) -> RunSummary:
         steps=r["steps"],
         ceiling_hit=bool(r["ceiling_hit"]),
     )
+
+
+def _claim_notice(conn: sqlite3.Connection, run_id: str) -> bool:
+    with transaction(conn, "IMMEDIATE"):
+        cursor = conn.execute("UPDATE runs SET notice_pending = 0 WHERE run_id = ? AND notice_pending = 1", (run_id,))
+        return cursor.rowcount == 1

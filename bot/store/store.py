@@ -14,7 +14,8 @@ from bot.store.clock import Clock, utc_now
 from bot.store.connection import SharedConnection, connect
 from bot.store.conversations import Conversations
 from bot.store.migrations import apply_migrations
-from bot.store.owner import OwnerLock
+from bot.store.opening import open_errors, prepare_location
+from bot.store.owners import OwnerLocks, check_executor_id, new_executor_id
 from bot.store.recovery import Recovery, recover
 from bot.store.runs import Runs
 from bot.store.serial import SerialConnection
@@ -37,27 +38,38 @@ class _Parts:
 class Store:
     """The database: ``Store.open(url)`` or ``async with Store(url) as store``.
 
-    Opening creates the folder, applies pending migrations, then, if no
-    other process has the database open (see ``owner.py``), recovers what a
-    dead process left (runs ``running`` -> ``interrupted``, reservations
-    released). Other processes (the terminal console next to the bot) may
-    open it too; they leave recovery to the owner. Three connections: the writer (audit, conversations, threads;
-    batched), the budget's (``BEGIN IMMEDIATE`` reservations) and a reader.
+    Opening creates the folder, applies pending migrations, takes this
+    process's owner lock (``executor_id``, see ``owners.py``), then recovers
+    what dead processes left: their runs ``running`` -> ``interrupted``,
+    their reservations released. Runs of processes still alive, such as the
+    bot next to a terminal console, are left alone, whichever opened first.
+    Anything unusable on the way raises StoreOpenError, one line.
+
+    Three connections: the writer (audit, conversations, threads; batched),
+    the serial one (transactions that read their own result: budget
+    reservations, claims on messages and notices) and a reader.
     ``close`` commits every queued write before it returns.
     """
 
-    def __init__(self, database_url: str = DEFAULT_DATABASE_URL, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, database_url: str = DEFAULT_DATABASE_URL, *, clock: Clock = utc_now, executor_id: str | None = None
+    ) -> None:
+        self.url = database_url
         self.path: Path = database_path(database_url)
         self.clock = clock
-        #: Migrations this open applied, and what it recovered from a dead process.
+        #: This process's identity as the owner of its runs.
+        self.executor_id = check_executor_id(executor_id) if executor_id else new_executor_id()
+        #: Migrations this open applied, and what it recovered from dead processes.
         self.applied_migrations: list[int] = []
         self.recovery = Recovery(0, 0)
         self._parts: _Parts | None = None
         self._resources: AsyncExitStack | None = None
 
     @classmethod
-    async def open(cls, database_url: str = DEFAULT_DATABASE_URL, *, clock: Clock = utc_now) -> Store:
-        store = cls(database_url, clock=clock)
+    async def open(
+        cls, database_url: str = DEFAULT_DATABASE_URL, *, clock: Clock = utc_now, executor_id: str | None = None
+    ) -> Store:
+        store = cls(database_url, clock=clock, executor_id=executor_id)
         await store._start()
         return store
 
@@ -104,39 +116,54 @@ class Store:
     async def _start(self) -> None:
         if self._resources is not None:
             raise RuntimeError("the store is already open")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         async with AsyncExitStack() as stack:
-            writer_conn = await connect(self.path)
-            stack.push_async_callback(writer_conn.close)
-            self.applied_migrations = await apply_migrations(writer_conn)
-            owner = OwnerLock(self.path)
-            stack.callback(owner.release)
-            if owner.acquire():
-                self.recovery = await recover(writer_conn, self.clock())
-            else:
-                log.info("store %s: another process owns this database; start-up recovery left to it", self.path)
-            reader = SharedConnection(await connect(self.path))
-            stack.push_async_callback(reader.close)
-            budget_conn = await SerialConnection.open(self.path)
-            stack.push_async_callback(budget_conn.close)
+            with open_errors(self.url, self.path):
+                prepare_location(self.url, self.path)
+                writer_conn = await connect(self.path)
+                stack.push_async_callback(writer_conn.close)
+                self.applied_migrations = await apply_migrations(writer_conn)
+                owner = OwnerLocks(self.path, self.executor_id)
+                await owner.hold()
+                stack.callback(owner.release)  # LIFO: after the writer drains and the other connections close
+                self.recovery = await recover(writer_conn, self.clock(), owner)
+                reader = SharedConnection(await connect(self.path))
+                stack.push_async_callback(reader.close)
+                serial = await SerialConnection.open(self.path)
+                stack.push_async_callback(serial.close)
             writer = Writer(writer_conn)
             writer.start()
             stack.push_async_callback(writer.close)  # runs first on close: drains before the connections go
-            audit = StoreAudit(writer, self.clock)
+            audit = StoreAudit(writer, self.clock, self.executor_id)
             self._parts = _Parts(
                 audit=audit,
-                budget=StoreBudget(budget_conn, audit, self.clock),
+                budget=StoreBudget(serial, audit, self.clock, self.executor_id),
                 conversations=Conversations(writer, reader, self.clock),
-                threads=AgentThreads(writer, reader, self.clock),
-                runs=Runs(reader),
+                threads=AgentThreads(writer, reader, serial, self.clock),
+                runs=Runs(reader, serial),
             )
             self._resources = stack.pop_all()
         if self.applied_migrations:
             log.info("store %s: applied migrations %s", self.path, self.applied_migrations)
         if self.recovery.interrupted_runs or self.recovery.released_reservations:
             log.warning(
-                "store %s: marked %d runs interrupted and released %d budget reservations left by a previous process",
+                "store %s: marked %d runs interrupted and released %d budget reservations left by %s,"
+                " a process that is gone",
                 self.path,
                 self.recovery.interrupted_runs,
                 self.recovery.released_reservations,
+                ", ".join(sorted(self.recovery.owners)) or "?",
             )
+
+
+async def migrate(database_url: str) -> list[int]:
+    """``python -m bot migrate``: bring the database at ``database_url`` up to
+    date (creating the file and its folder if needed); return what was
+    applied. StoreOpenError when the database cannot be used."""
+    path = database_path(database_url)
+    with open_errors(database_url, path):
+        prepare_location(database_url, path)
+        conn = await connect(path)
+        try:
+            return await apply_migrations(conn)
+        finally:
+            await conn.close()

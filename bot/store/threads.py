@@ -1,16 +1,24 @@
 """The registry of agent threads: which Discord threads an agent answers in,
 who started each, whether admins opened it to everyone, and the newest
 message the bot handled there (to catch up on what was posted while it was
-down)."""
+down). Messages are claimed one by one, so that of several processes
+sharing a bot token exactly one answers each."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.store.clock import Clock, to_db
 from bot.store.connection import SharedConnection
+from bot.store.serial import SerialConnection, transaction
 from bot.store.writer import Writer
+
+#: How long a claim on a message is kept. It matters only while the same
+#: message can still arrive twice: live in two processes at once, or live
+#: and through a start-up catch-up that read the thread before the claim.
+CLAIMS_KEPT = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +34,10 @@ class AgentThread:
 
 
 class AgentThreads:
-    def __init__(self, writer: Writer, reader: SharedConnection, clock: Clock) -> None:
+    def __init__(self, writer: Writer, reader: SharedConnection, serial: SerialConnection, clock: Clock) -> None:
         self._writer = writer
         self._reader = reader
+        self._serial = serial
         self._clock = clock
 
     async def set(self, thread: AgentThread) -> None:
@@ -61,15 +70,18 @@ class AgentThreads:
         """Threads registered or with a message handled since ``since``."""
         return await self._select("WHERE active_at >= ? ORDER BY active_at", (to_db(since),))
 
-    async def mark_handled(self, thread_id: str, message_id: int) -> None:
-        """Record that the bot has taken up ``message_id``; never moves back."""
-        await self._writer.write(
-            (
-                "UPDATE agent_threads SET last_message_id = MAX(last_message_id, ?), active_at = ?"
-                " WHERE thread_id = ?",
-                (message_id, to_db(self._clock()), thread_id),
-            )
-        )
+    async def mark_handled(self, thread_id: str, message_id: int) -> bool:
+        """Claim ``message_id`` for this caller: True for the first claim of it
+        from any process sharing the database, False for every later one (the
+        same message delivered to two bot processes, or live and by a start-up
+        catch-up); a caller that gets False must leave the message alone. The
+        thread's newest handled message moves forward, never back.
+
+        A claim per message, not a compare on the newest id: a catch-up
+        answers missed messages one run at a time, and a newer message
+        answered live meanwhile must not make it skip the older ones."""
+        now = self._clock()
+        return await self._serial.call(_claim, thread_id, message_id, to_db(now), to_db(now - CLAIMS_KEPT))
 
     async def _select(self, where: str, params: tuple[object, ...]) -> list[AgentThread]:
         async with self._reader.transaction() as conn:
@@ -103,3 +115,19 @@ class AgentThreads:
                 ("UPDATE agent_threads SET open_to_all = ? WHERE thread_id = ?", (int(open_to_all), thread_id))
             )
         return known
+
+
+def _claim(conn: sqlite3.Connection, thread_id: str, message_id: int, now: str, expired: str) -> bool:
+    with transaction(conn, "IMMEDIATE"):
+        claimed = conn.execute(
+            "INSERT OR IGNORE INTO handled_messages (message_id, thread_id, handled_at) VALUES (?, ?, ?)",
+            (message_id, thread_id, now),
+        ).rowcount
+        if claimed:
+            conn.execute(
+                "UPDATE agent_threads SET last_message_id = MAX(last_message_id, ?), active_at = ?"
+                " WHERE thread_id = ?",
+                (message_id, now, thread_id),
+            )
+            conn.execute("DELETE FROM handled_messages WHERE handled_at < ?", (expired,))
+    return bool(claimed)

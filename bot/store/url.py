@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.store.errors import StoreOpenError
+
 DEFAULT_DATABASE_URL = "sqlite:///data/executus.db"
 
 _PREFIX = "sqlite:///"
 
 
-class DatabaseURLError(ValueError):
+class DatabaseURLError(StoreOpenError, ValueError):
     """DATABASE_URL is not a SQLite file URL this store can open."""
 
 

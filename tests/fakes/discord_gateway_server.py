@@ -42,15 +42,19 @@ class GatewayServer(HTTPPlumbing):
     """The gateway: a request to ``/`` that is not a websocket gets REST's 404."""
 
     async def _broadcast(self, event: str, data: dict[str, Any]) -> None:
-        """Dispatch to the bot's session, with what its intents let it see."""
-        session = self._session
-        if session is None or not session.wants(event):
-            return
-        if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and not session.intents & MESSAGE_CONTENT:
-            mentioned = any(user["id"] == str(self.bot_user.id) for user in data.get("mentions", []))
-            if data.get("author", {}).get("id") != str(self.bot_user.id) and not mentioned:
-                data = {**data, **CONTENT_FIELDS}
-        await session.dispatch(event, data)
+        """Dispatch to the bot's sessions, each with what its intents let it see:
+        the newest (even while it reconnects, so RESUME replays the event) and
+        every other connected one (two processes on one token, unsharded, each
+        get every event, as on Discord)."""
+        for session in [s for s in self._sessions.values() if s is self._session or s.connection is not None]:
+            if not session.wants(event):
+                continue
+            seen = data
+            if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and not session.intents & MESSAGE_CONTENT:
+                mentioned = any(user["id"] == str(self.bot_user.id) for user in data.get("mentions", []))
+                if data.get("author", {}).get("id") != str(self.bot_user.id) and not mentioned:
+                    seen = {**data, **CONTENT_FIELDS}
+            await session.dispatch(event, seen)
         self._notify()
 
     async def send_reconnect(self) -> None:

@@ -32,8 +32,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.tomlfile import read_toml
-from executor.tools.builtin.netsafe import NetPolicy
-from executor.tools.builtin.validation import describe_errors
+from executor.tools.builtin import NetPolicy, describe_errors
 
 #: Ids become the ``<server>__`` prefix of tool names: no ``__`` inside and no
 #: ``_`` at either end, so the first ``__`` of a tool name always ends the id.

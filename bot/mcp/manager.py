@@ -25,7 +25,7 @@ from bot.mcp.errors import McpError, ServerError
 from bot.mcp.pins import Pin, PinStore, ToolDefinition, admit, approve
 from bot.mcp.supervisor import Backoff, Connector, ServerState, Supervisor
 from bot.mcp.tools import error_result, mcp_tool, nameable, untrusted_result
-from executor.tools.base import Tool, ToolResult
+from executor.tools import Tool, ToolResult
 
 log = logging.getLogger(__name__)
 

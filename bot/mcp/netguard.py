@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import httpx2
 
-from executor.tools.builtin.netsafe import FetchError, NetPolicy, host_name
+from executor.tools.builtin import FetchError, NetPolicy, host_name
 
 
 class PolicyTransport(httpx2.AsyncBaseTransport):

@@ -13,14 +13,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.mcp.pins import ToolDefinition
-from executor.tools.base import Tool, ToolResult
-from executor.tools.builtin.fetch import DEFAULT_CHARS
-from executor.tools.invocation import Invocation
+from executor.tools import Invocation, Tool, ToolResult
 
 SEPARATOR = "__"
-#: Most characters of a result the model gets (one page of ``fetch_url``):
-#: a tool call cannot be paged like a web page, so the rest is cut.
-MAX_RESULT_CHARS = DEFAULT_CHARS
+#: Most characters of a result the model gets, as in one page of
+#: ``fetch_url``: a tool call cannot be paged like a web page, so the rest is cut.
+MAX_RESULT_CHARS = 20_000
 #: Tool names model APIs accept (OpenAI's rule, the strictest).
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: Seconds the Toolbox adds to a server's timeout, so the MCP call's own

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot.agents import LoadedAgents, load_agents
-from bot.config import Settings
+from bot.config import SEARCH_SETTINGS, Settings
 from bot.runs import RunService
 from bot.store import Store
 from bot.supervisor import Supervisor
@@ -23,6 +23,7 @@ from executor.ports import Ports
 from executor.run import Config, Executor
 from executor.tools.base import Visibility
 from executor.tools.builtin import builtin_tools
+from executor.tools.builtin.search import WEB_SEARCH
 from executor.tools.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,12 @@ def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Cor
     """Wire models, tools, agents and the executor around an open store.
 
     Problems in agent files are logged, one line each; the good agents load.
+    Agents naming web_search while no search backend is set load without it,
+    with one warning.
     """
     models = settings.model_registry(http)
-    registry = Registry(builtin_tools())
+    search = settings.search_backend()
+    registry = Registry(builtin_tools(search=search))
     agents = load_agents(
         settings.agents_dir,
         set(registry.names(Visibility.PRIVATE)),
@@ -57,6 +61,11 @@ def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Cor
     )
     for problem in agents.problems:
         log.warning("agent files: %s", problem)
+    if search is not None:
+        log.info("web_search uses %s", search.name)
+    elif without := agents.unavailable_tools.get(WEB_SEARCH):
+        settings_list = ", ".join(SEARCH_SETTINGS)
+        log.warning("web_search is not offered (set one of %s); %s run without it", settings_list, ", ".join(without))
     log.info("loaded agents: %s", ", ".join(agents.agents) or "none")
 
     def context_tokens(tier: str) -> int:

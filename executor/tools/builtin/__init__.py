@@ -3,7 +3,7 @@ workspace (charts and files uploaded with the answer).
 
 Host wiring::
 
-    registry = Registry(builtin_tools(NetPolicy()))
+    registry = Registry(builtin_tools(NetPolicy(), search=SearXNG(SEARXNG_URL)))
     invocation.session_tool_factory = workspace_session_factory()
 
 ``render_chart`` and ``write_file`` are session tools, not registry tools:
@@ -27,6 +27,7 @@ from executor.tools.builtin.files import write_file_tool
 from executor.tools.builtin.images import view_image_tool
 from executor.tools.builtin.netsafe import FetchError, NetPolicy, Refused
 from executor.tools.builtin.safefetch import SafeFetcher
+from executor.tools.builtin.search import WEB_SEARCH, SearchBackend, web_search_tool
 from executor.tools.builtin.status import RUN_STATUS
 from executor.tools.builtin.workspace import MAX_FILES, MAX_TOTAL_BYTES, Workspace
 from executor.tools.invocation import (
@@ -37,14 +38,21 @@ from executor.tools.invocation import (
 )
 
 WORKSPACE_TOOL_NAMES = frozenset({"render_chart", "write_file"})
+#: Registry tools offered only when the host configures them (web_search needs
+#: a backend). Agent files may name them either way; see bot/agents/loader.py.
+OPTIONAL_TOOL_NAMES = frozenset({WEB_SEARCH})
 
 
-def builtin_tools(policy: NetPolicy | None = None, http: httpx.AsyncClient | None = None) -> list[Tool]:
+def builtin_tools(
+    policy: NetPolicy | None = None, http: httpx.AsyncClient | None = None, *, search: SearchBackend | None = None
+) -> list[Tool]:
     """The registry tools. ``policy`` bounds where fetch_url and view_image may
     connect (default: public addresses only); ``http`` is an optional client
-    of their own to reuse (see SafeFetcher)."""
+    of their own to reuse (see SafeFetcher). web_search is included only with
+    a ``search`` backend."""
     fetcher = SafeFetcher(policy, http)
-    return [fetch_url_tool(fetcher), view_image_tool(fetcher), CALCULATOR, current_time_tool(), RUN_STATUS]
+    tools = [fetch_url_tool(fetcher), view_image_tool(fetcher), CALCULATOR, current_time_tool(), RUN_STATUS]
+    return tools + [web_search_tool(search)] if search is not None else tools
 
 
 def workspace_session_factory(
@@ -78,6 +86,7 @@ def workspace_session_factory(
 
 
 __all__ = [
+    "OPTIONAL_TOOL_NAMES",
     "WORKSPACE_TOOL_NAMES",
     "FetchError",
     "NetPolicy",

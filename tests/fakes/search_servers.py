@@ -15,7 +15,8 @@ wrong or missing key with the API's own error JSON, and records every request
 in ``received``. ``answer_with(Raw(...))`` replaces the next answers with any
 status, body and content type (garbage, an outage page, a redirect);
 ``FakeSearXNGServer(json_enabled=False)`` answers 403 like an instance whose
-settings.yml does not list the json format. All bind 127.0.0.1 on a random port.
+settings.yml does not list the json format. All bind 127.0.0.1 on a random port
+(they are aiohttp TestServers: ``async with``, or ``start_server()`` and ``close()``).
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 from urllib.parse import urlparse, urlsplit
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 JSON = dict[str, Any]
 
@@ -60,42 +61,20 @@ class Received:
     body: Any
 
 
-class FakeSearchServer:
-    """The shared machinery; use one of the subclasses."""
+class FakeSearchServer(TestServer):
+    """The shared machinery (an aiohttp TestServer on 127.0.0.1); use one of the subclasses."""
 
     method: ClassVar[str]
     route: ClassVar[str]
 
-    def __init__(self, *, api_key: str | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, *, api_key: str | None = None) -> None:
+        app = web.Application()
+        app.router.add_route(self.method, self.route, self._handle)
+        super().__init__(app, host="127.0.0.1")
         self.api_key = api_key
-        self.host = host
-        self.port = 0
         self.results: list[Hit] = []
         self.received: list[Received] = []
         self._raw: Raw | None = None
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> Self:
-        app = web.Application()
-        app.router.add_route(self.method, self.route, self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, 0).start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     @property
     def url(self) -> str:
@@ -136,8 +115,8 @@ class FakeSearXNGServer(FakeSearchServer):
     method = "GET"
     route = "/search"
 
-    def __init__(self, *, json_enabled: bool = True, host: str = "127.0.0.1") -> None:
-        super().__init__(host=host)
+    def __init__(self, *, json_enabled: bool = True) -> None:
+        super().__init__()
         self.json_enabled = json_enabled
 
     def _answer(self, received: Received) -> web.Response:

@@ -10,32 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from executor.tools.builtin.netsafe import NetPolicy
 from executor.tools.builtin.search.backend import SearchHit, member
-from executor.tools.builtin.search.endpoint import Endpoint
+from executor.tools.builtin.search.endpoint import HostedAPI
 
 DEFAULT_BASE_URL = "https://api.search.brave.com/res/v1"
 #: The API's own limit for ``count``.
 MAX_COUNT = 20
 
 
-class BraveSearch:
+class BraveSearch(HostedAPI):
     name = "Brave Search"
-
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        policy: NetPolicy | None = None,
-        http: httpx.AsyncClient | None = None,
-    ) -> None:
-        self._endpoint = Endpoint(
-            self.name, base_url.rstrip("/") + "/web/search", secret=api_key, policy=policy, http=http
-        )
-        self._headers = {"X-Subscription-Token": api_key}
+    default_base_url = DEFAULT_BASE_URL
+    route = "/web/search"
+    auth = ("X-Subscription-Token", "{key}")
 
     async def search(self, query: str, count: int) -> list[SearchHit]:
         params: dict[str, str | int] = {

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -133,3 +133,27 @@ def _snippet(text: str, limit: int = 200) -> str:
     """The start of an error page, as one line of text."""
     flat = " ".join(_TAGS.sub(" ", text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class HostedAPI:
+    """A hosted search API reached with a key. ``base_url`` is overridable for
+    a proxy or a loopback fake; subclasses name the route and how the key is
+    sent: ``auth`` is a header name and its value, ``{key}`` standing for the key."""
+
+    name: ClassVar[str]
+    default_base_url: ClassVar[str]
+    route: ClassVar[str]
+    auth: ClassVar[tuple[str, str]]
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        policy: NetPolicy | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        url = (base_url or self.default_base_url).rstrip("/") + self.route
+        self._endpoint = Endpoint(self.name, url, secret=api_key, policy=policy, http=http)
+        header, value = self.auth
+        self._headers = {header: value.format(key=api_key)}

@@ -8,30 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from executor.tools.builtin.netsafe import NetPolicy
 from executor.tools.builtin.search.backend import SearchHit, member
-from executor.tools.builtin.search.endpoint import Endpoint
+from executor.tools.builtin.search.endpoint import HostedAPI
 
 DEFAULT_BASE_URL = "https://api.tavily.com"
 #: The API's own limit for ``max_results``.
 MAX_COUNT = 20
 
 
-class Tavily:
+class Tavily(HostedAPI):
     name = "Tavily"
-
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        policy: NetPolicy | None = None,
-        http: httpx.AsyncClient | None = None,
-    ) -> None:
-        self._endpoint = Endpoint(self.name, base_url.rstrip("/") + "/search", secret=api_key, policy=policy, http=http)
-        self._headers = {"Authorization": f"Bearer {api_key}"}
+    default_base_url = DEFAULT_BASE_URL
+    route = "/search"
+    auth = ("Authorization", "Bearer {key}")
 
     async def search(self, query: str, count: int) -> list[SearchHit]:
         payload = {

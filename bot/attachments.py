@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import discord
 
 from bot.text import fit
-from executor.llm.types import Image
-from executor.tools.builtin.images import MAX_IMAGE_BYTES, NotAnImage, checked_image, size_problem
+from executor.llm import Image
+from executor.tools import AttachedFile
+from executor.tools.builtin import MAX_IMAGE_BYTES, NotAnImage, checked_image, size_problem
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 #: What members may attach, as the bot tells them.
@@ -43,9 +44,9 @@ class ReadImages:
         )
 
 
-def describe(attachments: Sequence[discord.Attachment]) -> list[dict[str, str]]:
-    """Attachment references for the view_image tool (filename, url, type)."""
-    return [{"filename": a.filename, "url": a.url, "content_type": a.content_type or ""} for a in attachments]
+def describe(attachments: Sequence[discord.Attachment]) -> tuple[AttachedFile, ...]:
+    """The member's attachments as the run carries them (view_image reads them)."""
+    return tuple(AttachedFile(a.filename, a.url, a.content_type or "", a.size) for a in attachments)
 
 
 def meant_as_image(attachment: discord.Attachment) -> bool:

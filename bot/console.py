@@ -22,9 +22,8 @@ from bot.errors import describe_error
 from bot.http import http_client
 from bot.runs import RunRequest
 from bot.store import Store
-from executor.errors import ModelResolutionError
-from executor.run import Result, RunnableAgent
-from executor.tools.invocation import StepEvent
+from executor import ModelResolutionError, Result, RunnableAgent
+from executor.tools import StepEvent
 
 CONSOLE_USER = "console"
 EXIT_WORDS = {"exit", "quit", ":q"}
@@ -83,8 +82,8 @@ class Session:
             prompt=prompt,
             session_tools=self.session_tools,
         )
-        invocation = self.core.runs.prepare(request)
-        invocation.delivery_id = ""  # the console prints the result itself
+        # The console prints the result itself: no delivery target.
+        invocation = replace(self.core.runs.prepare(request), delivery_id="")
         result = await self.core.runs.run(request, invocation, print_step(sys.stderr))
         if result.output:
             print(result.output, flush=True)

@@ -16,21 +16,12 @@ from bot.config import SEARCH_SETTINGS, Settings
 from bot.runs import RunService
 from bot.store import Store
 from bot.supervisor import Supervisor
-from executor.compact import SummaryCompactor
-from executor.errors import ModelResolutionError
-from executor.llm.tiers import ModelRegistry
-from executor.ports import Ports
-from executor.run import Config, Executor
-from executor.tools.base import Visibility
-from executor.tools.builtin import builtin_tools
-from executor.tools.builtin.search import WEB_SEARCH
-from executor.tools.registry import Registry
+from executor import Config, Executor, Ports, SummaryCompactor
+from executor.llm import ModelRegistry
+from executor.tools import Registry, Visibility
+from executor.tools.builtin import WEB_SEARCH, builtin_tools
 
 log = logging.getLogger(__name__)
-
-#: Context window assumed when a tier cannot be resolved (the run itself
-#: then fails with the resolver's message).
-FALLBACK_CONTEXT_TOKENS = 32_000
 
 
 @dataclass(slots=True)
@@ -68,20 +59,14 @@ def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Cor
         log.warning("web_search is not offered (set one of %s); %s run without it", settings_list, ", ".join(without))
     log.info("loaded agents: %s", ", ".join(agents.agents) or "none")
 
-    def context_tokens(tier: str) -> int:
-        try:
-            return models.context_tokens(tier)
-        except ModelResolutionError:
-            return FALLBACK_CONTEXT_TOKENS
-
     executor = Executor(
         Config(
             registry=registry,
             models=models,
             ports=Ports(budget=store.budget, audit=store.audit, palette=agents, escalator=Supervisor()),
             compactor=SummaryCompactor(),
-            context_tokens=context_tokens,
+            context_tokens=models.context_tokens,
             system_header=settings.system_header,
         )
     )
-    return Core(settings, store, models, agents, executor, RunService(executor, store.conversations, context_tokens))
+    return Core(settings, store, models, agents, executor, RunService(executor, store.conversations, models.context_tokens))

@@ -17,9 +17,8 @@ import discord
 
 from bot.errors import describe_error
 from bot.text import fit, split_message
-from executor.ports import Target
-from executor.run import Result
-from executor.tools.invocation import Artifact
+from executor import Result, Target
+from executor.tools import Artifact
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ a token into a channel.
 from __future__ import annotations
 
 from bot.attachments import IMAGES_ACCEPTED
-from executor.errors import (
+from executor import (
     BudgetExceeded,
     CriticKilled,
     LoopGuardTripped,
@@ -18,7 +18,7 @@ from executor.errors import (
     RunTimeout,
     ToolboxError,
 )
-from executor.llm.errors import (
+from executor.llm import (
     AuthenticationError,
     ContextTooLongError,
     ImageRejectedError,

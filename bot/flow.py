@@ -13,7 +13,7 @@ import discord
 from bot.delivery import NO_PINGS
 from bot.progress import ProgressMessage, cancel_view
 from bot.runs import RunRequest, RunService
-from executor.run import Result
+from executor import Result
 
 
 class ProgressRecords(Protocol):

@@ -33,9 +33,9 @@ from prometheus_client import (
 from prometheus_client.exposition import choose_encoder
 
 from bot.store.audit import INTERRUPTED, REJECTED
+from executor import RunStatus
+from executor.llm import Usage
 from executor.llm.pricing import MICROS_PER_USD
-from executor.llm.types import Usage
-from executor.run import RunStatus
 
 #: Every status a run can end with: the executor's, plus the host's
 #: ``interrupted`` (its process died) and ``rejected`` (the budget refused it).

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 
 from bot.delivery import NO_PINGS
-from executor.run import Result, RunStatus
-from executor.tools.invocation import StepEvent
+from executor import Result, RunStatus
+from executor.tools import StepEvent
 
 if TYPE_CHECKING:
     from bot.runs import RunService

@@ -12,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from bot.text import fit
-from executor.errors import BudgetExceeded
-from executor.llm.errors import ImageRejectedError
-from executor.llm.types import Image, Message, SystemMessage, UserMessage
-from executor.run import Executor, Result, RunnableAgent
+from executor import BudgetExceeded, Executor, Result, RunnableAgent
+from executor.llm import Image, ImageRejectedError, Message, SystemMessage, UserMessage
+from executor.tools import AttachedFile, Invocation, OnStep
 from executor.tools.builtin import workspace_session_factory
-from executor.tools.invocation import Invocation, OnStep
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +53,7 @@ class RunRequest:
     thread_id: str
     prompt: str
     images: list[Image] = field(default_factory=list)
-    attachments: list[dict[str, str]] = field(default_factory=list)
+    attachments: tuple[AttachedFile, ...] = ()
     upload_limit: int | None = None
     #: Per-run workspace tools the agent asked for (render_chart, write_file).
     session_tools: tuple[str, ...] = ()
@@ -92,9 +90,8 @@ class RunService:
             channel_id=request.thread_id,
             delivery_kind="thread",
             delivery_id=request.thread_id,
-            input_images=list(request.images),
-            session_tool_factory=workspace_session_factory(only=request.session_tools) if request.session_tools else None,
-            metadata={"attachments": list(request.attachments)},
+            input_images=tuple(request.images),
+            attachments=request.attachments,
         )
 
     async def run(self, request: RunRequest, invocation: Invocation, on_step: OnStep | None = None) -> Result:
@@ -110,10 +107,11 @@ class RunService:
         if self._closing:
             invocation.cancel.cancel("the bot is shutting down")
         budget_tokens = int(self._context_tokens(self._executor.tier_of(agent)) * HISTORY_SHARE)
-        invocation.on_step = on_step
+        session_tools = workspace_session_factory(only=request.session_tools) if request.session_tools else None
         try:
-            invocation.history = await self._conversations.load(request.thread_id, budget_tokens)
-            result = await self._executor.run(agent, invocation, request.prompt)
+            history = await self._conversations.load(request.thread_id, budget_tokens)
+            invocation = replace(invocation, on_step=on_step, history=history)
+            result = await self._executor.run(agent, invocation, request.prompt, session_tools)
         finally:
             self.active.pop(invocation.run_id, None)
         u = result.usage

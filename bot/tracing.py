@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.store.audit import INTERRUPTED
-from executor.llm.types import Usage
-from executor.run import RunStatus
-from executor.tracing import ModelCallSpan, RunSpan, ToolCallSpan
+from executor import ModelCallSpan, RunSpan, RunStatus, ToolCallSpan
+from executor.llm import Usage
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
+from executor.agent import RunnableAgent
 from executor.llm.types import AssistantMessage, ToolCall, Usage
+from executor.result import Result
 from executor.tools.base import ToolResult
-
-if TYPE_CHECKING:
-    from executor.run import Result, RunnableAgent
-    from executor.tools.invocation import Invocation
+from executor.tools.invocation import Invocation
 
 
 @dataclass(frozen=True, slots=True)

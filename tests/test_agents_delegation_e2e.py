@@ -3,6 +3,7 @@ server; the sub-run is audited under its parent in the real store."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from bot.config import load_settings
@@ -10,7 +11,7 @@ from bot.core import build_core
 from bot.http import http_client
 from bot.runs import RunRequest
 from bot.store import Store
-from executor.run import RunStatus
+from executor import RunStatus
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +37,7 @@ async def test_researcher_delegates_to_a_skill_and_the_sub_run_is_audited(tmp_pa
             assert core.agents.problems == []
             agent = core.agents.agents["researcher"]
             request = RunRequest(agent.runnable(), "member-1", "guild-1", "thread-1", "Summarise the cat report")
-            invocation = core.runs.prepare(request)
-            invocation.delivery_id = ""
+            invocation = replace(core.runs.prepare(request), delivery_id="")
             result = await core.runs.run(request, invocation)
             assert result.status is RunStatus.OK and result.output == "The report is about cats."
             runs = await store.runs.recent("guild-1")

@@ -15,10 +15,10 @@ from bot.store import Store, StoreClosedError
 from bot.store import writer as writer_module
 from bot.store.bounded import TEXT_LIMIT, bounded, bounded_json
 from bot.store.writer import target_table
+from executor import RunnableAgent, RunStatus
 from executor.llm.scripted import ScriptedModel, call, text
 from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.ports import Audit, Budget, Ports, RunRecorder
-from executor.run import RunnableAgent, RunStatus
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
 from tests.executor_kit import make_executor
@@ -104,23 +104,6 @@ async def test_events_take_values_json_cannot_encode(tmp_path: Path) -> None:
         detail = await store.runs.detail("r1")
     assert detail is not None
     assert detail.events[0].data == {"at": str(NOW), "steps": 3}
-
-
-async def test_the_live_tally_counts_until_close(tmp_path: Path) -> None:
-    async with Store(url(tmp_path)) as store:
-        rec = await store.audit.start_run(run_info("r1"))
-        await rec.on_step(0, AssistantMessage("", (ToolCall("a", "echo"), ToolCall("b", "fails"))), Usage(10, 5))
-        await rec.on_tool(0, ToolCall("a", "echo"), ToolResult("ok"))
-        await rec.on_tool(0, ToolCall("b", "fails"), ToolResult("no", is_error=True))
-        await rec.on_step(1, AssistantMessage("done"), Usage(3, 1))
-        tally = store.audit.tally("r1")
-        assert tally is not None
-        assert (tally.steps, tally.tool_calls, tally.tool_errors, tally.last_tool) == (2, 2, 1, "fails")
-        assert tally.usage == Usage(13, 6)
-        assert [t.run_id for t in store.audit.live()] == ["r1"]
-        await rec.close(stats())
-        assert store.audit.tally("r1") is None
-        assert store.audit.live() == []
 
 
 async def test_runs_left_running_are_interrupted_at_the_next_start(tmp_path: Path) -> None:

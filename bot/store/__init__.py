@@ -8,7 +8,7 @@ admin API), ``store.conversations``, ``store.threads`` and ``store.runs``.
 
 from __future__ import annotations
 
-from bot.store.audit import RunTally, StoreAudit, StoreRecorder
+from bot.store.audit import StoreAudit, StoreRecorder
 from bot.store.budget import StoreBudget
 from bot.store.conversations import Conversations
 from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
@@ -47,7 +47,6 @@ __all__ = [
     "Recovery",
     "RunDetail",
     "RunSummary",
-    "RunTally",
     "Runs",
     "SchemaTooNewError",
     "Spender",

@@ -1,23 +1,22 @@
 """The Audit port on the store: a ``runs`` row per run, with its steps, tool
-calls and events, and an in-memory tally of each live run."""
+calls and events."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from bot.store.bounded import RUN_TEXT_LIMIT, bounded, bounded_json
 from bot.store.clock import Clock, to_db
 from bot.store.writer import Writer
-from executor.llm.types import AssistantMessage, ToolCall, Usage
-from executor.ports import RunInfo, RunStats
-from executor.tools.base import ToolResult
+from executor import RunInfo, RunStats
+from executor.llm import AssistantMessage, ToolCall, Usage
+from executor.tools import ToolResult
 
 if TYPE_CHECKING:
-    from executor.tools.invocation import Invocation
+    from executor.tools import Invocation
 
 #: A run that has started and not closed. Left behind by a dead process, it
 #: becomes ``interrupted`` at the next start-up.
@@ -26,19 +25,6 @@ INTERRUPTED = "interrupted"
 #: A run the budget refused; it made no model call.
 REJECTED = "rejected"
 BUDGET_REJECTED_EVENT = "budget_rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class RunTally:
-    """What a live run has done so far, for a self-status tool. Kept in memory;
-    the database has the same facts as rows."""
-
-    run_id: str
-    steps: int = 0
-    tool_calls: int = 0
-    tool_errors: int = 0
-    usage: Usage = field(default_factory=Usage)
-    last_tool: str = ""
 
 
 class StoreRecorder:
@@ -50,25 +36,13 @@ class StoreRecorder:
     calls are no-ops (the row's status also changes only from ``running``).
     """
 
-    def __init__(self, run_id: str, writer: Writer, clock: Clock, forget: Callable[[str], object]) -> None:
+    def __init__(self, run_id: str, writer: Writer, clock: Clock) -> None:
         self.run_id = run_id
         self._writer = writer
         self._clock = clock
-        self._forget = forget
         self._closed = False
-        self._steps = 0
-        self._tool_calls = 0
-        self._tool_errors = 0
-        self._usage = Usage()
-        self._last_tool = ""
-
-    @property
-    def tally(self) -> RunTally:
-        return RunTally(self.run_id, self._steps, self._tool_calls, self._tool_errors, self._usage, self._last_tool)
 
     async def on_step(self, index: int, response: AssistantMessage, usage: Usage) -> None:
-        self._steps = max(self._steps, index + 1)
-        self._usage += usage
         calls = json.dumps([{"id": c.id, "name": c.name} for c in response.tool_calls])
         await self._writer.submit(
             (
@@ -90,9 +64,6 @@ class StoreRecorder:
         )
 
     async def on_tool(self, index: int, call: ToolCall, result: ToolResult) -> None:
-        self._tool_calls += 1
-        self._tool_errors += int(result.is_error)
-        self._last_tool = call.name
         await self._writer.submit(
             (
                 "INSERT INTO tool_calls (run_id, step, call_id, name, arguments, result, is_error, images,"
@@ -143,7 +114,6 @@ class StoreRecorder:
             durable=True,
         )
         self._closed = True
-        self._forget(self.run_id)
 
 
 class StoreAudit:
@@ -155,7 +125,6 @@ class StoreAudit:
         self._writer = writer
         self._clock = clock
         self._owner_id = owner_id
-        self._live: dict[str, StoreRecorder] = {}
         self._progress: dict[str, str] = {}
 
     @contextlib.contextmanager
@@ -197,9 +166,7 @@ class StoreAudit:
                 ),
             )
         )
-        recorder = StoreRecorder(info.run_id, self._writer, self._clock, self._live.pop)
-        self._live[info.run_id] = recorder
-        return recorder
+        return StoreRecorder(info.run_id, self._writer, self._clock)
 
     async def record_rejection(self, invocation: Invocation, agent_id: str, message: str) -> None:
         """Record a run the budget refused: a ``rejected`` run row (so it shows
@@ -225,15 +192,6 @@ class StoreAudit:
             ),
             _event(invocation.run_id, BUDGET_REJECTED_EVENT, {"agent_id": agent_id, "message": message}, self._clock),
         )
-
-    def tally(self, run_id: str) -> RunTally | None:
-        """The live tally of a run of this process; None once it has closed."""
-        recorder = self._live.get(run_id)
-        return recorder.tally if recorder is not None else None
-
-    def live(self) -> list[RunTally]:
-        """Tallies of every run of this process that has not closed."""
-        return [recorder.tally for recorder in self._live.values()]
 
 
 def _event(run_id: str, kind: str, data: dict[str, Any], clock: Clock) -> tuple[str, tuple[Any, ...]]:

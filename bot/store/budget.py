@@ -19,11 +19,10 @@ from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
 from bot.store.limits import Limits, limits_from_row
 from bot.store.periods import Period
 from bot.store.serial import SerialConnection, transaction
-from executor.errors import BudgetExceeded
-from executor.ports import Spend
+from executor import BudgetExceeded, Spend
 
 if TYPE_CHECKING:
-    from executor.tools.invocation import Invocation
+    from executor.tools import Invocation
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 from bot.store.clock import from_db
 from bot.store.connection import SharedConnection
 from bot.store.serial import SerialConnection, transaction
-from executor.llm.types import Usage
+from executor.llm import Usage
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,18 @@ from executor.llm import (
     parse_tiers,
 )
 from executor.llm.pricing import Price, PriceTable, parse_model_prices, parse_price
+from executor.tools.builtin import (
+    DEFAULT_BRAVE_BASE_URL,
+    DEFAULT_TAVILY_BASE_URL,
+    BraveSearch,
+    SearchBackend,
+    SearXNG,
+    Tavily,
+)
 
 DEFAULT_MODEL_TIERS = "fast=openai/gpt-4o-mini,smart=openai/gpt-4o"
+#: The settings that choose web_search's backend, the first one set winning.
+SEARCH_SETTINGS = ("SEARXNG_URL", "BRAVE_API_KEY", "TAVILY_API_KEY")
 
 #: Settings written as text in their own syntax, and their parsers (whose errors name the variable).
 _PARSERS: dict[str, Callable[[str], Any]] = {
@@ -90,6 +100,11 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
     otel_exporter_otlp_endpoint: str | None = None
+    searxng_url: str | None = None
+    brave_api_key: SecretStr | None = None
+    brave_base_url: str = DEFAULT_BRAVE_BASE_URL
+    tavily_api_key: SecretStr | None = None
+    tavily_base_url: str = DEFAULT_TAVILY_BASE_URL
 
     @field_validator("discord_guild_ids", mode="before")
     @classmethod
@@ -102,6 +117,20 @@ class Settings(BaseSettings):
                 raise ValueError(f"DISCORD_GUILD_IDS: {item!r} is not a server id (comma-separated numbers)")
             ids.append(int(item))
         return tuple(ids)
+
+    @field_validator("searxng_url", "brave_base_url", "tavily_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = httpx.URL(value.strip())
+        except httpx.InvalidURL:
+            url = httpx.URL()
+        if url.scheme not in ("http", "https") or not url.host or url.userinfo:
+            variable = str(info.field_name).upper()
+            raise ValueError(f"{variable}: give an http(s) URL with a host and no user name or password")
+        return str(url)
 
     @field_validator("executor_id")
     @classmethod
@@ -120,7 +149,20 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value set, for redaction (see bot/logs.py)."""
-        return [secret(v) for v in (self.discord_token, self.openai_api_key, self.anthropic_api_key) if v is not None]
+        keys = (self.openai_api_key, self.anthropic_api_key, self.brave_api_key, self.tavily_api_key)
+        return [secret(v) for v in (self.discord_token, *keys) if v is not None]
+
+    def search_backend(self) -> SearchBackend | None:
+        """web_search's backend: SEARXNG_URL (the operator's own server, its
+        host trusted even on loopback or the LAN), else BRAVE_API_KEY, else
+        TAVILY_API_KEY; None when none is set (no web_search)."""
+        if self.searxng_url:
+            return SearXNG(self.searxng_url)
+        if self.brave_api_key is not None:
+            return BraveSearch(secret(self.brave_api_key), base_url=self.brave_base_url)
+        if self.tavily_api_key is not None:
+            return Tavily(secret(self.tavily_api_key), base_url=self.tavily_base_url)
+        return None
 
     def provider_access(self) -> dict[str, ProviderAccess]:
         return {

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import httpx
 
 from bot.agents import LoadedAgents, load_agents
-from bot.config import Settings
+from bot.config import SEARCH_SETTINGS, Settings
 from bot.runs import RunService
 from bot.store import Store
 from bot.supervisor import Supervisor
 from executor import Config, Executor, Ports, SummaryCompactor
 from executor.llm import ModelRegistry
 from executor.tools import Registry, Visibility
-from executor.tools.builtin import builtin_tools
+from executor.tools.builtin import WEB_SEARCH, builtin_tools
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,12 @@ def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Cor
     """Wire models, tools, agents and the executor around an open store.
 
     Problems in agent files are logged, one line each; the good agents load.
+    Agents naming web_search while no search backend is set load without it,
+    with one warning.
     """
     models = settings.model_registry(http)
-    registry = Registry(builtin_tools())
+    search = settings.search_backend()
+    registry = Registry(builtin_tools(search=search))
     agents = load_agents(
         settings.agents_dir,
         set(registry.names(Visibility.PRIVATE)),
@@ -49,6 +52,11 @@ def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Cor
     )
     for problem in agents.problems:
         log.warning("agent files: %s", problem)
+    if search is not None:
+        log.info("web_search uses %s", search.name)
+    elif without := agents.unavailable_tools.get(WEB_SEARCH):
+        settings_list = ", ".join(SEARCH_SETTINGS)
+        log.warning("web_search is not offered (set one of %s); %s run without it", settings_list, ", ".join(without))
     log.info("loaded agents: %s", ", ".join(agents.agents) or "none")
 
     executor = Executor(

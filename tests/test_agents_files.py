@@ -11,7 +11,7 @@ from bot.agents import LoadedAgents, load_agents
 from executor import Result
 from executor.delegation import add_delegation_tools
 from executor.tools.base import Visibility
-from executor.tools.builtin import WORKSPACE_TOOL_NAMES, builtin_tools
+from executor.tools.builtin import OPTIONAL_TOOL_NAMES, WORKSPACE_TOOL_NAMES, builtin_tools
 from executor.tools.invocation import Invocation
 from executor.tools.registry import Registry
 
@@ -145,7 +145,7 @@ def test_a_skill_reports_its_tier_tools_and_template_together(tmp_path: Path) ->
     assert loaded.problems == [
         f"{where}: tier: unknown tier 'huge' (known: fast, smart)",
         f"{where}: tools: 'write_file' is only available to agents, not skills; unknown tool 'browser' (known: "
-        + ", ".join(sorted(TOOLS))
+        + ", ".join(sorted(TOOLS | OPTIONAL_TOOL_NAMES))
         + ")",
         f"{where}: prompt: {{body}} is not one of the inputs",
     ]

@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.agents import load_agents
 from bot.config import Settings
 from executor.tools.base import Visibility
-from executor.tools.builtin import builtin_tools
+from executor.tools.builtin import OPTIONAL_TOOL_NAMES, builtin_tools
 from executor.tools.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,5 +37,5 @@ def test_readme_documents_every_setting() -> None:
 
 
 def test_readme_lists_every_builtin_tool() -> None:
-    for tool in [*(t.name for t in builtin_tools()), "render_chart", "write_file"]:
+    for tool in [*(t.name for t in builtin_tools()), *OPTIONAL_TOOL_NAMES, "render_chart", "write_file"]:
         assert f"`{tool}`" in README, tool

@@ -4,7 +4,9 @@ A broken file must not take the bot down with it: each problem becomes one
 line naming the file and the field, every problem of a file is reported
 (not only the first), and every good definition still loads. An agent whose
 tools, tier or palette entries do not exist is not loaded, since its runs
-would fail before their first model call.
+would fail before their first model call. The exception is a tool the host
+offers only when configured (web_search without a search backend): the file
+loads without it, so configuring it later needs no edit, and the host warns.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from bot.agents.definitions import Access, AgentDefinition, SkillDefinition
 from bot.agents.files import AgentFile, Identified, Known, SkillFile
 from bot.tomlfile import read_toml
 from executor import RunnableAgent
-from executor.tools.builtin import WORKSPACE_TOOL_NAMES, describe_errors
+from executor.tools.builtin import OPTIONAL_TOOL_NAMES, WORKSPACE_TOOL_NAMES, describe_errors
 
 F = TypeVar("F", bound=Identified)
+D = TypeVar("D", AgentDefinition, SkillDefinition)
 
 
 @dataclass(slots=True)
@@ -33,6 +36,9 @@ class LoadedAgents:
     agents: dict[str, AgentDefinition] = field(default_factory=dict)
     skills: dict[str, SkillDefinition] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    #: Optional tools this host does not offer -> the agents and skills that
+    #: name them ("agent researcher"), which loaded without them.
+    unavailable_tools: dict[str, list[str]] = field(default_factory=dict)
 
     def skill(self, name: str) -> RunnableAgent | None:
         found = self.skills.get(name)
@@ -54,19 +60,24 @@ def load_agents(
     *,
     skills_dir: str | Path | None = None,
     session_tools: Set[str] = WORKSPACE_TOOL_NAMES,
+    optional_tools: Set[str] = OPTIONAL_TOOL_NAMES,
     tiers: Set[str] | None = None,
 ) -> LoadedAgents:
     """Load every ``*.toml`` in ``agents_dir`` (and ``skills_dir``).
 
     ``known_tools`` are the registry's tool names; ``session_tools`` the
     per-run tools an agent (not a skill: sub-runs get no session tools) may
-    also name; ``tiers`` the MODEL_TIERS names a ``tier`` may use besides a
-    provider/model spec (None: not checked). Palette entries must name
-    loaded skills and agents. Every problem of a file is reported.
+    also name; ``optional_tools`` those a file may name even when they are
+    not among ``known_tools`` (they are then left out of the definition and
+    listed in ``unavailable_tools``); ``tiers`` the MODEL_TIERS names a
+    ``tier`` may use besides a provider/model spec (None: not checked).
+    Palette entries must name loaded skills and agents. Every problem of a
+    file is reported.
     """
     loaded = LoadedAgents()
     problems = loaded.problems
-    known = Known(tools=known_tools, agent_tools=session_tools, tiers=tiers)
+    unavailable = frozenset(optional_tools) - frozenset(known_tools)
+    known = Known(tools=frozenset(known_tools) | unavailable, agent_tools=session_tools, tiers=tiers)
     if skills_dir is not None:
         for path, skill in _by_id(_read_dir(Path(skills_dir), SkillFile, known, problems), problems).values():
             loaded.skills[skill.id] = _skill(skill, path)
@@ -75,7 +86,17 @@ def load_agents(
     _drop_broken_delegations(candidates, problems)
     for path, agent in candidates.values():
         loaded.agents[agent.id] = _agent(agent, path, session_tools)
+    _leave_out(loaded.skills, "skill", unavailable, loaded.unavailable_tools)
+    _leave_out(loaded.agents, "agent", unavailable, loaded.unavailable_tools)
     return loaded
+
+
+def _leave_out(definitions: dict[str, D], kind: str, unavailable: Set[str], noted: dict[str, list[str]]) -> None:
+    """Take the ``unavailable`` tools out of the definitions naming them, noting which did."""
+    for id_, definition in definitions.items():
+        for tool in unavailable & set(definition.tools):
+            noted.setdefault(tool, []).append(f"{kind} {id_}")
+        definitions[id_] = replace(definition, tools=tuple(t for t in definition.tools if t not in unavailable))
 
 
 def _read_dir(directory: Path, model: type[F], known: Known, problems: list[str]) -> list[tuple[Path, F]]:

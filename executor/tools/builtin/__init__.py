@@ -4,14 +4,14 @@ and the checks a host shares with them (member images, argument errors).
 
 Host wiring::
 
-    registry = Registry(builtin_tools(NetPolicy()))
+    registry = Registry(builtin_tools(NetPolicy(), search=SearXNG(SEARXNG_URL)))
     result = await executor.run(agent, invocation, prompt, session_tools=workspace_session_factory())
 
 ``render_chart`` and ``write_file`` are session tools, not registry tools:
 they need a store that lives exactly as long as one run. One module per tool
 (``calc``, ``clock``, ``fetch``, ``images``, ``charts``, ``files``,
-``status``); ``netsafe`` and ``safefetch`` keep fetches off private
-addresses; ``workspace`` is the per-run file store; ``validation`` and
+``status``, the ``search`` package for web_search and its backends);
+``netsafe`` and ``safefetch`` keep fetches off private addresses; ``workspace`` is the per-run file store; ``validation`` and
 ``errors`` turn bad arguments and failures into results the model reads.
 """
 
@@ -32,20 +32,38 @@ from executor.tools.builtin.files import write_file_tool
 from executor.tools.builtin.images import MAX_IMAGE_BYTES, NotAnImage, checked_image, size_problem, view_image_tool
 from executor.tools.builtin.netsafe import FetchError, NetPolicy, Refused, host_name
 from executor.tools.builtin.safefetch import SafeFetcher
+from executor.tools.builtin.search import (
+    DEFAULT_BRAVE_BASE_URL,
+    DEFAULT_TAVILY_BASE_URL,
+    WEB_SEARCH,
+    BraveSearch,
+    SearchBackend,
+    SearchError,
+    SearXNG,
+    Tavily,
+    web_search_tool,
+)
 from executor.tools.builtin.status import RUN_STATUS
 from executor.tools.builtin.validation import describe_errors
 from executor.tools.builtin.workspace import MAX_FILES, MAX_TOTAL_BYTES, Workspace
 from executor.tools.session import PostRunResult, RunSession, SessionToolFactory, SessionTools
 
 WORKSPACE_TOOL_NAMES = frozenset({"render_chart", "write_file"})
+#: Registry tools offered only when the host configures them (web_search needs
+#: a backend). Agent files may name them either way; see bot/agents/loader.py.
+OPTIONAL_TOOL_NAMES = frozenset({WEB_SEARCH})
 
 
-def builtin_tools(policy: NetPolicy | None = None, http: httpx.AsyncClient | None = None) -> list[Tool]:
+def builtin_tools(
+    policy: NetPolicy | None = None, http: httpx.AsyncClient | None = None, *, search: SearchBackend | None = None
+) -> list[Tool]:
     """The registry tools. ``policy`` bounds where fetch_url and view_image may
     connect (default: public addresses only); ``http`` is an optional client
-    of their own to reuse (see SafeFetcher)."""
+    of their own to reuse (see SafeFetcher). web_search is included only with
+    a ``search`` backend."""
     fetcher = SafeFetcher(policy, http)
-    return [fetch_url_tool(fetcher), view_image_tool(fetcher), CALCULATOR, current_time_tool(), RUN_STATUS]
+    tools = [fetch_url_tool(fetcher), view_image_tool(fetcher), CALCULATOR, current_time_tool(), RUN_STATUS]
+    return tools + [web_search_tool(search)] if search is not None else tools
 
 
 def workspace_session_factory(
@@ -79,13 +97,22 @@ def workspace_session_factory(
 
 
 __all__ = [
+    "DEFAULT_BRAVE_BASE_URL",
+    "DEFAULT_TAVILY_BASE_URL",
     "MAX_IMAGE_BYTES",
+    "OPTIONAL_TOOL_NAMES",
+    "WEB_SEARCH",
     "WORKSPACE_TOOL_NAMES",
+    "BraveSearch",
     "FetchError",
     "NetPolicy",
     "NotAnImage",
     "Refused",
     "SafeFetcher",
+    "SearXNG",
+    "SearchBackend",
+    "SearchError",
+    "Tavily",
     "ToolError",
     "Workspace",
     "builtin_tools",

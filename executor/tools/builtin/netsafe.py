@@ -109,20 +109,26 @@ class NetPolicy:
     """Where fetching tools may connect. The defaults allow public addresses only.
 
     ``allow_loopback`` and ``allow_private`` (RFC 1918, unique-local, CGNAT)
-    open those ranges, ``allowed_networks`` opens specific ones; cloud
-    metadata addresses stay refused regardless. ``resolver`` replaces the
-    system resolver (tests make a name resolve where they need it).
+    open those ranges, ``allowed_networks`` opens specific ones, and
+    ``trusted_hosts`` opens whatever addresses the named hosts resolve to
+    (a server the operator configured, such as a SearXNG on the LAN, without
+    opening the LAN to every URL a model gives); cloud metadata addresses
+    stay refused regardless. ``resolver`` replaces the system resolver (tests
+    make a name resolve where they need it).
     """
 
     allow_loopback: bool = False
     allow_private: bool = False
     allowed_networks: tuple[IPNetwork, ...] = ()
+    #: Host names as :func:`host_name` gives them (lowercase, IDNA, no brackets).
+    trusted_hosts: frozenset[str] = frozenset()
     max_redirects: int = 5
     resolver: Resolver | None = None
     user_agent: str = "executus (Discord bot; fetches pages on a member's request)"
 
-    def refusal(self, address: str) -> str | None:
-        """Why ``address`` may not be fetched from, or None when it may."""
+    def refusal(self, address: str, *, trusted: bool = False) -> str | None:
+        """Why ``address`` may not be fetched from, or None when it may.
+        ``trusted``: it belongs to one of ``trusted_hosts``."""
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -132,7 +138,7 @@ class NetPolicy:
             return None
         if kind == "cloud metadata":
             return f"{address} is a cloud metadata address"
-        if any(ip in net for net in self.allowed_networks):
+        if trusted or any(ip in net for net in self.allowed_networks):
             return None
         if kind == "loopback" and self.allow_loopback:
             return None
@@ -169,8 +175,9 @@ class NetPolicy:
             found = list(dict.fromkeys(await resolve(host, url.port or _DEFAULT_PORTS[url.scheme])))
         if not found:
             raise FetchError(f"host {host!r} has no addresses")
+        trusted = host in self.trusted_hosts
         for address in found:
-            reason = self.refusal(address)
+            reason = self.refusal(address, trusted=trusted)
             if reason is not None:
                 via = "" if address == host else f"{host} resolves to {address}: "
                 raise Refused(f"refused to fetch {url}: {via}{reason}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -59,24 +59,67 @@ class SafeFetcher:
         self.policy = policy or NetPolicy()
         self._http = http
 
-    async def get(self, url: str, *, max_bytes: int, timeout: float, accept: str = "*/*") -> Fetched:
+    async def get(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        timeout: float,
+        accept: str = "*/*",
+        headers: Mapping[str, str] | None = None,
+    ) -> Fetched:
         """The final response after at most ``policy.max_redirects`` redirects.
 
+        ``headers`` go with the request and with redirects to the same origin
+        (scheme, host and port), never elsewhere: they may hold a credential.
         Raises Refused when a hop is not allowed, TooLarge past ``max_bytes``
         (checked while streaming), FetchError for anything else, including
         the whole exchange taking longer than ``timeout`` seconds.
         """
+        return await self._exchange("GET", url, None, max_bytes, timeout, accept, headers or {})
+
+    async def post(
+        self,
+        url: str,
+        content: bytes,
+        *,
+        max_bytes: int,
+        timeout: float,
+        accept: str = "*/*",
+        headers: Mapping[str, str] | None = None,
+    ) -> Fetched:
+        """POST ``content`` (give its Content-Type in ``headers``). Like
+        :meth:`get`, except that a redirect is never followed: it is a
+        FetchError (a POST redirected as a GET would silently drop the body)."""
+        return await self._exchange("POST", url, content, max_bytes, timeout, accept, headers or {})
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        content: bytes | None,
+        max_bytes: int,
+        timeout: float,
+        accept: str,
+        headers: Mapping[str, str],
+    ) -> Fetched:
         target = self.policy.parse(url)
+        origin = _origin(target)
+        hops = self.policy.max_redirects if method == "GET" else 0
         try:
             async with asyncio.timeout(timeout), self._client() as client:
-                for _ in range(self.policy.max_redirects + 1):
-                    outcome = await self._hop(client, target, max_bytes, timeout, accept)
+                for _ in range(hops + 1):
+                    sent_headers = headers if _origin(target) == origin else {}
+                    request = _Request(method, target, content, accept, sent_headers)
+                    outcome = await self._hop(client, request, max_bytes, timeout)
                     if isinstance(outcome, Fetched):
                         return outcome
                     target = self.policy.parse(outcome)
         except TimeoutError:
             raise FetchError(f"{url} did not answer completely within {timeout:g} s") from None
-        raise FetchError(f"{url} redirected more than {self.policy.max_redirects} times")
+        if hops == 0:
+            raise FetchError(f"{url} answered with a redirect to {target}, which is not followed here")
+        raise FetchError(f"{url} redirected more than {hops} times")
 
     @asynccontextmanager
     async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
@@ -87,37 +130,44 @@ class SafeFetcher:
             yield client
 
     async def _hop(
-        self, client: httpx.AsyncClient, target: httpx.URL, max_bytes: int, timeout: float, accept: str
+        self, client: httpx.AsyncClient, request: _Request, max_bytes: int, timeout: float
     ) -> Fetched | httpx.URL:
         """One request: a Fetched, or the next URL when the answer is a redirect.
 
         Tries each checked address in turn when a connection cannot be made.
         """
         last: httpx.ConnectError | None = None
-        for address in await self.policy.addresses(target):
+        for address in await self.policy.addresses(request.target):
             try:
-                return await self._request(client, target, address, max_bytes, timeout, accept)
+                return await self._request(client, request, address, max_bytes, timeout)
             except httpx.ConnectError as exc:
                 last = exc
-        raise FetchError(f"could not connect to {target.host}: {last}")
+        raise FetchError(f"could not connect to {request.target.host}: {last}")
 
     async def _request(
-        self, client: httpx.AsyncClient, target: httpx.URL, address: str, max_bytes: int, timeout: float, accept: str
+        self, client: httpx.AsyncClient, request: _Request, address: str, max_bytes: int, timeout: float
     ) -> Fetched | httpx.URL:
+        target = request.target
         host = host_name(target)
         headers = {
-            "Host": target.netloc.decode("ascii"),
             "User-Agent": self.policy.user_agent,
-            "Accept": accept,
+            "Accept": request.accept,
             "Accept-Encoding": "gzip, deflate",
+            **request.headers,
+            "Host": target.netloc.decode("ascii"),
         }
         extensions = {"sni_hostname": host} if target.scheme == "https" and address != host else {}
-        request = client.build_request(
-            "GET", target.copy_with(host=address), headers=headers, extensions=extensions, timeout=timeout
+        sent = client.build_request(
+            request.method,
+            target.copy_with(host=address),
+            content=request.content,
+            headers=headers,
+            extensions=extensions,
+            timeout=timeout,
         )
-        request.headers.pop("Cookie", None)
+        sent.headers.pop("Cookie", None)
         try:
-            response = await client.send(request, stream=True, follow_redirects=False)
+            response = await client.send(sent, stream=True, follow_redirects=False)
         except httpx.ConnectError:
             raise
         except httpx.HTTPError as exc:
@@ -140,6 +190,21 @@ class SafeFetcher:
             charset=response.charset_encoding,
             data=data,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What one hop sends, apart from the address it is sent to."""
+
+    method: str
+    target: httpx.URL
+    content: bytes | None
+    accept: str
+    headers: Mapping[str, str]
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, host_name(url), url.port
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int, url: str) -> bytes:

@@ -108,7 +108,7 @@ class AnthropicStream(StreamAssembler):
     def _start(self, index: int, block: dict[str, Any]) -> None:
         self._blocks[index] = block
         if block.get("type") == "tool_use":
-            self.on_delta(ToolCallDelta(self._tool_calls, str(block.get("name") or "")))
+            self.deliver(ToolCallDelta(self._tool_calls, str(block.get("name") or "")))
             self._tool_calls += 1
 
     def _fragment(self, index: int, delta: dict[str, Any]) -> None:
@@ -121,7 +121,7 @@ class AnthropicStream(StreamAssembler):
         if isinstance(part, str) and part:
             self._parts.setdefault((index, field), []).append(part)
             if kind == "text_delta":
-                self.on_delta(TextDelta(part))
+                self.deliver(TextDelta(part))
 
     def _add_usage(self, usage: Any) -> None:
         # message_delta's counts are cumulative: each replaces the one before.

@@ -113,7 +113,7 @@ class ProviderTransport:
         and answers with plain JSON is read as such, with no deltas.
         """
         return await self._with_retries(
-            url, model, lambda: self._stream_attempt(url, body, headers, model, assembler, on_delta)
+            url, model, lambda: self._stream_attempt(url, body, headers, model, assembler(on_delta))
         )
 
     async def _with_retries(
@@ -157,23 +157,9 @@ class ProviderTransport:
         return data
 
     async def _stream_attempt(
-        self,
-        url: str,
-        body: Mapping[str, Any],
-        headers: Mapping[str, str],
-        model: str,
-        assembler: Callable[[OnDelta], StreamAssembler],
-        on_delta: OnDelta,
+        self, url: str, body: Mapping[str, Any], headers: Mapping[str, str], model: str, stream: StreamAssembler
     ) -> dict[str, Any] | ModelError:
         """One streamed request: the rebuilt JSON body, else the translated error."""
-        delivered = False
-
-        def deliver(delta: StreamDelta) -> None:
-            nonlocal delivered
-            delivered = True
-            on_delta(delta)
-
-        stream = assembler(deliver)
         try:
             async with self.client.stream(
                 "POST", url, json=body, headers=dict(headers), timeout=self.timeout
@@ -189,22 +175,22 @@ class ProviderTransport:
                     if not stream.finished:
                         stream.feed(data)
         except (httpx.TransportError, httpx.InvalidURL) as exc:
-            if not delivered:
+            if not stream.delivered:
                 return from_transport_error(self.info, exc, timeout=self.timeout)
             stalled = isinstance(exc, httpx.TimeoutException)
             why = f"nothing came for {self.timeout:g}s" if stalled else "connection lost"
             return stream_interrupted(self.info, why, delivered=True, cause=exc)
         except StreamErrorEvent as event:
             return from_stream_error(
-                self.info, event.error, model=model, api_key=self._api_key, delivered=delivered
+                self.info, event.error, model=model, api_key=self._api_key, delivered=stream.delivered
             )
         except ModelError as error:  # an event that is not the API's JSON
-            if not delivered:
+            if not stream.delivered:
                 return error
             return stream_interrupted(self.info, "an event was not the API's JSON", delivered=True, cause=error)
         if stream.finished:
             return stream.body()
-        return stream_interrupted(self.info, "the stream ended without its final event", delivered=delivered)
+        return stream_interrupted(self.info, "the stream ended without its final event", delivered=stream.delivered)
 
     def _delay_before_retry(self, error: ModelError, retry: int) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""
@@ -249,15 +235,21 @@ class StreamErrorEvent(Exception):
 
 class StreamAssembler(ABC):
     """Turns one API's stream events back into the JSON body the same call
-    returns unstreamed, calling ``on_delta`` as the answer grows. One per
-    attempt, so a retry starts clean."""
+    returns unstreamed, handing deltas to :meth:`deliver` as the answer
+    grows. One per attempt, so a retry starts clean."""
 
     info: ClassVar[ProviderInfo]
 
     def __init__(self, on_delta: OnDelta) -> None:
-        self.on_delta = on_delta
+        self._on_delta = on_delta
+        #: A delta reached the caller: from now on the attempt cannot be retried.
+        self.delivered = False
         #: The API's final event was seen: the body is complete.
         self.finished = False
+
+    def deliver(self, delta: StreamDelta) -> None:
+        self.delivered = True
+        self._on_delta(delta)
 
     @abstractmethod
     def feed(self, data: str) -> None:

@@ -99,7 +99,7 @@ class OpenAIStream(StreamAssembler):
             if isinstance(part, str) and part:
                 self._text[key].append(part)
                 if key != "reasoning":
-                    self.on_delta(TextDelta(part))
+                    self.deliver(TextDelta(part))
         for raw in delta.get("tool_calls") or ():
             fragment = json_object(raw)
             index = json_int(fragment.get("index"))
@@ -108,7 +108,7 @@ class OpenAIStream(StreamAssembler):
             call.id = call.id or str(fragment.get("id") or "")
             if not call.name and function.get("name"):
                 call.name = str(function["name"])
-                self.on_delta(ToolCallDelta(index, call.name))
+                self.deliver(ToolCallDelta(index, call.name))
             arguments = function.get("arguments")
             if arguments is not None:
                 call.arguments = [] if call.arguments is None else call.arguments

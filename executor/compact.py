@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from executor.llm.model import Model, ModelResponse, ToolChoice
+from executor.llm.model import Model, ModelResponse, OnDelta, ToolChoice
 from executor.llm.types import (
     AssistantMessage,
     Message,
@@ -91,9 +91,14 @@ class MeteredModel:
         return self._model.name
 
     async def complete(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), *, tool_choice: ToolChoice = "auto"
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        *,
+        tool_choice: ToolChoice = "auto",
+        on_delta: OnDelta | None = None,
     ) -> ModelResponse:
-        response = await self._model.complete(messages, tools, tool_choice=tool_choice)
+        response = await self._model.complete(messages, tools, tool_choice=tool_choice, on_delta=on_delta)
         self.usage += response.usage
         return response
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,9 +33,8 @@ from executor.llm.types import (
     UserMessage,
 )
 from tests.fakes.model_servers import FakeOpenAIServer, RecordedSleep, Reply
-from tests.provider_fixtures import client, sleep  # noqa: F401  (fixtures)
+from tests.provider_fixtures import client, sleep, validator  # noqa: F401  (fixtures)
 
-SCHEMA_PATH = Path(__file__).parent / "specs" / "openai_chat_request.schema.json"
 PNG = Image(b"\x89PNG\r\n\x1a\nfake", "image/png")
 CALC = ToolSpec(
     "calculator",
@@ -427,13 +425,6 @@ async def test_fake_rejects_a_tool_message_without_its_call(model: OpenAIChatMod
 
 
 # -- every request body we send matches OpenAI's published request schema -----
-
-
-@pytest.fixture(scope="module")
-def validator() -> Draft202012Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
 
 
 async def test_every_request_body_matches_the_openai_schema(

@@ -15,7 +15,10 @@ Wire-format notes that shaped the translation:
 * ``input_tokens`` in :class:`Usage` includes cache reads and writes, so it
   means "prompt size" for every provider, as OpenAI's ``prompt_tokens`` does;
 * with thinking enabled the API refuses forced tool use, so ``required``
-  falls back to ``auto`` there.
+  falls back to ``auto`` there;
+* a streamed call's events are folded back into the unstreamed message
+  (tool input parsed from its JSON fragments, usage from ``message_start``
+  updated by ``message_delta``'s cumulative counts), so both parse alike.
 """
 
 from __future__ import annotations
@@ -33,10 +36,12 @@ from executor.llm.http import (
     ProviderTransport,
     RetryPolicy,
     Sleep,
+    StreamAssembler,
+    StreamErrorEvent,
     json_int,
     json_object,
 )
-from executor.llm.model import ModelResponse, ToolChoice
+from executor.llm.model import ModelResponse, OnDelta, TextDelta, ToolCallDelta, ToolChoice
 from executor.llm.types import (
     AssistantMessage,
     Image,
@@ -56,6 +61,95 @@ API_VERSION = "2023-06-01"
 _TOOL_CHOICE = {"auto": "auto", "required": "any", "none": "none"}
 
 
+#: Block delta type -> the block type it belongs to and the field carrying its fragment.
+_DELTAS = {
+    "text_delta": ("text", "text"),
+    "thinking_delta": ("thinking", "thinking"),
+    "signature_delta": ("thinking", "signature"),
+    "input_json_delta": ("tool_use", "partial_json"),
+}
+
+
+class AnthropicStream(StreamAssembler):
+    """Messages API events folded back into one ``message``: ``message_start``
+    brings the usage so far, ``content_block_start``/``_delta`` build each
+    block (text, thinking and its signature, tool_use from ``input_json_delta``
+    fragments), ``message_delta`` brings the stop reason and cumulative
+    usage, ``message_stop`` ends it; ``ping`` and unknown events are skipped."""
+
+    info = ANTHROPIC
+
+    def __init__(self, on_delta: OnDelta) -> None:
+        super().__init__(on_delta)
+        self._blocks: dict[int, dict[str, Any]] = {}
+        # Fragments by (block index, field), joined once at the end: answers run to many thousand.
+        self._parts: dict[tuple[int, str], list[str]] = {}
+        self._tool_calls = 0
+        self._stop_reason: Any = None
+        self._usage: dict[str, Any] = {}
+
+    def feed(self, data: str) -> None:
+        event = self.event_json(data)
+        match event.get("type"):
+            case "error":
+                raise StreamErrorEvent(event.get("error"))
+            case "message_start":
+                self._add_usage(json_object(event.get("message")).get("usage"))
+            case "content_block_start":
+                self._start(json_int(event.get("index")), json_object(event.get("content_block")))
+            case "content_block_delta":
+                self._fragment(json_int(event.get("index")), json_object(event.get("delta")))
+            case "message_delta":
+                self._stop_reason = json_object(event.get("delta")).get("stop_reason") or self._stop_reason
+                self._add_usage(event.get("usage"))
+            case "message_stop":
+                self.finished = True
+
+    def _start(self, index: int, block: dict[str, Any]) -> None:
+        self._blocks[index] = block
+        if block.get("type") == "tool_use":
+            self.deliver(ToolCallDelta(self._tool_calls, str(block.get("name") or "")))
+            self._tool_calls += 1
+
+    def _fragment(self, index: int, delta: dict[str, Any]) -> None:
+        kind = delta.get("type")
+        if kind not in _DELTAS:
+            return  # citations and future delta types carry nothing we keep
+        block_type, field = _DELTAS[str(kind)]
+        self._blocks.setdefault(index, {"type": block_type})
+        part = delta.get(field)
+        if isinstance(part, str) and part:
+            self._parts.setdefault((index, field), []).append(part)
+            if kind == "text_delta":
+                self.deliver(TextDelta(part))
+
+    def _add_usage(self, usage: Any) -> None:
+        # message_delta's counts are cumulative: each replaces the one before.
+        self._usage.update((k, v) for k, v in json_object(usage).items() if v is not None)
+
+    def body(self) -> dict[str, Any]:
+        content = []
+        for index, start in sorted(self._blocks.items()):
+            block = dict(start)
+            for field in ("text", "thinking", "signature"):
+                if (index, field) in self._parts:
+                    block[field] = str(block.get(field) or "") + "".join(self._parts[index, field])
+            if (index, "partial_json") in self._parts:
+                block["input"] = _streamed_input("".join(self._parts[index, "partial_json"]))
+            content.append(block)
+        return {"content": content, "stop_reason": self._stop_reason, "usage": self._usage}
+
+
+def _streamed_input(text: str) -> Any:
+    """A tool_use input from its JSON fragments: the object, or the text when
+    it is not one (cut off by ``max_tokens``), which the toolbox reports."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return value if isinstance(value, dict) else text
+
+
 class AnthropicModel(HTTPChatModel):
     """A Messages API model on a shared ``httpx.AsyncClient``.
 
@@ -64,6 +158,8 @@ class AnthropicModel(HTTPChatModel):
     """
 
     provider = "anthropic"
+    stream_fields = {"stream": True}
+    stream_assembler = AnthropicStream
 
     def __init__(
         self,

@@ -2,12 +2,13 @@
 
 Providers never let an httpx exception or a raw status escape. The shared
 transport (:mod:`executor.llm.http`) hands every failed response to
-:func:`from_response` and every transport failure to
-:func:`from_transport_error`; those two functions are the only code that
-decides which class a failure is, whether it is worth retrying, and what the
-message tells the operator to fix. Messages never contain the API key, nor
-the provider's address (it can be a LAN host, and messages reach members):
-the transport logs that.
+:func:`from_response`, every transport failure to :func:`from_transport_error`,
+every error event inside a stream to :func:`from_stream_error`, and a stream
+that breaks off to :func:`stream_interrupted`; those functions are the only
+code that decides which class a failure is, whether it is worth retrying, and
+what the message tells the operator to fix. Messages never contain the API
+key, nor the provider's address (it can be a LAN host, and messages reach
+members): the transport logs that.
 """
 
 from __future__ import annotations
@@ -90,6 +91,13 @@ class ProviderUnavailableError(ModelError):
     """5xx, 408/409, connection failures and timeouts, after the retries ran out."""
 
 
+class StreamInterruptedError(ProviderUnavailableError):
+    """A streamed answer broke off: the connection dropped, the provider sent
+    an error event, or the stream ended without its final event. After a
+    delta was delivered it is never retried (the caller has shown part of
+    the answer) and what was delivered is not an answer: discard it."""
+
+
 def redact(text: str, secret: str = "") -> str:
     """``text`` with the API key, and anything shaped like one, masked."""
     if secret:
@@ -115,6 +123,53 @@ def from_response(
         fix = f"retry after {retry_after:g}s; {fix}"
     message = f"{info.name} (HTTP {status}): {fix}" + (f" [{detail}]" if detail else "")
     return cls(message, provider=info.name, status=status, retryable=retryable, retry_after=retry_after)
+
+
+#: The HTTP status each API's error type stands for, to classify an error
+#: event in a stream (which has no status of its own) as the response would be.
+_STREAM_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
+    "overloaded_error": 529,
+}
+
+
+def from_stream_error(
+    info: ProviderInfo, error: object, *, model: str, api_key: str = "", delivered: bool = False
+) -> ModelError:
+    """The error for an error event in a stream (Anthropic's ``event: error``,
+    OpenAI's ``{"error": ...}`` chunk). Before any delta it is classified as
+    the matching HTTP error would be (an unknown type counts as a server
+    error); after one, the answer broke off: ``StreamInterruptedError``."""
+    fields = error if isinstance(error, dict) else {"message": str(error)}
+    code = str(fields.get("code") or fields.get("type") or "") or "unknown"
+    kind = str(fields.get("type") or "")
+    detail = _clip(redact(str(fields.get("message") or code), api_key))
+    if delivered:
+        return stream_interrupted(info, f"error event {code}: {detail}", delivered=True)
+    status = _STREAM_ERROR_STATUS.get(code) or _STREAM_ERROR_STATUS.get(kind) or 500
+    cls, fix, retryable = _classify(info, status, code, detail, model=model, has_key=bool(api_key))
+    return cls(f"{info.name} (stream error {code}): {fix} [{detail}]", provider=info.name, retryable=retryable)
+
+
+def stream_interrupted(
+    info: ProviderInfo, why: str, *, delivered: bool, cause: BaseException | None = None
+) -> StreamInterruptedError:
+    """The error for a stream that broke off; ``why`` must not hold the address
+    (``cause``, kept for the log, may). Retryable only while nothing was delivered."""
+    if delivered:
+        message = f"{info.name} broke off its answer midway ({why}): the partial answer was dropped; try again"
+    else:
+        message = f"{info.name} broke off its answer before it began ({why}): try again later"
+    error = StreamInterruptedError(message, provider=info.name, retryable=not delivered)
+    error.__cause__ = cause
+    return error
 
 
 def _classify(

@@ -1,10 +1,19 @@
-"""The shared provider transport: one JSON POST, a per-request timeout, bounded retries.
+"""The shared provider transport: one JSON POST or one SSE stream, a per-request timeout, bounded retries.
 
 Every provider sends its requests through :class:`ProviderTransport` so retry
 and error behaviour is the same for all of them: 408/409/429/5xx and
 connection failures or timeouts are retried with exponential backoff and
 jitter, a ``Retry-After``/``retry-after-ms`` hint replaces the backoff, other
 4xx fail at once. Failures leave as :mod:`executor.llm.errors` types.
+
+A streamed call (:meth:`ProviderTransport.post_stream`) reads server-sent
+events through a provider's :class:`StreamAssembler`, which delivers deltas
+as they come and rebuilds the JSON body the same call returns unstreamed, so
+one parser serves both and the responses are equal by construction. It is
+retried only while no delta has been delivered; after that a break (the
+connection drops, an error event, no final event) is a
+``StreamInterruptedError``. The timeout bounds each wait for data, not the
+whole answer: the run's own runtime limit does that.
 
 The ``httpx.AsyncClient`` belongs to the caller (the composition root), so one
 connection pool serves every model; ``sleep`` is injectable so tests can
@@ -14,10 +23,11 @@ check the waits without waiting.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -27,10 +37,12 @@ from executor.llm.errors import (
     ModelError,
     ProviderInfo,
     from_response,
+    from_stream_error,
     from_transport_error,
     malformed_response,
+    stream_interrupted,
 )
-from executor.llm.model import ModelResponse, ToolChoice
+from executor.llm.model import ModelResponse, OnDelta, StreamDelta, ToolChoice
 from executor.llm.types import Message, ToolSpec
 
 log = logging.getLogger(__name__)
@@ -81,9 +93,35 @@ class ProviderTransport:
     async def post_json(
         self, url: str, body: Mapping[str, Any], *, headers: Mapping[str, str], model: str
     ) -> dict[str, Any]:
+        return await self._with_retries(url, model, lambda: self._attempt(url, body, headers, model))
+
+    async def post_stream(
+        self,
+        url: str,
+        body: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str],
+        model: str,
+        assembler: Callable[[OnDelta], StreamAssembler],
+        on_delta: OnDelta,
+    ) -> dict[str, Any]:
+        """POSTs a streaming request; returns the JSON body the stream amounts to.
+
+        Deltas reach ``on_delta`` as they arrive. A failed attempt is retried
+        (with a fresh assembler) only if it delivered none; one that did raises
+        ``StreamInterruptedError``. A server that ignores the request to stream
+        and answers with plain JSON is read as such, with no deltas.
+        """
+        return await self._with_retries(
+            url, model, lambda: self._stream_attempt(url, body, headers, model, assembler(on_delta))
+        )
+
+    async def _with_retries(
+        self, url: str, model: str, attempt: Callable[[], Awaitable[dict[str, Any] | ModelError]]
+    ) -> dict[str, Any]:
         retry = 0
         while True:
-            outcome = await self._attempt(url, body, headers, model)
+            outcome = await attempt()
             if isinstance(outcome, dict):
                 return outcome
             error = outcome
@@ -107,6 +145,9 @@ class ProviderTransport:
             return from_transport_error(self.info, exc, timeout=self.timeout)
         if not response.is_success:
             return from_response(self.info, response, model=model, api_key=self._api_key)
+        return self._decoded(response)
+
+    def _decoded(self, response: httpx.Response) -> dict[str, Any] | ModelError:
         try:
             data = response.json()
         except ValueError as exc:
@@ -115,6 +156,42 @@ class ProviderTransport:
             return malformed_response(self.info, f"expected an object, got {type(data).__name__}")
         return data
 
+    async def _stream_attempt(
+        self, url: str, body: Mapping[str, Any], headers: Mapping[str, str], model: str, stream: StreamAssembler
+    ) -> dict[str, Any] | ModelError:
+        """One streamed request: the rebuilt JSON body, else the translated error."""
+        try:
+            async with self.client.stream(
+                "POST", url, json=body, headers=dict(headers), timeout=self.timeout
+            ) as response:
+                if not response.is_success:
+                    await response.aread()
+                    return from_response(self.info, response, model=model, api_key=self._api_key)
+                if not _is_event_stream(response):  # a compatible server that answers whole
+                    await response.aread()
+                    return self._decoded(response)
+                # Read to the end even after the final event, so the connection goes back to the pool.
+                async for data in sse_events(response.aiter_lines()):
+                    if not stream.finished:
+                        stream.feed(data)
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            if not stream.delivered:
+                return from_transport_error(self.info, exc, timeout=self.timeout)
+            stalled = isinstance(exc, httpx.TimeoutException)
+            why = f"nothing came for {self.timeout:g}s" if stalled else "connection lost"
+            return stream_interrupted(self.info, why, delivered=True, cause=exc)
+        except StreamErrorEvent as event:
+            return from_stream_error(
+                self.info, event.error, model=model, api_key=self._api_key, delivered=stream.delivered
+            )
+        except ModelError as error:  # an event that is not the API's JSON
+            if not stream.delivered:
+                return error
+            return stream_interrupted(self.info, "an event was not the API's JSON", delivered=True, cause=error)
+        if stream.finished:
+            return stream.body()
+        return stream_interrupted(self.info, "the stream ended without its final event", delivered=stream.delivered)
+
     def _delay_before_retry(self, error: ModelError, retry: int) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""
         if not error.retryable or retry >= self.retry.max_retries:
@@ -122,6 +199,75 @@ class ProviderTransport:
         if error.retry_after is not None:
             return error.retry_after if error.retry_after <= self.retry.max_delay else None
         return self.retry.backoff(retry)
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").startswith("text/event-stream")
+
+
+async def sse_events(lines: AsyncIterable[str]) -> AsyncIterator[str]:
+    """The data of each server-sent event in a body's lines, by the WHATWG
+    rules: ``data:`` lines join with newlines, a blank line ends an event,
+    lines starting with ``:`` are comments, and an event the body ends in the
+    middle of is dropped. ``event:`` names are not kept (Anthropic repeats
+    them as the data's ``type``; OpenAI sends none), nor ``id``/``retry``
+    (nothing is resumed)."""
+    data: list[str] = []
+    async for line in lines:
+        if not line:
+            if data:
+                yield "\n".join(data)
+            data = []
+            continue
+        field, _, value = line.partition(":")
+        if field == "data":
+            data.append(value.removeprefix(" "))
+
+
+class StreamErrorEvent(Exception):
+    """The API's own error event inside a stream; the transport translates it
+    (it knows the model and the key to redact)."""
+
+    def __init__(self, error: Any) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class StreamAssembler(ABC):
+    """Turns one API's stream events back into the JSON body the same call
+    returns unstreamed, handing deltas to :meth:`deliver` as the answer
+    grows. One per attempt, so a retry starts clean."""
+
+    info: ClassVar[ProviderInfo]
+
+    def __init__(self, on_delta: OnDelta) -> None:
+        self._on_delta = on_delta
+        #: A delta reached the caller: from now on the attempt cannot be retried.
+        self.delivered = False
+        #: The API's final event was seen: the body is complete.
+        self.finished = False
+
+    def deliver(self, delta: StreamDelta) -> None:
+        self.delivered = True
+        self._on_delta(delta)
+
+    @abstractmethod
+    def feed(self, data: str) -> None:
+        """Take the next event's data. Raises ``StreamErrorEvent`` for the API's error
+        event and ``ModelError`` for an event that is not the API's JSON."""
+
+    @abstractmethod
+    def body(self) -> dict[str, Any]:
+        """The unstreamed response JSON; only called once ``finished``."""
+
+    def event_json(self, data: str) -> dict[str, Any]:
+        try:
+            value = json.loads(data)
+        except ValueError as exc:
+            raise malformed_response(self.info, f"invalid JSON in a stream event: {exc}") from None
+        if not isinstance(value, dict):
+            raise malformed_response(self.info, f"a stream event is {type(value).__name__}, not an object")
+        return value
 
 
 def json_object(value: Any) -> dict[str, Any]:
@@ -137,10 +283,13 @@ def json_int(value: Any) -> int:
 class HTTPChatModel(ABC):
     """What the providers share: each call is one POST of a JSON body through
     ``ProviderTransport`` (retries, typed errors). A subclass sets
-    ``provider``, ``model``, ``url``, ``_headers`` and ``_http`` and says how
-    to build the body and read the reply."""
+    ``provider``, ``model``, ``url``, ``_headers`` and ``_http``, says how
+    to build the body and read the reply, and for streaming which fields ask
+    for it and which assembler reads it."""
 
     provider: ClassVar[str]
+    stream_fields: ClassVar[Mapping[str, Any]]
+    stream_assembler: ClassVar[type[StreamAssembler]]
     model: str
     url: str
     _headers: dict[str, str]
@@ -159,9 +308,21 @@ class HTTPChatModel(ABC):
         tools: Sequence[ToolSpec] = (),
         *,
         tool_choice: ToolChoice = "auto",
+        on_delta: OnDelta | None = None,
     ) -> ModelResponse:
         body = self.request_body(messages, tools, tool_choice=tool_choice)
-        data = await self._http.post_json(self.url, body, headers=self._headers, model=self.model)
+        if on_delta is None:
+            data = await self._http.post_json(self.url, body, headers=self._headers, model=self.model)
+        else:
+            body.update(self.stream_fields)
+            data = await self._http.post_stream(
+                self.url,
+                body,
+                headers=self._headers,
+                model=self.model,
+                assembler=self.stream_assembler,
+                on_delta=on_delta,
+            )
         try:
             return self._parse(data)
         except ModelError as error:
@@ -172,7 +333,7 @@ class HTTPChatModel(ABC):
     def request_body(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), *, tool_choice: ToolChoice = "auto"
     ) -> dict[str, Any]:
-        """The API's JSON for one call."""
+        """The API's JSON for one unstreamed call."""
 
     @abstractmethod
     def _parse(self, data: dict[str, Any]) -> ModelResponse:

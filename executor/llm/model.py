@@ -1,8 +1,8 @@
-"""The Model protocol the agent loop talks to."""
+"""The Model protocol the agent loop talks to, and the deltas of a streamed answer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -18,9 +18,35 @@ class ModelResponse:
     stop_reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """Answer text the model has just written, to append to what came before."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """The model has begun a tool call: it is choosing ``name``. ``index`` is
+    the call's place among this turn's calls (parallel calls count 0, 1, ...).
+    Its arguments are still being written; they arrive with the response."""
+
+    index: int
+    name: str
+
+
+StreamDelta = TextDelta | ToolCallDelta
+OnDelta = Callable[[StreamDelta], None]
+
+
 class Model(Protocol):
     """One chat model. Providers raise ``executor.llm.errors.ModelError``
-    subclasses; the loop turns them into the run's error."""
+    subclasses; the loop turns them into the run's error.
+
+    ``on_delta`` asks for the answer as it is written (the contract is in
+    the :mod:`executor.llm` docstring). Without it the call is the plain
+    request/response one; with it the returned response is the same one.
+    """
 
     @property
     def name(self) -> str: ...
@@ -31,4 +57,5 @@ class Model(Protocol):
         tools: Sequence[ToolSpec] = (),
         *,
         tool_choice: ToolChoice = "auto",
+        on_delta: OnDelta | None = None,
     ) -> ModelResponse: ...

@@ -10,7 +10,10 @@ Wire-format notes that shaped the translation:
   error, which it can correct, instead of the provider failing the run;
 * ``parallel_tool_calls`` and ``tool_choice`` are only sent with tools, since
   the API rejects them otherwise;
-* without an API key no Authorization header is sent (local servers).
+* without an API key no Authorization header is sent (local servers);
+* a streamed call asks for ``stream_options.include_usage``, so the last
+  chunk carries the usage (without it a stream reports none); the chunks are
+  folded back into the unstreamed message, so both parse alike.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -28,10 +32,12 @@ from executor.llm.http import (
     ProviderTransport,
     RetryPolicy,
     Sleep,
+    StreamAssembler,
+    StreamErrorEvent,
     json_int,
     json_object,
 )
-from executor.llm.model import ModelResponse, ToolChoice
+from executor.llm.model import ModelResponse, OnDelta, TextDelta, ToolCallDelta, ToolChoice
 from executor.llm.types import (
     AssistantMessage,
     Image,
@@ -48,10 +54,99 @@ OPENAI = ProviderInfo(name="openai", key_env="OPENAI_API_KEY", base_url_env="OPE
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
+@dataclass(slots=True)
+class _StreamedCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] | None = None  # None: the stream sent no arguments at all
+
+
+class OpenAIStream(StreamAssembler):
+    """Chat-completion chunks folded back into one ``chat.completion``:
+    ``delta.content`` (and ``refusal``, ``reasoning_content``) appended,
+    ``delta.tool_calls`` gathered by ``index`` with their argument fragments
+    joined, the ``finish_reason``, and the usage chunk. ``[DONE]`` ends it."""
+
+    info = OPENAI
+
+    def __init__(self, on_delta: OnDelta) -> None:
+        super().__init__(on_delta)
+        self._text: dict[str, list[str]] = {"content": [], "refusal": [], "reasoning": []}
+        self._calls: dict[int, _StreamedCall] = {}
+        self._finish_reason: Any = None
+        self._usage: Any = None
+
+    def feed(self, data: str) -> None:
+        if data == "[DONE]":
+            self.finished = True
+            return
+        chunk = self.event_json(data)
+        if "error" in chunk:
+            raise StreamErrorEvent(chunk["error"])
+        if chunk.get("usage"):
+            self._usage = chunk["usage"]
+        for choice in chunk.get("choices") or ():  # one at most: ``n`` is never asked for
+            choice = json_object(choice)
+            self._finish_reason = choice.get("finish_reason") or self._finish_reason
+            self._add(json_object(choice.get("delta")))
+
+    def _add(self, delta: dict[str, Any]) -> None:
+        for key, part in (
+            ("content", delta.get("content")),
+            ("refusal", delta.get("refusal")),
+            ("reasoning", delta.get("reasoning_content") or delta.get("reasoning")),
+        ):
+            if isinstance(part, str) and part:
+                self._text[key].append(part)
+                if key != "reasoning":
+                    self.deliver(TextDelta(part))
+        for raw in delta.get("tool_calls") or ():
+            fragment = json_object(raw)
+            index = json_int(fragment.get("index"))
+            call = self._calls.setdefault(index, _StreamedCall())
+            function = json_object(fragment.get("function"))
+            call.id = call.id or str(fragment.get("id") or "")
+            if not call.name and function.get("name"):
+                call.name = str(function["name"])
+                self.deliver(ToolCallDelta(index, call.name))
+            arguments = function.get("arguments")
+            if arguments is not None:
+                call.arguments = [] if call.arguments is None else call.arguments
+                call.arguments.append(
+                    arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+                )
+
+    def body(self) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": "".join(self._text["content"]) or None,
+            "refusal": "".join(self._text["refusal"]) or None,
+            "reasoning_content": "".join(self._text["reasoning"]) or None,
+        }
+        if self._calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id or None,
+                    "type": "function",
+                    "function": {
+                        "name": call.name,
+                        "arguments": None if call.arguments is None else "".join(call.arguments),
+                    },
+                }
+                for _, call in sorted(self._calls.items())
+            ]
+        return {
+            "choices": [{"index": 0, "message": message, "finish_reason": self._finish_reason}],
+            "usage": self._usage,
+        }
+
+
 class OpenAIChatModel(HTTPChatModel):
     """A chat-completions model on a shared ``httpx.AsyncClient``."""
 
     provider = "openai"
+    stream_fields = {"stream": True, "stream_options": {"include_usage": True}}
+    stream_assembler = OpenAIStream
 
     def __init__(
         self,

@@ -43,6 +43,29 @@ Replies are provider-neutral and rendered into each API's JSON::
     Reply.text("late", delay=5)                   # answer after 5 s: provokes client timeouts
     Reply.raw("not json")                         # any body, verbatim
 
+Streaming
+---------
+A request with ``"stream": true`` gets the same reply over server-sent
+events, in the API's own chunks: OpenAI's ``chat.completion.chunk`` deltas
+(text, tool calls by index with argument fragments, the finish reason, the
+usage chunk when ``stream_options.include_usage`` asks for it, ``[DONE]``);
+Anthropic's ``message_start`` ... ``message_stop`` (a ``ping``, thinking with
+its ``signature_delta``, text, tool_use with ``input_json_delta``, the
+usage split between ``message_start`` and ``message_delta``). Text and
+arguments are cut into ``chunk_chars`` pieces, ``chunk_delay_ms`` apart::
+
+    FakeOpenAIServer(chunk_chars=3, chunk_delay_ms=20)      # drips tokens
+    Reply.text("Hello there", cut_after=4)                  # 4 events, then the connection drops
+    Reply.text("Hello there", cut_after=4, cut="end")       # 4 events, then a clean end, no final event
+    Reply.text("Hello there", cut_after=4, cut="error", error_code="overloaded_error")  # the API's error event
+    Reply.text("Hello there", hold_after=3)                 # 3 events, then waits for srv.release()
+
+``hold_after`` lets a test see deltas arrive while the answer is still being
+written, without timing anything. ``streaming=False`` plays a compatible
+server that ignores ``stream`` and answers with the whole JSON. HTTP errors (``Reply.error``) come before
+any event, as with the real APIs; ``Reply.raw(text, content_type=...)``
+serves any body, for example hand-written events.
+
 Usage numbers map one-to-one onto the API's fields (for Anthropic,
 ``input_tokens`` is the uncached part, ``cached_tokens`` is
 ``cache_read_input_tokens``, ``cache_write_tokens`` is
@@ -81,7 +104,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 from aiohttp import web
 
@@ -107,6 +130,12 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     body: str | JSON | None = None
+    content_type: str = "application/json"
+    #: Streamed replies only: stop after this many events, then ``cut``.
+    cut_after: int | None = None
+    cut: Literal["drop", "end", "error"] = "drop"
+    #: Streamed replies only: after this many events, wait for ``release()``.
+    hold_after: int | None = None
 
     @classmethod
     def text(cls, content: str, **kw: Any) -> Reply:
@@ -176,6 +205,9 @@ class FakeModelServer:
         final_text: str = "Done.",
         validate: bool = True,
         api_key: str | None = None,
+        chunk_chars: int = 4,
+        chunk_delay_ms: float = 0.0,
+        streaming: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -185,11 +217,15 @@ class FakeModelServer:
         self.final_text = final_text
         self.validate = validate
         self.api_key = api_key
+        self.chunk_chars = chunk_chars
+        self.chunk_delay_ms = chunk_delay_ms
+        self.streaming = streaming
         self.received: list[Received] = []
         self._script: list[Reply] = []
         self._handler: Handler | None = None
         self._ids = itertools.count(1)
         self._closing = asyncio.Event()
+        self._released = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -206,6 +242,7 @@ class FakeModelServer:
     async def close(self) -> None:
         """Stop serving; replies still waiting out a ``delay`` end at once."""
         self._closing.set()
+        self._released.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -237,6 +274,10 @@ class FakeModelServer:
     def respond_with(self, handler: Handler | None) -> None:
         """Answer unscripted requests with ``handler(request_json)`` (None: default mode)."""
         self._handler = handler
+
+    def release(self) -> None:
+        """Let a reply held by ``hold_after`` go on (one hold per call)."""
+        self._released.set()
 
     @property
     def pending(self) -> int:
@@ -276,10 +317,37 @@ class FakeModelServer:
             return web.json_response(reply)
         if reply.body is not None:
             text = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
-            return web.Response(text=text, status=reply.status, headers=reply.headers, content_type="application/json")
+            return web.Response(text=text, status=reply.status, headers=reply.headers, content_type=reply.content_type)
         if reply.status >= 400:
             return self._error_response(reply)
-        return web.json_response(self._render(body, self._with_ids(reply)), headers=reply.headers)
+        reply = self._with_ids(reply)
+        if body.get("stream") and self.streaming:
+            return await self._stream(request, self._events(body, reply), reply)
+        return web.json_response(self._render(body, reply), headers=reply.headers)
+
+    async def _stream(self, request: web.Request, events: list[str], reply: Reply) -> web.StreamResponse:
+        """Writes ``events`` as server-sent events, cut and held as the reply says."""
+        response = web.StreamResponse(
+            headers={**reply.headers, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        for i, event in enumerate(events[: reply.cut_after]):
+            if i == reply.hold_after:
+                await self._released.wait()
+                self._released.clear()
+            await response.write(event.encode())
+            await self._pause(self.chunk_delay_ms / 1000)
+        if reply.cut_after is not None and reply.cut == "drop":
+            assert request.transport is not None
+            request.transport.close()  # mid-body: the client sees the connection lost
+            return response
+        if reply.cut_after is not None and reply.cut == "error":
+            await response.write(self._error_event(reply).encode())
+        await response.write_eof()
+        return response
+
+    def _pieces(self, text: str) -> list[str]:
+        return [text[i : i + self.chunk_chars] for i in range(0, len(text), self.chunk_chars)]
 
     async def _next_reply(self, body: JSON) -> Reply | JSON:
         if self._script:
@@ -330,6 +398,14 @@ class FakeModelServer:
     def _render_error(self, reply: Reply) -> JSON:
         raise NotImplementedError
 
+    def _events(self, body: JSON, reply: Reply) -> list[str]:
+        """The reply as the API's stream: encoded events, the final one last."""
+        raise NotImplementedError
+
+    def _error_event(self, reply: Reply) -> str:
+        """The API's error event inside a stream (``error_code``/``error_message``)."""
+        raise NotImplementedError
+
     def _offered_tools(self, body: JSON) -> dict[str, JSON]:
         """Tool name -> JSON schema of its parameters."""
         raise NotImplementedError
@@ -357,8 +433,8 @@ class FakeOpenAIServer(FakeModelServer):
         body = received.body
         if not isinstance(body.get("model"), str) or not body["model"]:
             return "you must provide a model parameter"
-        if body.get("stream"):
-            return "the fake server does not stream; send stream=false"
+        if "stream_options" in body and not body.get("stream"):
+            return "The 'stream_options' parameter is only allowed when 'stream' is enabled."
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             return "Invalid 'messages': empty array. Expected an array with minimum length 1."
@@ -412,22 +488,63 @@ class FakeOpenAIServer(FakeModelServer):
                     "index": 0,
                     "message": message,
                     "logprobs": None,
-                    "finish_reason": reply.stop_reason or ("tool_calls" if reply.calls else "stop"),
+                    "finish_reason": self._finish_reason(reply),
                 }
             ],
-            "usage": {
-                "prompt_tokens": usage.input_tokens,
-                "completion_tokens": usage.output_tokens,
-                "total_tokens": usage.input_tokens + usage.output_tokens,
-                "prompt_tokens_details": {"cached_tokens": usage.cached_tokens, "audio_tokens": 0},
-                "completion_tokens_details": {
-                    "reasoning_tokens": usage.reasoning_tokens,
-                    "audio_tokens": 0,
-                    "accepted_prediction_tokens": 0,
-                    "rejected_prediction_tokens": 0,
-                },
-            },
+            "usage": self._usage_json(usage),
             "system_fingerprint": "fp_fake",
+        }
+
+    def _events(self, body: JSON, reply: Reply) -> list[str]:
+        header = {
+            "id": f"chatcmpl-fake{next(self._ids)}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model", ""),
+            "system_fingerprint": "fp_fake",
+        }
+        with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+        def chunk(delta: JSON, finish_reason: str | None = None) -> str:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            return _sse({**header, "choices": [choice], **({"usage": None} if with_usage else {})})
+
+        events = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        events += [chunk({"content": piece}) for piece in self._pieces(reply.content)]
+        for index, c in enumerate(reply.calls):
+            function = {"name": c.name, "arguments": ""}
+            events.append(chunk({"tool_calls": [{"index": index, "id": c.id, "type": "function", "function": function}]}))
+            events += [
+                chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                for piece in self._pieces(c.arguments)
+            ]
+        events.append(chunk({}, self._finish_reason(reply)))
+        if with_usage:
+            usage = reply.usage or self._estimate_usage(body, reply)
+            events.append(_sse({**header, "choices": [], "usage": self._usage_json(usage)}))
+        return [*events, "data: [DONE]\n\n"]
+
+    def _error_event(self, reply: Reply) -> str:
+        message = reply.error_message or "The server had an error while processing your request."
+        return _sse({"error": {"message": message, "type": reply.error_code or "server_error", "param": None, "code": None}})
+
+    @staticmethod
+    def _finish_reason(reply: Reply) -> str:
+        return reply.stop_reason or ("tool_calls" if reply.calls else "stop")
+
+    @staticmethod
+    def _usage_json(usage: Usage) -> JSON:
+        return {
+            "prompt_tokens": usage.input_tokens,
+            "completion_tokens": usage.output_tokens,
+            "total_tokens": usage.input_tokens + usage.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": usage.cached_tokens, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": usage.reasoning_tokens,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
         }
 
     def _render_error(self, reply: Reply) -> JSON:
@@ -475,8 +592,6 @@ class FakeAnthropicServer(FakeModelServer):
             return "model: Field required"
         if not isinstance(body.get("max_tokens"), int):
             return "max_tokens: Field required"
-        if body.get("stream"):
-            return "the fake server does not stream; send stream=false"
         thinking = body.get("thinking")
         if thinking and thinking.get("budget_tokens", 0) >= body["max_tokens"]:
             return "`max_tokens` must be greater than `thinking.budget_tokens`"
@@ -535,14 +650,58 @@ class FakeAnthropicServer(FakeModelServer):
             "role": "assistant",
             "model": body.get("model", ""),
             "content": content,
-            "stop_reason": reply.stop_reason or ("tool_use" if reply.calls else "end_turn"),
+            "stop_reason": self._stop_reason(reply),
             "stop_sequence": None,
-            "usage": {
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "cache_read_input_tokens": usage.cached_tokens,
-                "cache_creation_input_tokens": usage.cache_write_tokens,
-            },
+            "usage": self._usage_json(usage),
+        }
+
+    def _events(self, body: JSON, reply: Reply) -> list[str]:
+        usage = reply.usage or self._estimate_usage(body, reply)
+        message = {
+            "id": f"msg_fake{next(self._ids)}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", ""),
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            # As the real API does: the prompt's counts here, the output's in message_delta.
+            "usage": {**self._usage_json(usage), "output_tokens": 1},
+        }
+        events = [_event("message_start", message=message), _event("ping")]
+        blocks: list[tuple[JSON, list[JSON]]] = []  # (content_block_start, its deltas)
+        if reply.reasoning or reply.signature:
+            deltas = [{"type": "thinking_delta", "thinking": p} for p in self._pieces(reply.reasoning)]
+            blocks.append(({"type": "thinking", "thinking": ""}, [*deltas, {"type": "signature_delta", "signature": reply.signature}]))
+        if reply.content:
+            blocks.append(({"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in self._pieces(reply.content)]))
+        for c in reply.calls:
+            fragments = ["", *self._pieces(c.arguments)]  # the real API opens with an empty fragment
+            deltas = [{"type": "input_json_delta", "partial_json": p} for p in fragments]
+            blocks.append(({"type": "tool_use", "id": c.id, "name": c.name, "input": {}}, deltas))
+        for index, (start, deltas) in enumerate(blocks):
+            events.append(_event("content_block_start", index=index, content_block=start))
+            events += [_event("content_block_delta", index=index, delta=d) for d in deltas]
+            events.append(_event("content_block_stop", index=index))
+        stop = {"stop_reason": self._stop_reason(reply), "stop_sequence": None}
+        events.append(_event("message_delta", delta=stop, usage={"output_tokens": usage.output_tokens}))
+        return [*events, _event("message_stop")]
+
+    def _error_event(self, reply: Reply) -> str:
+        error = {"type": reply.error_code or "overloaded_error", "message": reply.error_message or "Overloaded"}
+        return _event("error", error=error)
+
+    @staticmethod
+    def _stop_reason(reply: Reply) -> str:
+        return reply.stop_reason or ("tool_use" if reply.calls else "end_turn")
+
+    @staticmethod
+    def _usage_json(usage: Usage) -> JSON:
+        return {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_input_tokens": usage.cached_tokens,
+            "cache_creation_input_tokens": usage.cache_write_tokens,
         }
 
     def _render_error(self, reply: Reply) -> JSON:
@@ -571,6 +730,16 @@ class FakeAnthropicServer(FakeModelServer):
             elif m.get("role") == "assistant" and "tool_use" in kinds:
                 turns += 1
         return turns
+
+
+def _sse(data: JSON) -> str:
+    """One ``data:`` event, as OpenAI sends them."""
+    return f"data: {json.dumps(data)}\n\n"
+
+
+def _event(kind: str, **fields: Any) -> str:
+    """One named event, as Anthropic sends them (the name repeated as ``type``)."""
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields})}\n\n"
 
 
 class RecordedSleep:
@@ -619,6 +788,8 @@ async def _serve(args: argparse.Namespace) -> None:
         tool_steps=args.tool_steps,
         tool_name=args.tool_name,
         final_text=args.final_text,
+        chunk_chars=args.chunk_chars,
+        chunk_delay_ms=args.chunk_delay_ms,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -638,6 +809,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tool-steps", type=int, default=0, help="tool-call turns before the final answer")
     parser.add_argument("--tool-name", default=None, help="tool to call (default: the first offered)")
     parser.add_argument("--final-text", default="Done.")
+    parser.add_argument("--chunk-chars", type=int, default=4, help="characters per streamed text piece")
+    parser.add_argument("--chunk-delay-ms", type=float, default=0.0, help="pause between streamed events")
     asyncio.run(_serve(parser.parse_args(argv)))
 
 

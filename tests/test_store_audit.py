@@ -1,5 +1,5 @@
 """The Audit port: run rows, steps, tool calls, events, once-only close,
-interrupted runs at start-up, the live tally, and admin run queries."""
+rejected runs, interrupted runs at start-up, and admin run queries."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.store import Store, StoreClosedError
+from bot.store import BudgetRefused, Limit, LimitChange, Store, StoreClosedError, StoredStatus
 from bot.store import writer as writer_module
 from bot.store.bounded import TEXT_LIMIT, bounded, bounded_json
 from bot.store.writer import target_table
@@ -106,23 +106,6 @@ async def test_events_take_values_json_cannot_encode(tmp_path: Path) -> None:
     assert detail.events[0].data == {"at": str(NOW), "steps": 3}
 
 
-async def test_the_live_tally_counts_until_close(tmp_path: Path) -> None:
-    async with Store(url(tmp_path)) as store:
-        rec = await store.audit.start_run(run_info("r1"))
-        await rec.on_step(0, AssistantMessage("", (ToolCall("a", "echo"), ToolCall("b", "fails"))), Usage(10, 5))
-        await rec.on_tool(0, ToolCall("a", "echo"), ToolResult("ok"))
-        await rec.on_tool(0, ToolCall("b", "fails"), ToolResult("no", is_error=True))
-        await rec.on_step(1, AssistantMessage("done"), Usage(3, 1))
-        tally = store.audit.tally("r1")
-        assert tally is not None
-        assert (tally.steps, tally.tool_calls, tally.tool_errors, tally.last_tool) == (2, 2, 1, "fails")
-        assert tally.usage == Usage(13, 6)
-        assert [t.run_id for t in store.audit.live()] == ["r1"]
-        await rec.close(stats())
-        assert store.audit.tally("r1") is None
-        assert store.audit.live() == []
-
-
 async def test_runs_left_running_are_interrupted_at_the_next_start(tmp_path: Path) -> None:
     async with Store(url(tmp_path), clock=FakeClock(NOW)) as store:
         rec = await store.audit.start_run(run_info("left"))
@@ -174,16 +157,41 @@ async def test_a_bad_queued_write_does_not_sink_its_batch(tmp_path: Path) -> Non
 
 async def test_rejections_are_recorded_for_admins(tmp_path: Path) -> None:
     async with Store(url(tmp_path)) as store:
-        await store.audit.record_rejection(
-            Invocation("u1", run_id="r9", guild_id="g1", input="draw me a chart"), "helper", "no runs left"
-        )
+        await store.audit.record_rejection(run_info("r9"), "runs limit reached: 0 of 0 per day")
         detail = await store.runs.detail("r9")
     assert detail is not None
-    assert (detail.run.status, detail.run.error, detail.run.caller_id) == ("rejected", "no runs left", "u1")
-    assert detail.run.input == "draw me a chart"
+    run = detail.run
+    assert (run.status, run.error, run.caller_id, run.agent_id, run.tier) == (
+        StoredStatus.REJECTED,
+        "runs limit reached: 0 of 0 per day",
+        "u1",
+        "helper",
+        "fast",
+    )
+    assert run.input == "input of r9" and run.finished_at is not None
     assert [(e.kind, e.data) for e in detail.events] == [
-        ("budget_rejected", {"agent_id": "helper", "message": "no runs left"})
+        ("budget_rejected", {"agent_id": "helper", "message": "runs limit reached: 0 of 0 per day"})
     ]
+
+
+async def test_a_budget_refusal_reaches_the_audit_through_the_executor(tmp_path: Path) -> None:
+    """The store's budget refuses, the executor records the refusal through
+    the Audit port: a ``rejected`` row, with what the run was asked."""
+    async with Store(url(tmp_path)) as store:
+        await store.budget.set_limits("g1", None, [LimitChange(Limit.RUNS, 0)])
+        model = ScriptedModel([text("never")])
+        executor = make_executor(model, ports=Ports(budget=store.budget, audit=store.audit))
+        res = await executor.run(RunnableAgent("helper"), Invocation("u1", guild_id="g1"), "draw me a chart")
+        detail = await store.runs.detail(res.run_id)
+    assert isinstance(res.err, BudgetRefused) and res.err.refusal.limit is Limit.RUNS
+    assert model.requests == []
+    assert detail is not None
+    assert (detail.run.status, detail.run.input, detail.run.error) == (
+        StoredStatus.REJECTED,
+        "draw me a chart",
+        str(res.err),
+    )
+    assert [e.kind for e in detail.events] == ["budget_rejected"]
 
 
 async def test_run_lists_newest_first_by_member_and_guild(tmp_path: Path) -> None:

@@ -3,20 +3,32 @@
 Every operation is one synchronous function run on the budget's own
 connection (``SerialConnection``): a check-and-reserve is a single hop off
 the event loop, and it either happens whole or not at all.
+
+A refusal is data (``Refusal``: which limit, the numbers, when it resets),
+raised as ``BudgetRefused``; the host words it for the member, and the
+executor records it through the Audit port. The budget writes no audit rows.
 """
 
 from __future__ import annotations
 
-import logging
 import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.store import ledger
-from bot.store.audit import StoreAudit
 from bot.store.clock import Clock, to_db
 from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
-from bot.store.limits import Limits, limits_from_row
+from bot.store.limits import (
+    Limit,
+    LimitChange,
+    Limits,
+    amount_text,
+    limit_columns,
+    limits_from_row,
+    limits_row,
+)
 from bot.store.periods import Period
 from bot.store.serial import SerialConnection, transaction
 from executor.errors import BudgetExceeded
@@ -25,7 +37,33 @@ from executor.ports import Spend
 if TYPE_CHECKING:
     from executor.tools.invocation import Invocation
 
-log = logging.getLogger(__name__)
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a run may not start: ``limit`` is used up, ``used`` of ``allowed``.
+    A per-period limit has its ``period`` and when it resets; the concurrent
+    limit has neither (``used`` is the runs going now)."""
+
+    limit: Limit
+    used: float
+    allowed: float
+    period: Period | None = None
+    resets_at: datetime | None = None
+
+    def record(self) -> str:
+        """A plain record of the refusal, for the audit and logs (members read
+        the host's wording of it instead)."""
+        per = f" per {self.period}" if self.period else ""
+        resets = f", resets {self.resets_at:%Y-%m-%d %H:%M} UTC" if self.resets_at else ""
+        return f"{self.limit.key} limit reached: {amount_text(self.used)} of {amount_text(self.allowed)}{per}{resets}"
+
+
+class BudgetRefused(BudgetExceeded):
+    """The budget gate's refusal, with its ``Refusal``."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.record())
+        self.refusal = refusal
 
 
 class StoreBudget:
@@ -38,25 +76,17 @@ class StoreBudget:
     reservation to ledger exactly once; a second ``commit`` is a no-op.
     """
 
-    def __init__(self, conn: SerialConnection, audit: StoreAudit, clock: Clock, owner_id: str) -> None:
+    def __init__(self, conn: SerialConnection, clock: Clock, owner_id: str) -> None:
         self._conn = conn
-        self._audit = audit
         self._clock = clock
         #: Recorded on reservations, so recovery releases only a gone process's (owners.py).
         self._owner_id = owner_id
 
     async def check(self, invocation: Invocation, agent_id: str) -> None:
-        """Reserve the run, or raise BudgetExceeded with a message for the
-        member (which limit, the numbers, when it resets). A refusal is also
-        recorded in the audit, for admins."""
+        """Reserve the run, or raise BudgetRefused with its Refusal."""
         refusal = await self._conn.call(_check, invocation, agent_id, self._owner_id, self._clock())
-        if refusal is None:
-            return
-        try:
-            await self._audit.record_rejection(invocation, agent_id, refusal)
-        except Exception:  # the refusal stands even when recording it fails
-            log.exception("budget: could not record the refusal of run %s", invocation.run_id)
-        raise BudgetExceeded(refusal)
+        if refusal is not None:
+            raise BudgetRefused(refusal)
 
     async def commit(self, invocation: Invocation, spend: Spend) -> None:
         """Write the run's real spend to the ledger and release its
@@ -66,12 +96,11 @@ class StoreBudget:
 
     # -- admin ------------------------------------------------------------
 
-    async def set_limits(self, guild_id: str, member_id: str | None, **changes: object) -> Limits:
-        """Change some limits of a member (``None``: the guild default) and
-        return the row as stored. A field passed as ``None`` is cleared;
-        fields not passed keep their value. Raises ValueError for a bad value
-        (and writes nothing)."""
-        return await self._conn.call(_set_limits, guild_id, member_id or "", changes, to_db(self._clock()))
+    async def set_limits(self, guild_id: str, member_id: str | None, changes: Sequence[LimitChange]) -> Limits:
+        """Apply ``changes`` to the limits of a member (``None``: the guild
+        default) and return the row as stored; limits not changed keep their
+        value. Raises InvalidLimit for a bad amount (and writes nothing)."""
+        return await self._conn.call(_set_limits, guild_id, member_id or "", tuple(changes), to_db(self._clock()))
 
     async def get_limits(self, guild_id: str, member_id: str | None) -> Limits:
         """The limits set on a member (``None``: the guild default) alone; all
@@ -101,7 +130,7 @@ class StoreBudget:
 
 def _check(
     conn: sqlite3.Connection, invocation: Invocation, agent_id: str, owner_id: str, now: datetime
-) -> str | None:
+) -> Refusal | None:
     guild_id, member_id = invocation.guild_id, invocation.caller_id
     with transaction(conn, "IMMEDIATE"):
         admitted = conn.execute("SELECT 1 FROM budget_reservations WHERE run_id = ?", (invocation.run_id,)).fetchone()
@@ -147,25 +176,16 @@ def _commit(conn: sqlite3.Connection, invocation: Invocation, spend: Spend, now:
         conn.execute("DELETE FROM budget_reservations WHERE run_id = ?", (invocation.run_id,))
 
 
-def _set_limits(conn: sqlite3.Connection, guild_id: str, member_id: str, changes: dict[str, object], now: str) -> Limits:
+def _set_limits(
+    conn: sqlite3.Connection, guild_id: str, member_id: str, changes: tuple[LimitChange, ...], now: str
+) -> Limits:
     with transaction(conn, "IMMEDIATE"):
-        limits = _row(conn, guild_id, member_id).with_changes(changes)
+        limits = _row(conn, guild_id, member_id).changed(changes)
+        columns = limit_columns()
         conn.execute(
-            "INSERT OR REPLACE INTO budget_limits (guild_id, member_id, max_runs, runs_period, max_tokens,"
-            " tokens_period, max_runtime_seconds, runtime_period, max_concurrent, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                guild_id,
-                member_id,
-                limits.max_runs,
-                limits.runs_period,
-                limits.max_tokens,
-                limits.tokens_period,
-                limits.max_runtime_seconds,
-                limits.runtime_period,
-                limits.max_concurrent,
-                now,
-            ),
+            f"INSERT OR REPLACE INTO budget_limits (guild_id, member_id, {', '.join(columns)}, updated_at)"
+            f" VALUES (?, ?, {', '.join('?' * len(columns))}, ?)",
+            (guild_id, member_id, *limits_row(limits), now),
         )
     return limits
 
@@ -201,56 +221,29 @@ def _effective(conn: sqlite3.Connection, guild_id: str, member_id: str) -> Limit
 
 def _refusal(
     conn: sqlite3.Connection, limits: Limits, guild_id: str, member_id: str, now: datetime, *, top_level: bool
-) -> str | None:
-    """Why a run may not start now, in words for the member; None if it may.
+) -> Refusal | None:
+    """Why a run may not start now; None if it may.
 
-    A run needs one run left, tokens and runtime not used up, and a free
-    concurrent slot. Sub-runs are gated on tokens and runtime only: the run
-    that delegated them already holds the member's run and slot.
+    A run needs every limit not used up: a run left, tokens and runtime not
+    spent, a free concurrent slot. Sub-runs are gated only by the limits
+    marked ``sub_runs`` (the run that delegated them holds the member's run
+    and slot). A run being checked is not counted yet, so ``used >= allowed``
+    refuses it.
     """
     spent: dict[Period, Spent] = {}
-
-    def used(period: Period) -> Spent:
+    for limit in Limit:
+        allowed = limits.amount(limit)
+        if allowed is None or not (top_level or limit.sub_runs):
+            continue
+        if not limit.per_period:
+            going = ledger.running(conn, guild_id, member_id)
+            if going >= allowed:
+                return Refusal(limit, going, allowed)
+            continue
+        period = limits.period(limit)
         if period not in spent:
             spent[period] = ledger.spent_since(conn, guild_id, member_id, period.start(now))
-        return spent[period]
-
-    if top_level and limits.max_runs is not None:
-        period = limits.period("runs_period")
-        runs = used(period).runs
-        if runs + 1 > limits.max_runs:
-            return _used_up(runs, limits.max_runs, "runs", period, now)
-    if limits.max_tokens is not None:
-        period = limits.period("tokens_period")
-        tokens = used(period).tokens
-        if tokens >= limits.max_tokens:
-            return _used_up(tokens, limits.max_tokens, "tokens", period, now)
-    if limits.max_runtime_seconds is not None:
-        period = limits.period("runtime_period")
-        seconds = used(period).runtime_seconds
-        if seconds >= limits.max_runtime_seconds:
-            return _used_up(seconds, limits.max_runtime_seconds, "seconds of run time", period, now)
-    if top_level and limits.max_concurrent is not None:
-        going = ledger.running(conn, guild_id, member_id)
-        if limits.max_concurrent == 0:
-            return "Your limit here is 0 runs at once, so you cannot start runs; ask a server admin."
-        if going >= limits.max_concurrent:
-            return (
-                f"You already have {going} of {limits.max_concurrent} runs going at once; "
-                "wait for one to finish, then try again."
-            )
+        used = spent[period].of(limit)
+        if used >= allowed:
+            return Refusal(limit, used, allowed, period, period.next_start(now))
     return None
-
-
-def _used_up(used: float, limit: float, noun: str, period: Period, now: datetime) -> str:
-    if limit == 0:
-        return f"Your limit here is 0 {noun} per {period}, so you cannot start runs; ask a server admin."
-    reset = period.next_start(now)
-    return (
-        f"You have used {_amount(used)} of {_amount(limit)} {noun} this {period}; "
-        f"resets at 00:00 UTC on {reset:%a} {reset.day} {reset:%b}."
-    )
-
-
-def _amount(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() or value >= 100 else f"{value:,.1f}"

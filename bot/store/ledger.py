@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.store.clock import to_db
-from bot.store.limits import Limits
+from bot.store.limits import Limit, Limits
 from bot.store.periods import Period
 
 
@@ -24,6 +24,10 @@ class Spent:
     runs: int = 0
     tokens: int = 0
     runtime_seconds: float = 0.0
+
+    def of(self, limit: Limit) -> float:
+        """The sum ``limit`` is checked against (named by ``Limit.spent``)."""
+        return float(getattr(self, limit.spent))
 
 
 @dataclass(frozen=True, slots=True)

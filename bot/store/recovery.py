@@ -15,10 +15,10 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.store.audit import INTERRUPTED, RUNNING
 from bot.store.clock import to_db
 from bot.store.connection import transaction
 from bot.store.owners import Owners
+from bot.store.statuses import StoredStatus
 
 INTERRUPTED_ERROR = "the bot stopped before this run finished"
 
@@ -38,7 +38,8 @@ async def recover(conn: aiosqlite.Connection, now: datetime, owners: Owners) -> 
     their run recorded (a crash does not make spend free). One transaction,
     while the gone owners are held so none can come back meanwhile."""
     async with conn.execute(
-        "SELECT owner_id FROM runs WHERE status = ? UNION SELECT owner_id FROM budget_reservations", (RUNNING,)
+        "SELECT owner_id FROM runs WHERE status = ? UNION SELECT owner_id FROM budget_reservations",
+        (StoredStatus.RUNNING,),
     ) as cursor:
         candidates = {row[0] for row in await cursor.fetchall()}
     with owners.claim_gone(candidates) as gone:
@@ -70,7 +71,7 @@ async def recover(conn: aiosqlite.Connection, now: datetime, owners: Owners) -> 
                         0.0)
                 WHERE status = ? AND owner_id IN {among}
                 """,
-                (INTERRUPTED, INTERRUPTED_ERROR, stamp, RUNNING, *ids),
+                (StoredStatus.INTERRUPTED, INTERRUPTED_ERROR, stamp, StoredStatus.RUNNING, *ids),
             )
             await conn.execute(
                 f"""
@@ -83,7 +84,7 @@ async def recover(conn: aiosqlite.Connection, now: datetime, owners: Owners) -> 
                 FROM budget_reservations b LEFT JOIN runs r ON r.run_id = b.run_id
                 WHERE b.owner_id IN {among}
                 """,
-                (INTERRUPTED, stamp, *ids),
+                (StoredStatus.INTERRUPTED, stamp, *ids),
             )
             released = await conn.execute(f"DELETE FROM budget_reservations WHERE owner_id IN {among}", ids)
     return Recovery(interrupted.rowcount, released.rowcount, gone)

@@ -12,6 +12,7 @@ from typing import Any
 from bot.store.clock import from_db
 from bot.store.connection import SharedConnection
 from bot.store.serial import SerialConnection, transaction
+from bot.store.statuses import StoredStatus
 from executor.llm.types import Usage
 
 
@@ -25,7 +26,7 @@ class RunSummary:
     parent_run_id: str
     tier: str
     model: str
-    status: str
+    status: StoredStatus
     input: str
     output: str
     error: str
@@ -190,7 +191,7 @@ def _summary(r: Any) -> RunSummary:
         parent_run_id=r["parent_run_id"],
         tier=r["tier"],
         model=r["model"],
-        status=r["status"],
+        status=StoredStatus(r["status"]),
         input=r["input"],
         output=r["output"],
         error=r["error"],

@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.store import Store  # noqa: E402
+from bot.store import Limit, LimitChange, Store  # noqa: E402
 from executor.llm.types import AssistantMessage, ToolCall, Usage  # noqa: E402
 from executor.ports import RunInfo, RunRecorder, RunStats  # noqa: E402
 from executor.tools.base import ToolResult  # noqa: E402
@@ -105,7 +105,11 @@ async def budget_checks(store: Store, count: int) -> float:
     """Seconds for ``count`` budget check-and-reserves started at once (20
     members under a guild default with every limit set, so every check reads
     the ledger), as when many runs start together."""
-    await store.budget.set_limits("g", None, max_runs=10**6, max_tokens=10**12, max_concurrent=10**6)
+    await store.budget.set_limits(
+        "g",
+        None,
+        [LimitChange(Limit.RUNS, 10**6), LimitChange(Limit.TOKENS, 10**12), LimitChange(Limit.CONCURRENT, 10**6)],
+    )
     started = time.perf_counter()
     await asyncio.gather(*(store.budget.check(Invocation(f"m{i % 20}", guild_id="g"), "bench") for i in range(count)))
     return time.perf_counter() - started

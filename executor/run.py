@@ -295,9 +295,13 @@ class _Run:
         return self.res
 
     async def _refused(self, err: BaseException) -> Result:
-        """The budget gate did not pass: no model call, nothing to commit."""
+        """The budget gate did not pass: no model call, nothing to commit. A
+        refusal (not a failed check) is recorded through the Audit port."""
         self.res.err = err
         self.res.status = RunStatus.ERROR
+        audit = self.cfg.ports.audit
+        if audit is not None and isinstance(err, BudgetExceeded):
+            await _isolated(audit.record_rejection(self._run_info(""), str(err)), "audit rejection", self.res.run_id)
         await self._deliver()
         return self.res
 
@@ -306,7 +310,7 @@ class _Run:
         self.model = model
         audit = self.cfg.ports.audit
         if audit is not None:
-            self.rec = await audit.start_run(self._run_info(model))
+            self.rec = await audit.start_run(self._run_info(model.name))
         self.inv.run_state = self.state
         mailbox = self.mailbox
         self.inv.attach_images = mailbox.attach_images
@@ -442,7 +446,7 @@ class _Run:
         send = delivery.deliver_error if self.res.err is not None else delivery.deliver
         await _isolated(send(target, self.res), "delivery", self.res.run_id, DELIVERY_TIMEOUT)
 
-    def _run_info(self, model: Model) -> RunInfo:
+    def _run_info(self, model: str) -> RunInfo:
         return RunInfo(
             run_id=self.inv.run_id,
             agent_id=self.agent.id,
@@ -456,7 +460,7 @@ class _Run:
             started_at=datetime.now(UTC),
             max_iterations=self.max_iter,
             tier=self.tier,
-            model=model.name,
+            model=model,
         )
 
     async def _log_event(self, kind: str, data: dict[str, Any]) -> None:

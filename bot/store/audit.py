@@ -1,44 +1,40 @@
 """The Audit port on the store: a ``runs`` row per run, with its steps, tool
-calls and events, and an in-memory tally of each live run."""
+calls and events, and a ``rejected`` row for each run the budget refused."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
 from bot.store.bounded import RUN_TEXT_LIMIT, bounded, bounded_json
 from bot.store.clock import Clock, to_db
+from bot.store.statuses import StoredStatus
 from bot.store.writer import Writer
 from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.ports import RunInfo, RunStats
 from executor.tools.base import ToolResult
 
-if TYPE_CHECKING:
-    from executor.tools.invocation import Invocation
-
-#: A run that has started and not closed. Left behind by a dead process, it
-#: becomes ``interrupted`` at the next start-up.
-RUNNING = "running"
-INTERRUPTED = "interrupted"
-#: A run the budget refused; it made no model call.
-REJECTED = "rejected"
 BUDGET_REJECTED_EVENT = "budget_rejected"
 
 
-@dataclass(frozen=True, slots=True)
-class RunTally:
-    """What a live run has done so far, for a self-status tool. Kept in memory;
-    the database has the same facts as rows."""
-
-    run_id: str
-    steps: int = 0
-    tool_calls: int = 0
-    tool_errors: int = 0
-    usage: Usage = field(default_factory=Usage)
-    last_tool: str = ""
+#: A step's columns besides its key: a step recorded again (a retried
+#: model call) replaces them.
+_STEP_VALUES = (
+    "content",
+    "reasoning",
+    "tool_calls",
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cached_tokens",
+    "created_at",
+)
+_INSERT_STEP = (
+    f"INSERT INTO steps (run_id, step, {', '.join(_STEP_VALUES)}) VALUES ({', '.join('?' * (len(_STEP_VALUES) + 2))})"
+    f" ON CONFLICT (run_id, step) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _STEP_VALUES)}"
+)
 
 
 class StoreRecorder:
@@ -50,30 +46,17 @@ class StoreRecorder:
     calls are no-ops (the row's status also changes only from ``running``).
     """
 
-    def __init__(self, run_id: str, writer: Writer, clock: Clock, forget: Callable[[str], object]) -> None:
+    def __init__(self, run_id: str, writer: Writer, clock: Clock) -> None:
         self.run_id = run_id
         self._writer = writer
         self._clock = clock
-        self._forget = forget
         self._closed = False
-        self._steps = 0
-        self._tool_calls = 0
-        self._tool_errors = 0
-        self._usage = Usage()
-        self._last_tool = ""
-
-    @property
-    def tally(self) -> RunTally:
-        return RunTally(self.run_id, self._steps, self._tool_calls, self._tool_errors, self._usage, self._last_tool)
 
     async def on_step(self, index: int, response: AssistantMessage, usage: Usage) -> None:
-        self._steps = max(self._steps, index + 1)
-        self._usage += usage
         calls = json.dumps([{"id": c.id, "name": c.name} for c in response.tool_calls])
         await self._writer.submit(
             (
-                "INSERT OR REPLACE INTO steps (run_id, step, content, reasoning, tool_calls, input_tokens,"
-                " output_tokens, reasoning_tokens, cached_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _INSERT_STEP,
                 (
                     self.run_id,
                     index,
@@ -90,9 +73,6 @@ class StoreRecorder:
         )
 
     async def on_tool(self, index: int, call: ToolCall, result: ToolResult) -> None:
-        self._tool_calls += 1
-        self._tool_errors += int(result.is_error)
-        self._last_tool = call.name
         await self._writer.submit(
             (
                 "INSERT INTO tool_calls (run_id, step, call_id, name, arguments, result, is_error, images,"
@@ -137,13 +117,12 @@ class StoreRecorder:
                     stats.steps,
                     int(stats.ceiling_hit),
                     self.run_id,
-                    RUNNING,
+                    StoredStatus.RUNNING,
                 ),
             ),
             durable=True,
         )
         self._closed = True
-        self._forget(self.run_id)
 
 
 class StoreAudit:
@@ -155,7 +134,6 @@ class StoreAudit:
         self._writer = writer
         self._clock = clock
         self._owner_id = owner_id
-        self._live: dict[str, StoreRecorder] = {}
         self._progress: dict[str, str] = {}
 
     @contextlib.contextmanager
@@ -187,7 +165,7 @@ class StoreAudit:
                     info.parent_run_id,
                     info.tier,
                     info.model,
-                    RUNNING,
+                    StoredStatus.RUNNING,
                     bounded(info.input, RUN_TEXT_LIMIT),
                     bounded_json(info.inputs, RUN_TEXT_LIMIT),
                     info.max_iterations,
@@ -197,43 +175,38 @@ class StoreAudit:
                 ),
             )
         )
-        recorder = StoreRecorder(info.run_id, self._writer, self._clock, self._live.pop)
-        self._live[info.run_id] = recorder
-        return recorder
+        return StoreRecorder(info.run_id, self._writer, self._clock)
 
-    async def record_rejection(self, invocation: Invocation, agent_id: str, message: str) -> None:
+    async def record_rejection(self, info: RunInfo, reason: str) -> None:
         """Record a run the budget refused: a ``rejected`` run row (so it shows
-        in run lists) and a ``budget_rejected`` event with the member's message."""
+        in run lists) and a ``budget_rejected`` event with the reason."""
         now = to_db(self._clock())
         await self._writer.write(
             (
-                "INSERT OR IGNORE INTO runs (run_id, agent_id, caller_id, guild_id, channel_id, parent_run_id,"
-                " status, input, error, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (run_id, agent_id, agent_name, caller_id, guild_id, channel_id, parent_run_id, tier,"
+                " status, input, inputs, error, max_iterations, started_at, finished_at, owner_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
                 (
-                    invocation.run_id,
-                    agent_id,
-                    invocation.caller_id,
-                    invocation.guild_id,
-                    invocation.channel_id,
-                    invocation.parent_run_id,
-                    REJECTED,
-                    bounded(invocation.input, RUN_TEXT_LIMIT),
-                    bounded(message, RUN_TEXT_LIMIT),
+                    info.run_id,
+                    info.agent_id,
+                    info.agent_name,
+                    info.caller_id,
+                    info.guild_id,
+                    info.channel_id,
+                    info.parent_run_id,
+                    info.tier,
+                    StoredStatus.REJECTED,
+                    bounded(info.input, RUN_TEXT_LIMIT),
+                    bounded_json(info.inputs, RUN_TEXT_LIMIT),
+                    bounded(reason, RUN_TEXT_LIMIT),
+                    info.max_iterations,
+                    to_db(info.started_at),
                     now,
-                    now,
+                    self._owner_id,
                 ),
             ),
-            _event(invocation.run_id, BUDGET_REJECTED_EVENT, {"agent_id": agent_id, "message": message}, self._clock),
+            _event(info.run_id, BUDGET_REJECTED_EVENT, {"agent_id": info.agent_id, "message": reason}, self._clock),
         )
-
-    def tally(self, run_id: str) -> RunTally | None:
-        """The live tally of a run of this process; None once it has closed."""
-        recorder = self._live.get(run_id)
-        return recorder.tally if recorder is not None else None
-
-    def live(self) -> list[RunTally]:
-        """Tallies of every run of this process that has not closed."""
-        return [recorder.tally for recorder in self._live.values()]
 
 
 def _event(run_id: str, kind: str, data: dict[str, Any], clock: Clock) -> tuple[str, tuple[Any, ...]]:

@@ -248,7 +248,7 @@ async def apply_migrations(db: Database) -> list[int]:
         )
     applied: list[int] = []
     for version in range(1, len(MIGRATIONS) + 1):
-        if await db.transact(lambda tx, v=version: _apply(tx, v), write=True, key=_LOCK):
+        if await db.transact(lambda tx: _apply(tx, version), write=True, key=_LOCK):  # awaited at once
             applied.append(version)
     return applied
 

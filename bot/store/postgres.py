@@ -27,7 +27,7 @@ import psycopg
 from psycopg.adapt import Loader
 from psycopg_pool import AsyncConnectionPool
 
-from bot.store.database import Body, Params
+from bot.store.database import Body, Params, Row
 from bot.store.dialect import POSTGRESQL
 
 T = TypeVar("T")
@@ -95,16 +95,16 @@ class PostgresTx:
         async with self._conn.cursor() as cursor:
             await cursor.executemany(self.dialect.sql(sql), rows)
 
-    async def fetchone(self, sql: str, params: Params = ()) -> PgRow | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         cursor = await self._conn.execute(self.dialect.sql(sql), tuple(params))
-        row: PgRow | None = await cursor.fetchone()
+        row: Row | None = await cursor.fetchone()
         return row
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[PgRow]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         cursor = await self._conn.execute(self.dialect.sql(sql), tuple(params))
-        return await cursor.fetchall()
+        return list(await cursor.fetchall())
 
-    async def iterate(self, sql: str, params: Params = ()) -> AsyncGenerator[PgRow, None]:
+    async def iterate(self, sql: str, params: Params = ()) -> AsyncGenerator[Row, None]:
         async with self._conn.cursor() as cursor:
             await cursor.execute(self.dialect.sql(sql), tuple(params))
             async for row in cursor:

@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.store.audit import INTERRUPTED, RUNNING
 from bot.store.clock import to_db
 from bot.store.database import Database, Tx
 from bot.store.owners import Owners
+from bot.store.statuses import StoredStatus
 
 INTERRUPTED_ERROR = "the bot stopped before this run finished"
 
@@ -41,7 +41,8 @@ async def recover(db: Database, now: datetime, owners: Owners) -> Recovery:
 
 async def _recover(tx: Tx, now: datetime, owners: Owners) -> Recovery:
     rows = await tx.fetchall(
-        "SELECT owner_id FROM runs WHERE status = ? UNION SELECT owner_id FROM budget_reservations", (RUNNING,)
+        "SELECT owner_id FROM runs WHERE status = ? UNION SELECT owner_id FROM budget_reservations",
+        (StoredStatus.RUNNING,),
     )
     async with owners.claim_gone(tx, {row[0] for row in rows}) as gone:
         if not gone:
@@ -67,7 +68,7 @@ async def _recover(tx: Tx, now: datetime, owners: Owners) -> Recovery:
                 runtime_seconds = COALESCE((SELECT {runtime} FROM steps s WHERE s.run_id = runs.run_id), 0.0)
             WHERE status = ? AND owner_id IN {among}
             """,
-            (INTERRUPTED, INTERRUPTED_ERROR, stamp, RUNNING, *ids),
+            (StoredStatus.INTERRUPTED, INTERRUPTED_ERROR, stamp, StoredStatus.RUNNING, *ids),
         )
         await tx.execute(
             f"""
@@ -81,7 +82,7 @@ async def _recover(tx: Tx, now: datetime, owners: Owners) -> Recovery:
             WHERE b.owner_id IN {among}
             ON CONFLICT (run_id) DO NOTHING
             """,
-            (INTERRUPTED, stamp, *ids),
+            (StoredStatus.INTERRUPTED, stamp, *ids),
         )
         released = await tx.execute(f"DELETE FROM budget_reservations WHERE owner_id IN {among}", ids)
     return Recovery(interrupted, released, gone)

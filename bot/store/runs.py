@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.store.clock import from_db
 from bot.store.database import Database, Row, Tx
+from bot.store.statuses import StoredStatus
 from executor.llm.types import Usage
 
 
@@ -23,7 +24,7 @@ class RunSummary:
     parent_run_id: str
     tier: str
     model: str
-    status: str
+    status: StoredStatus
     input: str
     output: str
     error: str
@@ -188,7 +189,7 @@ def _summary(r: Any) -> RunSummary:
         parent_run_id=r["parent_run_id"],
         tier=r["tier"],
         model=r["model"],
-        status=r["status"],
+        status=StoredStatus(r["status"]),
         input=r["input"],
         output=r["output"],
         error=r["error"],

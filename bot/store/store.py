@@ -154,10 +154,9 @@ class Store:
             writer = Writer(writer_db)
             writer.start()
             stack.push_async_callback(writer.close)  # runs first on close: drains before the connections go
-            audit = StoreAudit(writer, self.clock, self.executor_id)
             self._parts = _Parts(
-                audit=audit,
-                budget=StoreBudget(serial, audit, self.clock, self.executor_id),
+                audit=StoreAudit(writer, self.clock, self.executor_id),
+                budget=StoreBudget(serial, self.clock, self.executor_id),
                 conversations=Conversations(writer, reader, self.clock),
                 threads=AgentThreads(writer, reader, serial, self.clock),
                 runs=Runs(reader, serial),

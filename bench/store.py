@@ -23,23 +23,21 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.store import Limit, LimitChange, Store  # noqa: E402
 from bot.store.opening import scrubbed  # noqa: E402
 from bot.store.url import redacted  # noqa: E402
+from tests.databases import postgres_database  # noqa: E402
 from executor.llm.types import AssistantMessage, ToolCall, Usage  # noqa: E402
 from executor.ports import RunInfo, RunRecorder, RunStats  # noqa: E402
 from executor.tools.base import ToolResult  # noqa: E402
@@ -153,21 +151,6 @@ async def measure(database_url: str, runs: int, steps: int, base_lags: list[floa
     }
 
 
-@asynccontextmanager
-async def postgres_database(admin_url: str) -> AsyncIterator[str]:
-    """The URL of a database created on the server for this run, dropped after it."""
-    import psycopg  # only when PostgreSQL is measured
-
-    name = f"executus_bench_{secrets.token_hex(4)}"
-    async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-    finally:
-        async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as admin:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 async def measure_both(runs: int, steps: int, postgres_url: str | None) -> dict[str, dict[str, Any]]:
     _, base_lags, _ = await drive(start_null, runs, steps)
     with tempfile.TemporaryDirectory() as folder:
@@ -183,8 +166,8 @@ async def measure_both(runs: int, steps: int, postgres_url: str | None) -> dict[
         figures["postgresql"] = {"skipped": "psycopg is not installed (pip install -e '.[postgres]')"}
         return figures
     try:
-        async with postgres_database(postgres_url) as url:
-            figures["postgresql"] = await measure(url, runs, steps, base_lags)
+        with postgres_database(postgres_url, prefix="executus_bench") as db:
+            figures["postgresql"] = await measure(db.url, runs, steps, base_lags)
     except psycopg.OperationalError as exc:  # no server there: the SQLite figures stand alone
         reason = " ".join(scrubbed(str(exc), postgres_url).split())
         figures["postgresql"] = {"skipped": f"{redacted(postgres_url)}: {reason}"}

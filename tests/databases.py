@@ -115,17 +115,19 @@ def postgres_unavailable() -> str:
 
 
 @contextmanager
-def postgres_database() -> Iterator[PostgresUnderTest]:
-    """A fresh database on the test server, dropped afterwards whatever happens."""
+def postgres_database(admin_url: str = ADMIN_URL, prefix: str = "executus_test") -> Iterator[PostgresUnderTest]:
+    """A fresh database on the server at ``admin_url``, dropped afterwards
+    whatever happens (bench/store.py uses one too). psycopg.Error when the
+    server cannot be used."""
     import psycopg
 
-    name = f"executus_test_{secrets.token_hex(6)}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield PostgresUnderTest(urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}")))
+        yield PostgresUnderTest(urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}")))
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

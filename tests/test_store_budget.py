@@ -323,6 +323,8 @@ async def test_usage_and_top_spenders(store: Store) -> None:
         ("u2", 2, 320, 3.0),
         ("u1", 1, 150, 1.0),
     ]
+    # Sums of whole counts come back as ints on both databases (PostgreSQL's SUM of BIGINT is NUMERIC).
+    assert {type(s.spent.tokens) for s in top} == {int}
     u3 = await store.budget.usage("g1", "u3")
     assert u3.running == 1
     assert u3.limits == Limits({Limit.RUNS: Setting(10)})

@@ -1,4 +1,4 @@
-"""executus's SQLite store: audit trail, budgets, thread conversations.
+"""executus's store, on SQLite or PostgreSQL: audit trail, budgets, thread conversations.
 
 ``Store`` opens the database and hands out the parts: ``store.audit`` (the
 executor's Audit port), ``store.budget`` (its Budget port and the limits

@@ -39,8 +39,8 @@ class Store:
     """The database: ``Store.open(url)`` or ``async with Store(url) as store``.
 
     A SQLite file (``sqlite:///...``) or a PostgreSQL database
-    (``postgresql://...``), with the same behaviour. Opening (creates the
-    SQLite file's folder,) applies pending migrations, takes this process's
+    (``postgresql://...``), with the same behaviour. Opening creates a
+    SQLite file's folder, applies pending migrations, takes this process's
     ownership (``executor_id``: a lock file beside the SQLite file, see
     ``owners.py``, or a lease on PostgreSQL, see ``leases.py``), then
     recovers what dead processes left: their runs ``running`` ->

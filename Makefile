@@ -8,11 +8,11 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,otel,mcp]'
+	$(PY) -m pip install -q -e '.[test,otel,mcp,postgres]'
 	touch $@
 
 $(VENV)/.bench-installed: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[test,otel,bench]'
+	$(PY) -m pip install -q -e '.[test,otel,postgres,bench]'
 	touch $@
 
 run: $(VENV)/.installed

@@ -30,7 +30,7 @@ from bench._common import ROOT, last_json_object
 
 #: name -> (what it measures, arguments for --quick)
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
-    "store": ("audit write throughput and event-loop lag of the SQLite store", ["--runs", "8", "--steps", "100"]),
+    "store": ("audit write throughput and event-loop lag of the store, SQLite and PostgreSQL", ["--runs", "8", "--steps", "100"]),
     "loop": (
         "agent loop: executus vs openai-agents, pydantic-ai, bare openai (on aiohttp, then their default clients)",
         ["--rounds", "1", "--runs", "10", "--ramp", "1", "--window", "2"],

@@ -18,7 +18,7 @@ from typing import TextIO
 
 from bot.config import Settings
 from bot.core import Core, build_core
-from bot.errors import describe_error
+from bot.messages import describe_error
 from bot.http import http_client
 from bot.runs import RunRequest
 from bot.store import Store

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.errors import describe_error
+from bot.messages import describe_error
 from bot.text import fit, split_message
 from executor import Result, Target
 from executor.tools import Artifact

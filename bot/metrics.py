@@ -32,14 +32,14 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import choose_encoder
 
-from bot.store.audit import INTERRUPTED, REJECTED
+from bot.store import StoredStatus
 from executor import RunStatus
 from executor.llm import Usage
 from executor.llm.pricing import MICROS_PER_USD
 
 #: Every status a run can end with: the executor's, plus the host's
 #: ``interrupted`` (its process died) and ``rejected`` (the budget refused it).
-RUN_STATUSES: tuple[str, ...] = (*(s.value for s in RunStatus), INTERRUPTED, REJECTED)
+RUN_STATUSES: tuple[str, ...] = (*(s.value for s in RunStatus), StoredStatus.INTERRUPTED.value, StoredStatus.REJECTED.value)
 
 #: The label value of an undeclared agent, model or tool name.
 OTHER = "other"

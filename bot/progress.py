@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 
 from bot.delivery import NO_PINGS
-from executor import Result, RunStatus
+from bot.messages import STATUS_ICON
+from bot.store import StoredStatus
+from executor import Result
 from executor.tools import StepEvent
 
 if TYPE_CHECKING:
@@ -28,13 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIN_EDIT_INTERVAL = 1.2
-STATUS_ICON = {
-    RunStatus.OK: "✅",
-    RunStatus.ERROR: "⚠️",
-    RunStatus.TIMEOUT: "⏱️",
-    RunStatus.CANCELLED: "🛑",
-    RunStatus.KILLED: "🛑",
-}
 
 
 class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"executus:cancel:(?P<run_id>[0-9a-f]+)"):
@@ -127,7 +122,7 @@ class ProgressMessage:
             await asyncio.gather(self._task, return_exceptions=True)
         u = result.usage
         parts = [
-            f"{STATUS_ICON[result.status]} **{self._agent}** {result.status.value}",
+            f"{STATUS_ICON[StoredStatus(result.status)]} **{self._agent}** {result.status.value}",
             f"{result.runtime_seconds:.1f} s",
             f"{len(result.steps)} tool call{'s' if len(result.steps) != 1 else ''}",
             f"{u.total_tokens:,} tokens",
@@ -151,7 +146,7 @@ class Notices(Protocol):
 
 def interrupted_progress(run: InterruptedRun) -> str:
     return (
-        f"⚠️ **{run.agent_name}** interrupted · the bot stopped before this run finished; ask again"
+        f"{STATUS_ICON[StoredStatus.INTERRUPTED]} **{run.agent_name}** {StoredStatus.INTERRUPTED} · the bot stopped before this run finished; ask again"
         f"\n-# run `{run.run_id}`"
     )
 

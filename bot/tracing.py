@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.store.audit import INTERRUPTED
+from bot.store import StoredStatus
 from executor import ModelCallSpan, RunSpan, RunStatus, ToolCallSpan
 from executor.llm import Usage
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 SERVICE_NAME = "executus"
 #: Run statuses that mean the run failed (a span in error). A member's
 #: cancel and a budget refusal are outcomes, not failures.
-FAILED_STATUSES = frozenset({RunStatus.ERROR, RunStatus.TIMEOUT, RunStatus.KILLED, INTERRUPTED})
+FAILED_STATUSES = frozenset({RunStatus.ERROR, RunStatus.TIMEOUT, RunStatus.KILLED, StoredStatus.INTERRUPTED})
 
 
 class OTelTracer:

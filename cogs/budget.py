@@ -14,10 +14,9 @@ from discord.ext import commands
 
 from bot.client import ExecutusBot
 from bot.delivery import NO_PINGS
+from bot.messages import invalid_limit_text, limits_text, spenders_text, usage_text
 from bot.permissions import admin_only
-from bot.render import limits_text, spenders_text, usage_text
-from bot.store import Period
-from bot.store.limits import MAX_LIMIT
+from bot.store import MAX_LIMIT, InvalidLimit, Limit, LimitChange, Period
 from bot.text import fit
 
 #: Discord's client keeps values in these bounds; the store checks them again
@@ -25,40 +24,19 @@ from bot.text import fit
 Whole = app_commands.Range[int, 0, MAX_LIMIT]
 Seconds = app_commands.Range[float, 0, MAX_LIMIT]
 PeriodName = Literal["day", "week", "month"]
-LimitName = Literal["runs", "tokens", "runtime", "concurrent"]
-FIELDS: dict[str, tuple[str, str | None]] = {
-    "runs": ("max_runs", "runs_period"),
-    "tokens": ("max_tokens", "tokens_period"),
-    "runtime": ("max_runtime_seconds", "runtime_period"),
-    "concurrent": ("max_concurrent", None),
-}
+#: The option descriptions of the limits, and the choices of ``clear``, from the vocabulary.
+LIMIT_HINTS = {limit.key: limit.hint for limit in Limit}
+LIMIT_CHOICES = [app_commands.Choice(name=limit.key, value=limit.key) for limit in Limit]
 
 
-def changes_from(
-    runs: int | None,
-    tokens: int | None,
-    runtime: float | None,
-    concurrent: int | None,
-    period: str | None,
-    clear: str | None,
-) -> dict[str, object]:
-    """The store fields an admin's options change. ``period`` applies to the
-    limits given with it; ``clear`` removes one limit (back to unlimited or
-    the server default)."""
-    given = {"runs": runs, "tokens": tokens, "runtime": runtime, "concurrent": concurrent}
-    changes: dict[str, object] = {}
-    for name, value in given.items():
-        if value is None:
-            continue
-        field, period_field = FIELDS[name]
-        changes[field] = value
-        if period and period_field:
-            changes[period_field] = period
+def changes_from(given: dict[Limit, float | None], period: str | None, clear: str | None) -> list[LimitChange]:
+    """The changes an admin's options make. ``period`` applies to the limits
+    given with it; ``clear`` removes one limit (back to unlimited or the
+    server default)."""
+    per = Period(period) if period else None
+    changes = [LimitChange(limit, value, per) for limit, value in given.items() if value is not None]
     if clear:
-        field, period_field = FIELDS[clear]
-        changes[field] = None
-        if period_field:
-            changes[period_field] = None
+        changes.append(LimitChange(Limit.named(clear), None))
     return changes
 
 
@@ -71,18 +49,18 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
         super().__init__()
 
     async def _apply(
-        self, interaction: discord.Interaction[Any], member: discord.Member | None, changes: dict[str, object]
+        self, interaction: discord.Interaction[Any], member: discord.Member | None, changes: list[LimitChange]
     ) -> None:
         who = member.mention if member else "the server default"
         if not changes:
             await interaction.response.send_message(
-                "Give at least one limit (runs, tokens, runtime, concurrent) or `clear`.", ephemeral=True
+                f"Give at least one limit ({', '.join(limit.key for limit in Limit)}) or `clear`.", ephemeral=True
             )
             return
         try:
-            limits = await self.budget.set_limits(str(interaction.guild_id), str(member.id) if member else None, **changes)
-        except ValueError as exc:
-            await interaction.response.send_message(f"⚠️ Nothing changed: {exc}.", ephemeral=True)
+            limits = await self.budget.set_limits(str(interaction.guild_id), str(member.id) if member else None, changes)
+        except InvalidLimit as exc:
+            await interaction.response.send_message(f"⚠️ Nothing changed: {invalid_limit_text(exc)}.", ephemeral=True)
             return
         await interaction.response.send_message(
             f"Limits for {who} (unset ones follow the server default):\n{limits_text(limits)}",
@@ -93,13 +71,11 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
     @app_commands.command(name="set", description="Set a member's limits (0 = none allowed)")
     @app_commands.describe(
         member="Whose limits",
-        runs="Runs per period",
-        tokens="Tokens (in + out) per period",
-        runtime="Seconds of run time per period",
-        concurrent="Runs at the same time",
+        **LIMIT_HINTS,
         period="Period of the limits given here (default: day)",
         clear="Remove one limit (falls back to the server default)",
     )
+    @app_commands.choices(clear=LIMIT_CHOICES)
     @admin_only()
     async def set_(
         self,
@@ -110,19 +86,18 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
         runtime: Seconds | None = None,
         concurrent: Whole | None = None,
         period: PeriodName | None = None,
-        clear: LimitName | None = None,
+        clear: app_commands.Choice[str] | None = None,
     ) -> None:
-        await self._apply(interaction, member, changes_from(runs, tokens, runtime, concurrent, period, clear))
+        given = {Limit.RUNS: runs, Limit.TOKENS: tokens, Limit.RUNTIME: runtime, Limit.CONCURRENT: concurrent}
+        await self._apply(interaction, member, changes_from(given, period, clear.value if clear else None))
 
     @app_commands.command(name="default", description="Set the server's default limits for every member")
     @app_commands.describe(
-        runs="Runs per period",
-        tokens="Tokens (in + out) per period",
-        runtime="Seconds of run time per period",
-        concurrent="Runs at the same time",
+        **LIMIT_HINTS,
         period="Period of the limits given here (default: day)",
         clear="Remove one default limit (unlimited)",
     )
+    @app_commands.choices(clear=LIMIT_CHOICES)
     @admin_only()
     async def default(
         self,
@@ -132,9 +107,10 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
         runtime: Seconds | None = None,
         concurrent: Whole | None = None,
         period: PeriodName | None = None,
-        clear: LimitName | None = None,
+        clear: app_commands.Choice[str] | None = None,
     ) -> None:
-        await self._apply(interaction, None, changes_from(runs, tokens, runtime, concurrent, period, clear))
+        given = {Limit.RUNS: runs, Limit.TOKENS: tokens, Limit.RUNTIME: runtime, Limit.CONCURRENT: concurrent}
+        await self._apply(interaction, None, changes_from(given, period, clear.value if clear else None))
 
     @app_commands.command(name="show", description="A member's usage and limits, or the top spenders")
     @app_commands.describe(member="Whose usage (default: top spenders)", period="Period for top spenders")

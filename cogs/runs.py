@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot.client import ExecutusBot
 from bot.delivery import NO_PINGS
 from bot.permissions import interaction_is_admin, member_roles
-from bot.render import run_detail, run_line, usage_text
+from bot.messages import run_detail, run_line, usage_text
 from bot.text import fit
 
 

@@ -65,6 +65,10 @@ class RunRecorder(Protocol):
 class Audit(Protocol):
     async def start_run(self, info: RunInfo) -> RunRecorder | None: ...
 
+    async def record_rejection(self, info: RunInfo, reason: str) -> None:
+        """A run the budget gate refused: it has no recorder and made no model
+        call. ``reason`` is the refusal (``str`` of the BudgetExceeded)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Spend:
@@ -78,9 +82,10 @@ class Spend:
 class Budget(Protocol):
     """Per-member limits.
 
-    ``check`` reserves atomically and raises ``BudgetExceeded`` (with a message
-    for the member) when a limit would be passed; it is the gate before any
-    model call. ``commit`` records the real spend and releases the reservation;
+    ``check`` reserves atomically and raises ``BudgetExceeded`` (the host may
+    subclass it to carry its own details) when a limit would be passed; it is
+    the gate before any model call, and the executor records the refusal
+    through the Audit port. ``commit`` records the real spend and releases the reservation;
     the executor calls it exactly once for every run that passed ``check``.
     """
 

@@ -213,9 +213,13 @@ class _Run:
         return self.res
 
     async def _refused(self, err: BaseException) -> Result:
-        """The budget gate did not pass: no model call, nothing to commit."""
+        """The budget gate did not pass: no model call, nothing to commit. A
+        refusal (not a failed check) is recorded through the Audit port."""
         self.res.err = err
         self.res.status = RunStatus.ERROR
+        audit = self.cfg.ports.audit
+        if audit is not None and isinstance(err, BudgetExceeded):
+            await self._isolated(audit.record_rejection(self._run_info(""), str(err)), "audit rejection")
         await self._deliver()
         return self.res
 
@@ -223,7 +227,7 @@ class _Run:
         model = self._resolve_model()
         audit = self.cfg.ports.audit
         if audit is not None:
-            self.rec = await audit.start_run(self._run_info(model))
+            self.rec = await audit.start_run(self._run_info(model.name))
         toolbox = self._toolbox()
         d = self.cfg.defaults
         hooks = RunHooks(
@@ -360,7 +364,7 @@ class _Run:
         send = delivery.deliver_error if self.res.err is not None else delivery.deliver
         await self._isolated(send(target, self.res), "delivery", DELIVERY_TIMEOUT)
 
-    def _run_info(self, model: Model) -> RunInfo:
+    def _run_info(self, model: str) -> RunInfo:
         return RunInfo(
             run_id=self.inv.run_id,
             agent_id=self.agent.id,
@@ -374,7 +378,7 @@ class _Run:
             started_at=datetime.now(UTC),
             max_iterations=self.max_iter,
             tier=self.tier,
-            model=model.name,
+            model=model,
         )
 
     async def _log_event(self, kind: str, data: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """The process test_store_crash kills: it writes runs into the store in a
 loop, forever, and prints each run id on stdout once that run's audit
-close() and budget commit() have returned.
+close() and budget commit() have returned. Its EXECUTOR_ID is EXECUTOR_ID,
+with a short lease on PostgreSQL (CHILD_LEASE_SECONDS).
 
 Usage: python -m tests.store_crash_child DATABASE_URL
 """
@@ -15,8 +16,10 @@ from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.ports import Spend
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
+from tests.databases import CHILD_LEASE_SECONDS
 from tests.store_helpers import run_info, stats
 
+EXECUTOR_ID = "crash-child"
 STEPS = 6
 CONCURRENT_RUNS = 4
 
@@ -36,7 +39,7 @@ async def one_run(store: Store, run_id: str) -> None:
 
 
 async def main(database_url: str) -> None:
-    async with Store(database_url) as store:
+    async with Store(database_url, executor_id=EXECUTOR_ID, lease_seconds=CHILD_LEASE_SECONDS) as store:
         round_ = 0
         while True:
             await asyncio.gather(*(one_run(store, f"run-{round_}-{k}") for k in range(CONCURRENT_RUNS)))

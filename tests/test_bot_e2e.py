@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.agents import Access
+from bot.store import Limit, LimitChange, Limits, Period, Setting
 from bot.progress import CancelButton
 from tests.bot_harness import Harness, bot_on, running_bot
 from tests.fakes.discord_emulator import DiscordEmulator
@@ -189,13 +190,15 @@ async def test_someone_else_cannot_press_cancel(h: Harness) -> None:
 
 
 async def test_member_over_budget_is_refused_and_the_model_never_called(h: Harness) -> None:
-    await h.store.budget.set_limits(str(h.emu.guild.id), str(h.emu.member.user.id), max_runs=0)
+    await h.store.budget.set_limits(str(h.emu.guild.id), str(h.emu.member.user.id), [LimitChange(Limit.RUNS, 0)])
     await h.emu.send_slash_command("ask", {"prompt": "anything"}, user=h.emu.member)
     thread = await h.thread_of()
     await h.idle()
     msgs = await h.bot_messages(thread, 3)
-    assert any("runs" in m.content and "⛔" in m.content for m in msgs)
+    assert any("⛔ Your limit here is 0 runs per day" in m.content for m in msgs)
     assert h.model.requests == []
+    run = (await h.store.runs.recent(str(h.emu.guild.id)))[0]
+    assert (run.status, run.input) == ("rejected", "anything")  # recorded for admins
 
 
 async def test_budget_set_needs_manage_server(h: Harness) -> None:
@@ -203,7 +206,7 @@ async def test_budget_set_needs_manage_server(h: Harness) -> None:
     await h.emu.wait_for(lambda: inter.acknowledged)
     assert "Manage Server" in inter.callbacks[0].body["data"]["content"]
     limits = await h.store.budget.get_limits(str(h.emu.guild.id), str(h.emu.member.user.id))
-    assert limits.max_runs is None
+    assert limits.amount(Limit.RUNS) is None
     synced = {c["name"]: c for c in h.emu.guild_commands[h.emu.guild.id]}
     assert int(synced["budget"]["default_member_permissions"]) & (1 << 5)  # hidden from non-managers too
 
@@ -215,11 +218,15 @@ async def test_manager_sets_a_budget_and_bad_values_get_a_clear_message(h: Harne
     )
     await h.emu.wait_for(lambda: ok.acknowledged)
     limits = await h.store.budget.get_limits(str(h.emu.guild.id), str(h.emu.member.user.id))
-    assert (limits.max_runs, str(limits.runs_period)) == (5, "week")
+    assert limits.setting(Limit.RUNS) == Setting(5, Period.WEEK)
     bad = await h.emu.send_slash_command("budget set", {"member": h.emu.member, "tokens": -3}, user=manager)
     await h.emu.wait_for(lambda: bad.acknowledged)
     text = bad.callbacks[0].body["data"]["content"]
     assert "negative" in text and "Nothing changed" in text
+    cleared = await h.emu.send_slash_command("budget set", {"member": h.emu.member, "clear": "runs"}, user=manager)
+    await h.emu.wait_for(lambda: cleared.acknowledged)
+    limits = await h.store.budget.get_limits(str(h.emu.guild.id), str(h.emu.member.user.id))
+    assert limits == Limits()
 
 
 async def test_budget_values_beyond_the_maximum_are_refused_clearly(h: Harness) -> None:
@@ -230,13 +237,15 @@ async def test_budget_values_beyond_the_maximum_are_refused_clearly(h: Harness) 
         "runs": 1_000_000_000_000,
         "runtime": 1_000_000_000_000,
     }
+    clear = next(o for o in set_options if o["name"] == "clear")
+    assert [c["value"] for c in clear["choices"]] == ["runs", "tokens", "runtime", "concurrent"]
     for options in ({"tokens": 2**63}, {"runtime": 1e300}):
         bad = await h.emu.send_slash_command("budget set", {"member": h.emu.member, **options}, user=manager)
         await h.emu.wait_for(lambda: bad.acknowledged)
         text = bad.callbacks[0].body["data"]["content"]
-        assert text.startswith("⚠️ Nothing changed: max_") and "can be at most 1,000,000,000,000" in text, text
+        assert text.startswith(f"⚠️ Nothing changed: {next(iter(options))} can be at most 1,000,000,000,000"), text
     limits = await h.store.budget.get_limits(str(h.emu.guild.id), str(h.emu.member.user.id))
-    assert (limits.max_tokens, limits.max_runtime_seconds) == (None, None)
+    assert limits == Limits()
 
 
 async def test_model_outage_gives_a_readable_error_in_the_thread(h: Harness) -> None:

@@ -36,6 +36,10 @@ async def test_an_api_base_that_is_not_discord_names_the_setting() -> None:
             await point_discord_at(not_discord.url, http)  # answers 404 to GET /gateway
 
 
+#: In a DATABASE_URL; it must never be printed.
+PASSWORD = "s3cret-pw"
+
+
 def bad_database_urls(tmp_path: Path) -> dict[str, tuple[str, str]]:
     """Each unusable DATABASE_URL, and what its error line must say."""
     (tmp_path / "a-file").write_text("")
@@ -48,7 +52,11 @@ def bad_database_urls(tmp_path: Path) -> dict[str, tuple[str, str]]:
         "/dev/null": ("sqlite:////dev/null", "/dev/null is not a regular file"),
         "a directory": (f"sqlite:///{tmp_path}", f"{tmp_path} is a folder; name a database file in it"),
         "a file that is not a database": (f"sqlite:///{tmp_path / 'notes.db'}", "is not a SQLite database"),
-        "not SQLite": ("postgresql://bot@db/executus", "DATABASE_URL must be a SQLite URL"),
+        "neither SQLite nor PostgreSQL": ("mysql://bot@db/executus", "or a PostgreSQL URL such as"),
+        "a PostgreSQL server that does not answer": (  # nothing listens on port 1
+            f"postgresql://bot:{PASSWORD}@127.0.0.1:1/executus",
+            "DATABASE_URL postgresql://bot:***@127.0.0.1:1/executus: cannot use PostgreSQL: ",
+        ),
     }
 
 
@@ -77,4 +85,4 @@ async def test_an_unusable_database_url_is_one_error_line(tmp_path: Path, comman
         assert code == 2, (case, err)
         assert len(lines) == 1 and "Traceback" not in err, (case, err)
         assert lines[0].startswith("error: DATABASE_URL ") and problem in lines[0], (case, lines[0])
-        assert out == b"", case
+        assert out == b"" and PASSWORD not in err, case

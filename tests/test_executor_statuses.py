@@ -22,7 +22,7 @@ from executor.errors import (
 )
 from executor.llm.scripted import ScriptedModel, call, text
 from executor.llm.types import Usage
-from executor.ports import Ports
+from executor.ports import Ports, Spend
 from executor.tools.base import Tool
 from executor.tools.invocation import Invocation
 from executor.tools.registry import Registry
@@ -118,6 +118,26 @@ async def test_rejected_budget_makes_no_model_call() -> None:
     assert model.requests == []
     assert budget.commits == [] and audit.runs == {}
     assert budget.inputs == ["x"]  # the port sees what the refused run asked
+    # The refusal reaches the audit through the Audit port, as a run that never started.
+    [(info, reason)] = audit.rejections
+    assert (info.run_id, info.agent_id, info.input, info.model) == (res.run_id, AGENT.id, "x", "")
+    assert reason == "You have used 3 of 3 runs today."
+
+
+async def test_a_failed_budget_check_is_not_recorded_as_a_rejection() -> None:
+    class Broken:
+        async def check(self, invocation: Invocation, agent_id: str) -> None:
+            raise RuntimeError("ledger unreachable")
+
+        async def commit(self, invocation: Invocation, spend: Spend) -> None:
+            raise AssertionError("a refused run has nothing to commit")
+
+    audit = RecordingAudit()
+    res = await make_executor(ScriptedModel([text("never")]), ports=Ports(budget=Broken(), audit=audit)).run(
+        AGENT, Invocation("u1"), "x"
+    )
+    assert res.status is RunStatus.ERROR and "budget check failed" in str(res.err)
+    assert audit.rejections == [] and audit.runs == {}
 
 
 async def test_resolver_returning_none_is_a_clean_error() -> None:

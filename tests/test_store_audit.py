@@ -1,17 +1,15 @@
 """The Audit port: run rows, steps, tool calls, events, once-only close,
-interrupted runs at start-up, the live tally, and admin run queries."""
+rejected runs, interrupted runs at start-up, and admin run queries."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.store import Store, StoreClosedError
+from bot.store import BudgetRefused, Limit, LimitChange, Store, StoreClosedError, StoredStatus
 from bot.store import writer as writer_module
 from bot.store.bounded import TEXT_LIMIT, bounded, bounded_json
 from bot.store.writer import target_table
@@ -22,22 +20,20 @@ from executor.ports import Audit, Budget, Ports, RunRecorder
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
 from tests.executor_kit import make_executor
-from tests.store_helpers import FakeClock, run_info, stats, url
+from tests.databases import DatabaseUnderTest, one
+from tests.store_helpers import FakeClock, run_info, stats
 
 NOW = datetime(2025, 3, 5, 12, 0, 30, tzinfo=UTC)
 
 
-def row(tmp_path: Path, sql: str, *params: Any) -> tuple[Any, ...]:
-    with sqlite3.connect(tmp_path / "executus.db") as conn:
-        found = conn.execute(sql, params).fetchone()
-    assert found is not None
-    return tuple(found)
+def row(database: DatabaseUnderTest, sql: str, *params: Any) -> tuple[Any, ...]:
+    return one(database, sql, *params)
 
 
-async def test_a_run_from_start_to_close(tmp_path: Path) -> None:
-    async with Store(url(tmp_path), clock=FakeClock(NOW)) as store:
+async def test_a_run_from_start_to_close(database: DatabaseUnderTest) -> None:
+    async with Store(database.url, clock=FakeClock(NOW)) as store:
         rec = await store.audit.start_run(run_info("r1"))
-        assert row(tmp_path, "SELECT status, agent_id, caller_id, tier FROM runs WHERE run_id = 'r1'") == (
+        assert row(database, "SELECT status, agent_id, caller_id, tier FROM runs WHERE run_id = 'r1'") == (
             "running",
             "helper",
             "u1",
@@ -67,20 +63,20 @@ async def test_a_run_from_start_to_close(tmp_path: Path) -> None:
     assert [(e.kind, e.data) for e in detail.events] == [("compaction_fired", {"before": 10, "after": 4})]
 
 
-async def test_close_takes_effect_once(tmp_path: Path) -> None:
-    async with Store(url(tmp_path)) as store:
+async def test_close_takes_effect_once(database: DatabaseUnderTest) -> None:
+    async with Store(database.url) as store:
         rec = await store.audit.start_run(run_info("r1"))
         await rec.close(stats("timeout"))
         await rec.close(stats("ok", output="second close"))
         again = await store.audit.start_run(run_info("r2"))
         await again.close(stats("cancelled"))
-    assert row(tmp_path, "SELECT status, output FROM runs WHERE run_id = 'r1'") == ("timeout", "done")
-    assert row(tmp_path, "SELECT status FROM runs WHERE run_id = 'r2'") == ("cancelled",)
+    assert row(database, "SELECT status, output FROM runs WHERE run_id = 'r1'") == ("timeout", "done")
+    assert row(database, "SELECT status FROM runs WHERE run_id = 'r2'") == ("cancelled",)
 
 
-async def test_tool_text_is_bounded_with_a_marker(tmp_path: Path) -> None:
+async def test_tool_text_is_bounded_with_a_marker(database: DatabaseUnderTest) -> None:
     huge = "é" * 20_000  # two bytes a character: the bound is in bytes
-    async with Store(url(tmp_path)) as store:
+    async with Store(database.url) as store:
         rec = await store.audit.start_run(run_info("r1"))
         await rec.on_tool(0, ToolCall("c1", "echo", huge), ToolResult(huge, is_error=True))
         await rec.log_event("critic_nudge", {"message": huge})
@@ -96,8 +92,8 @@ async def test_tool_text_is_bounded_with_a_marker(tmp_path: Path) -> None:
     assert len(bounded_json({"k": "\x01" * 50_000}).encode("utf-8")) <= TEXT_LIMIT
 
 
-async def test_events_take_values_json_cannot_encode(tmp_path: Path) -> None:
-    async with Store(url(tmp_path)) as store:
+async def test_events_take_values_json_cannot_encode(database: DatabaseUnderTest) -> None:
+    async with Store(database.url) as store:
         rec = await store.audit.start_run(run_info("r1"))
         await rec.log_event("critic_extend", {"at": NOW, "steps": 3})
         await rec.close(stats())
@@ -106,8 +102,8 @@ async def test_events_take_values_json_cannot_encode(tmp_path: Path) -> None:
     assert detail.events[0].data == {"at": str(NOW), "steps": 3}
 
 
-async def test_runs_left_running_are_interrupted_at_the_next_start(tmp_path: Path) -> None:
-    async with Store(url(tmp_path), clock=FakeClock(NOW)) as store:
+async def test_runs_left_running_are_interrupted_at_the_next_start(database: DatabaseUnderTest) -> None:
+    async with Store(database.url, clock=FakeClock(NOW)) as store:
         rec = await store.audit.start_run(run_info("left"))
         await rec.on_step(0, AssistantMessage("", (ToolCall("a", "echo"),)), Usage(10, 5))
         await rec.on_tool(0, ToolCall("a", "echo"), ToolResult("ok"))
@@ -115,7 +111,7 @@ async def test_runs_left_running_are_interrupted_at_the_next_start(tmp_path: Pat
         done = await store.audit.start_run(run_info("done"))
         await done.close(stats())
         # The store closes with "left" never closed, as a dying process would.
-    async with Store(url(tmp_path)) as store:
+    async with Store(database.url) as store:
         assert store.recovery.interrupted_runs == 1
         detail = await store.runs.detail("left")
         assert detail is not None
@@ -125,53 +121,76 @@ async def test_runs_left_running_are_interrupted_at_the_next_start(tmp_path: Pat
         assert detail.run.finished_at is not None
         finished = await store.runs.detail("done")
         assert finished is not None and finished.run.status == "ok"
-    async with Store(url(tmp_path)) as store:
+    async with Store(database.url) as store:
         assert store.recovery.interrupted_runs == 0
 
 
-async def test_queued_writes_survive_a_normal_shutdown(tmp_path: Path) -> None:
-    async with Store(url(tmp_path)) as store:
+async def test_queued_writes_survive_a_normal_shutdown(database: DatabaseUnderTest) -> None:
+    async with Store(database.url) as store:
         recs = [await store.audit.start_run(run_info(f"r{i}")) for i in range(5)]
         for step in range(200):
             for rec in recs:
                 await rec.on_step(step, AssistantMessage(f"step {step}"), Usage(1, 1))
                 await rec.log_event("tick", {"step": step})
-    assert row(tmp_path, "SELECT COUNT(*) FROM steps") == (1000,)
-    assert row(tmp_path, "SELECT COUNT(*) FROM events") == (1000,)
+    assert row(database, "SELECT COUNT(*) FROM steps") == (1000,)
+    assert row(database, "SELECT COUNT(*) FROM events") == (1000,)
 
 
-async def test_a_bad_queued_write_does_not_sink_its_batch(tmp_path: Path) -> None:
-    async with Store(url(tmp_path)) as store:
+async def test_a_bad_queued_write_does_not_sink_its_batch(database: DatabaseUnderTest) -> None:
+    async with Store(database.url) as store:
         rec = await store.audit.start_run(run_info("r1"))
         ghost = await store.audit.start_run(run_info("ghost"))
-        with sqlite3.connect(tmp_path / "executus.db") as conn:
-            conn.execute("PRAGMA foreign_keys = OFF")
-            conn.execute("DELETE FROM runs WHERE run_id = 'ghost'")
+        database.rows("DELETE FROM runs WHERE run_id = 'ghost'")
         for step in range(50):
             await rec.on_step(step, AssistantMessage("fine"), Usage(1, 1))
             await ghost.on_step(step, AssistantMessage("orphan"), Usage(1, 1))  # violates the foreign key
         await rec.close(stats())
-    assert row(tmp_path, "SELECT COUNT(*) FROM steps WHERE run_id = 'r1'") == (50,)
-    assert row(tmp_path, "SELECT COUNT(*) FROM steps WHERE run_id = 'ghost'") == (0,)
+    assert row(database, "SELECT COUNT(*) FROM steps WHERE run_id = 'r1'") == (50,)
+    assert row(database, "SELECT COUNT(*) FROM steps WHERE run_id = 'ghost'") == (0,)
 
 
-async def test_rejections_are_recorded_for_admins(tmp_path: Path) -> None:
-    async with Store(url(tmp_path)) as store:
-        await store.audit.record_rejection(
-            Invocation("u1", run_id="r9", guild_id="g1", input="draw me a chart"), "helper", "no runs left"
-        )
+async def test_rejections_are_recorded_for_admins(database: DatabaseUnderTest) -> None:
+    async with Store(database.url) as store:
+        await store.audit.record_rejection(run_info("r9"), "runs limit reached: 0 of 0 per day")
         detail = await store.runs.detail("r9")
     assert detail is not None
-    assert (detail.run.status, detail.run.error, detail.run.caller_id) == ("rejected", "no runs left", "u1")
-    assert detail.run.input == "draw me a chart"
+    run = detail.run
+    assert (run.status, run.error, run.caller_id, run.agent_id, run.tier) == (
+        StoredStatus.REJECTED,
+        "runs limit reached: 0 of 0 per day",
+        "u1",
+        "helper",
+        "fast",
+    )
+    assert run.input == "input of r9" and run.finished_at is not None
     assert [(e.kind, e.data) for e in detail.events] == [
-        ("budget_rejected", {"agent_id": "helper", "message": "no runs left"})
+        ("budget_rejected", {"agent_id": "helper", "message": "runs limit reached: 0 of 0 per day"})
     ]
 
 
-async def test_run_lists_newest_first_by_member_and_guild(tmp_path: Path) -> None:
+async def test_a_budget_refusal_reaches_the_audit_through_the_executor(database: DatabaseUnderTest) -> None:
+    """The store's budget refuses, the executor records the refusal through
+    the Audit port: a ``rejected`` row, with what the run was asked."""
+    async with Store(database.url) as store:
+        await store.budget.set_limits("g1", None, [LimitChange(Limit.RUNS, 0)])
+        model = ScriptedModel([text("never")])
+        executor = make_executor(model, ports=Ports(budget=store.budget, audit=store.audit))
+        res = await executor.run(RunnableAgent("helper"), Invocation("u1", guild_id="g1"), "draw me a chart")
+        detail = await store.runs.detail(res.run_id)
+    assert isinstance(res.err, BudgetRefused) and res.err.refusal.limit is Limit.RUNS
+    assert model.requests == []
+    assert detail is not None
+    assert (detail.run.status, detail.run.input, detail.run.error) == (
+        StoredStatus.REJECTED,
+        "draw me a chart",
+        str(res.err),
+    )
+    assert [e.kind for e in detail.events] == ["budget_rejected"]
+
+
+async def test_run_lists_newest_first_by_member_and_guild(database: DatabaseUnderTest) -> None:
     clock = FakeClock(NOW)
-    async with Store(url(tmp_path), clock=clock) as store:
+    async with Store(database.url, clock=clock) as store:
         for i, caller in enumerate(["u1", "u2", "u1", "u1"]):
             info = run_info(f"r{i}", caller=caller, started_at=NOW.replace(minute=i))
             await (await store.audit.start_run(info)).close(stats())
@@ -184,9 +203,9 @@ async def test_run_lists_newest_first_by_member_and_guild(tmp_path: Path) -> Non
         assert await store.runs.detail("missing") is None
 
 
-async def test_the_store_serves_the_executor_ports(tmp_path: Path) -> None:
+async def test_the_store_serves_the_executor_ports(database: DatabaseUnderTest) -> None:
     """The real executor, audited and budgeted by the store."""
-    async with Store(url(tmp_path)) as store:
+    async with Store(database.url) as store:
         audit: Audit = store.audit
         budget: Budget = store.budget
         recorder: RunRecorder = await store.audit.start_run(run_info("typed"))
@@ -208,16 +227,16 @@ async def test_the_store_serves_the_executor_ports(tmp_path: Path) -> None:
 
 
 async def test_close_commits_the_writes_of_callers_waiting_for_room(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(writer_module, "MAX_PENDING", 4)
-    store = await Store.open(url(tmp_path))
+    store = await Store.open(database.url)
     rec = await store.audit.start_run(run_info("r1"))
     steps = [asyncio.create_task(rec.on_step(n, AssistantMessage(f"s{n}"), Usage(1, 1))) for n in range(50)]
     await asyncio.sleep(0)  # every task has queued its step or is waiting for room
     await store.close()
     await asyncio.gather(*steps)
-    assert row(tmp_path, "SELECT COUNT(*) FROM steps") == (50,)
+    assert row(database, "SELECT COUNT(*) FROM steps") == (50,)
     with pytest.raises(StoreClosedError):
         await rec.on_step(99, AssistantMessage("too late"), Usage())
 

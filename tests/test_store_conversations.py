@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -21,12 +19,12 @@ from executor.llm.types import (
     UserMessage,
     estimate_tokens,
 )
-from tests.store_helpers import url
+from tests.databases import DatabaseUnderTest
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with Store(url(tmp_path)) as opened:
+async def store(database: DatabaseUnderTest) -> AsyncIterator[Store]:
+    async with Store(database.url) as opened:
         yield opened
 
 
@@ -56,7 +54,7 @@ def valid(messages: list[Message]) -> bool:
     return not open_calls
 
 
-async def test_messages_round_trip_in_order(store: Store, tmp_path: Path) -> None:
+async def test_messages_round_trip_in_order(store: Store, database: DatabaseUnderTest) -> None:
     small = Image(b"\x89PNG small", "image/png", "https://cdn.example/small.png")
     history: list[Message] = [
         SystemMessage("be brief"),
@@ -70,8 +68,7 @@ async def test_messages_round_trip_in_order(store: Store, tmp_path: Path) -> Non
     assert await store.conversations.load("t1", 100_000) == history
     assert await store.conversations.load("t2", 100_000) == [UserMessage("another thread")]
     assert await store.conversations.load("nobody", 100_000) == []
-    with sqlite3.connect(tmp_path / "executus.db") as conn:
-        runs = [r[0] for r in conn.execute("SELECT run_id FROM conversation_messages WHERE thread_id = 't1' ORDER BY seq")]
+    runs = [r[0] for r in database.rows("SELECT run_id FROM conversation_messages WHERE thread_id = 't1' ORDER BY seq")]
     assert runs == ["run-a"] * 3 + ["run-b"] * 3
 
 

@@ -1,6 +1,7 @@
 """A process killed with SIGKILL in the middle of writing: the database
-opens, passes integrity_check, and every run the process reported closed is
-intact."""
+opens (a SQLite file passes integrity_check), every run the process
+reported closed is intact, and the runs it left are taken over once it
+counts as gone."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import sys
 from pathlib import Path
 
 from bot.store import Store
-from tests.store_crash_child import STEPS
-from tests.store_helpers import url
+from tests.databases import DatabaseUnderTest, SQLiteUnderTest
+from tests.store_crash_child import EXECUTOR_ID, STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Closed runs to wait for before the kill.
@@ -22,13 +23,13 @@ REPORTED = 40
 READ_TIMEOUT = 120.0
 
 
-async def test_sigkill_mid_write_keeps_every_closed_run(tmp_path: Path) -> None:
+async def test_sigkill_mid_write_keeps_every_closed_run(database: DatabaseUnderTest) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.store_crash_child",
-        url(tmp_path),
+        database.url,
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -49,22 +50,22 @@ async def test_sigkill_mid_write_keeps_every_closed_run(tmp_path: Path) -> None:
     assert len(closed) == REPORTED, errors.decode()
     closed += rest.decode().split()  # printed before the kill, not read yet
 
-    db = tmp_path / "executus.db"
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    if isinstance(database, SQLiteUnderTest):
+        with sqlite3.connect(database.path) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
 
-    async with Store(url(tmp_path)) as store:
+    await asyncio.to_thread(database.wait_until_gone, EXECUTOR_ID)
+    async with Store(database.url) as store:
         for run_id in closed:
             detail = await store.runs.detail(run_id)
             assert detail is not None, run_id
             assert (detail.run.status, detail.run.output, detail.run.steps) == ("ok", f"output of {run_id}", STEPS)
             assert len(detail.steps) == len(detail.tool_calls) == len(detail.events) == STEPS, run_id
         interrupted = store.recovery.interrupted_runs
-    with sqlite3.connect(db) as conn:
-        statuses = dict(conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall())
-        committed = {r[0] for r in conn.execute("SELECT run_id FROM budget_ledger WHERE status = 'ok'")}
-        assert conn.execute("SELECT COUNT(*) FROM budget_reservations").fetchone()[0] == 0
+    statuses = dict(database.rows("SELECT status, COUNT(*) FROM runs GROUP BY status"))
+    committed = {r[0] for r in database.rows("SELECT run_id FROM budget_ledger WHERE status = 'ok'")}
+    assert database.rows("SELECT COUNT(*) FROM budget_reservations") == [(0,)]
     assert "running" not in statuses
     assert statuses.get("interrupted", 0) == interrupted
     assert set(closed) <= committed

@@ -1,4 +1,4 @@
-"""executus's SQLite store: audit trail, budgets, thread conversations.
+"""executus's store, on SQLite or PostgreSQL: audit trail, budgets, thread conversations.
 
 ``Store`` opens the database and hands out the parts: ``store.audit`` (the
 executor's Audit port), ``store.budget`` (its Budget port and the limits
@@ -10,10 +10,10 @@ admin API), ``store.conversations``, ``store.threads``, ``store.runs`` and
 from __future__ import annotations
 
 from bot.store.audit import StoreAudit, StoreRecorder
-from bot.store.budget import StoreBudget
+from bot.store.budget import BudgetRefused, Refusal, StoreBudget
 from bot.store.conversations import Conversations
 from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
-from bot.store.limits import Limits
+from bot.store.limits import MAX_LIMIT, InvalidLimit, Limit, LimitChange, LimitProblem, Limits, Setting
 from bot.store.errors import StoreOpenError
 from bot.store.migrations import SchemaTooNewError
 from bot.store.owners import check_executor_id, new_executor_id
@@ -28,6 +28,7 @@ from bot.store.runs import (
     StepRecord,
     ToolCallRecord,
 )
+from bot.store.statuses import StoredStatus
 from bot.store.store import Store, migrate
 from bot.store.threads import AgentThread, AgentThreads
 from bot.store.url import DEFAULT_DATABASE_URL, DatabaseURLError, database_path
@@ -35,21 +36,29 @@ from bot.store.writer import StoreClosedError
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "MAX_LIMIT",
     "AgentThread",
     "AgentThreads",
+    "BudgetRefused",
     "Conversations",
     "DatabaseURLError",
     "EventRecord",
     "InterruptedRun",
+    "InvalidLimit",
+    "Limit",
+    "LimitChange",
+    "LimitProblem",
     "Limits",
     "MemberUsage",
     "Period",
     "PeriodUsage",
     "Recovery",
+    "Refusal",
     "RunDetail",
     "RunSummary",
     "Runs",
     "SchemaTooNewError",
+    "Setting",
     "Spender",
     "Spent",
     "StepRecord",
@@ -59,6 +68,7 @@ __all__ = [
     "StoreClosedError",
     "StoreOpenError",
     "StoreRecorder",
+    "StoredStatus",
     "ToolCallRecord",
     "check_executor_id",
     "database_path",

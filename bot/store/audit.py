@@ -1,30 +1,40 @@
 """The Audit port on the store: a ``runs`` row per run, with its steps, tool
-calls and events."""
+calls and events, and a ``rejected`` row for each run the budget refused."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.store.bounded import RUN_TEXT_LIMIT, bounded, bounded_json
 from bot.store.clock import Clock, to_db
+from bot.store.statuses import StoredStatus
 from bot.store.writer import Writer
 from executor import RunInfo, RunStats
 from executor.llm import AssistantMessage, ToolCall, Usage
 from executor.tools import ToolResult
 
-if TYPE_CHECKING:
-    from executor.tools import Invocation
-
-#: A run that has started and not closed. Left behind by a dead process, it
-#: becomes ``interrupted`` at the next start-up.
-RUNNING = "running"
-INTERRUPTED = "interrupted"
-#: A run the budget refused; it made no model call.
-REJECTED = "rejected"
 BUDGET_REJECTED_EVENT = "budget_rejected"
+
+
+#: A step's columns besides its key: a step recorded again (a retried
+#: model call) replaces them.
+_STEP_VALUES = (
+    "content",
+    "reasoning",
+    "tool_calls",
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cached_tokens",
+    "created_at",
+)
+_INSERT_STEP = (
+    f"INSERT INTO steps (run_id, step, {', '.join(_STEP_VALUES)}) VALUES ({', '.join('?' * (len(_STEP_VALUES) + 2))})"
+    f" ON CONFLICT (run_id, step) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _STEP_VALUES)}"
+)
 
 
 class StoreRecorder:
@@ -46,8 +56,7 @@ class StoreRecorder:
         calls = json.dumps([{"id": c.id, "name": c.name} for c in response.tool_calls])
         await self._writer.submit(
             (
-                "INSERT OR REPLACE INTO steps (run_id, step, content, reasoning, tool_calls, input_tokens,"
-                " output_tokens, reasoning_tokens, cached_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _INSERT_STEP,
                 (
                     self.run_id,
                     index,
@@ -108,7 +117,7 @@ class StoreRecorder:
                     stats.steps,
                     int(stats.ceiling_hit),
                     self.run_id,
-                    RUNNING,
+                    StoredStatus.RUNNING,
                 ),
             ),
             durable=True,
@@ -156,7 +165,7 @@ class StoreAudit:
                     info.parent_run_id,
                     info.tier,
                     info.model,
-                    RUNNING,
+                    StoredStatus.RUNNING,
                     bounded(info.input, RUN_TEXT_LIMIT),
                     bounded_json(info.inputs, RUN_TEXT_LIMIT),
                     info.max_iterations,
@@ -168,29 +177,35 @@ class StoreAudit:
         )
         return StoreRecorder(info.run_id, self._writer, self._clock)
 
-    async def record_rejection(self, invocation: Invocation, agent_id: str, message: str) -> None:
+    async def record_rejection(self, info: RunInfo, reason: str) -> None:
         """Record a run the budget refused: a ``rejected`` run row (so it shows
-        in run lists) and a ``budget_rejected`` event with the member's message."""
+        in run lists) and a ``budget_rejected`` event with the reason."""
         now = to_db(self._clock())
         await self._writer.write(
             (
-                "INSERT OR IGNORE INTO runs (run_id, agent_id, caller_id, guild_id, channel_id, parent_run_id,"
-                " status, input, error, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (run_id, agent_id, agent_name, caller_id, guild_id, channel_id, parent_run_id, tier,"
+                " status, input, inputs, error, max_iterations, started_at, finished_at, owner_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
                 (
-                    invocation.run_id,
-                    agent_id,
-                    invocation.caller_id,
-                    invocation.guild_id,
-                    invocation.channel_id,
-                    invocation.parent_run_id,
-                    REJECTED,
-                    bounded(invocation.input, RUN_TEXT_LIMIT),
-                    bounded(message, RUN_TEXT_LIMIT),
+                    info.run_id,
+                    info.agent_id,
+                    info.agent_name,
+                    info.caller_id,
+                    info.guild_id,
+                    info.channel_id,
+                    info.parent_run_id,
+                    info.tier,
+                    StoredStatus.REJECTED,
+                    bounded(info.input, RUN_TEXT_LIMIT),
+                    bounded_json(info.inputs, RUN_TEXT_LIMIT),
+                    bounded(reason, RUN_TEXT_LIMIT),
+                    info.max_iterations,
+                    to_db(info.started_at),
                     now,
-                    now,
+                    self._owner_id,
                 ),
             ),
-            _event(invocation.run_id, BUDGET_REJECTED_EVENT, {"agent_id": agent_id, "message": message}, self._clock),
+            _event(info.run_id, BUDGET_REJECTED_EVENT, {"agent_id": info.agent_id, "message": reason}, self._clock),
         )
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Sequence
 from typing import Any
 
 from bot.store.clock import Clock, to_db
-from bot.store.connection import SharedConnection
+from bot.store.database import Database, Tx
 from bot.store.writer import Statement, Writer
 from executor.llm import (
     AssistantMessage,
@@ -31,7 +32,7 @@ _COLUMNS = "role, content, reasoning, reasoning_signature, tool_calls, call_id, 
 class Conversations:
     """Thread id -> its messages in order, each with the run that produced it."""
 
-    def __init__(self, writer: Writer, reader: SharedConnection, clock: Clock) -> None:
+    def __init__(self, writer: Writer, reader: Database, clock: Clock) -> None:
         self._writer = writer
         self._reader = reader
         self._clock = clock
@@ -65,32 +66,37 @@ class Conversations:
         dropped, as is a tool-calling turn missing some of its results. When
         the newest turn alone does not fit, the list is empty.
         """
-        turns: list[list[Message]] = []  # newest first
-        total = 0
-        results: list[ToolResultMessage] = []  # newer than any assistant message seen yet, newest first
-        async with self._reader.transaction() as conn:
-            async with conn.execute(
-                f"SELECT {_COLUMNS} FROM conversation_messages WHERE thread_id = ? ORDER BY seq DESC", (thread_id,)
-            ) as cursor:
-                async for row in cursor:
-                    message = _decode(row)
-                    if isinstance(message, ToolResultMessage):
-                        results.append(message)
-                        continue
-                    turn: list[Message] = _tool_turn(message, results) if isinstance(message, AssistantMessage) else [message]
-                    results = []
-                    if not turn:
-                        continue
-                    cost = estimate_tokens(turn)
-                    if total + cost > max_tokens:
-                        break
-                    total += cost
-                    turns.append(turn)
+        turns = await self._reader.transact(lambda tx: _newest_turns(tx, thread_id, max_tokens))
         turns.reverse()
         # Per-turn estimates round down separately; recheck the whole.
         while turns and estimate_tokens([m for t in turns for m in t]) > max_tokens:
             turns.pop(0)
         return [m for t in turns for m in t]
+
+
+async def _newest_turns(tx: Tx, thread_id: str, max_tokens: int) -> list[list[Message]]:
+    """Whole turns, newest first, while their estimates fit ``max_tokens``;
+    rows are read only as far as needed."""
+    turns: list[list[Message]] = []
+    total = 0
+    results: list[ToolResultMessage] = []  # newer than any assistant message seen yet, newest first
+    sql = f"SELECT {_COLUMNS} FROM conversation_messages WHERE thread_id = ? ORDER BY seq DESC"
+    async with contextlib.aclosing(tx.iterate(sql, (thread_id,))) as rows:
+        async for row in rows:
+            message = _decode(row)
+            if isinstance(message, ToolResultMessage):
+                results.append(message)
+                continue
+            turn: list[Message] = _tool_turn(message, results) if isinstance(message, AssistantMessage) else [message]
+            results = []
+            if not turn:
+                continue
+            cost = estimate_tokens(turn)
+            if total + cost > max_tokens:
+                break
+            total += cost
+            turns.append(turn)
+    return turns
 
 
 def _tool_turn(message: AssistantMessage, newer_results: list[ToolResultMessage]) -> list[Message]:

@@ -6,12 +6,12 @@ run that crosses midnight counts once, on the day it started.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.store.clock import to_db
-from bot.store.limits import Limits
+from bot.store.database import Tx
+from bot.store.limits import Limit, Limits
 from bot.store.periods import Period
 
 
@@ -24,6 +24,10 @@ class Spent:
     runs: int = 0
     tokens: int = 0
     runtime_seconds: float = 0.0
+
+    def of(self, limit: Limit) -> float:
+        """The sum ``limit`` is checked against (named by ``Limit.spent``)."""
+        return float(getattr(self, limit.spent))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,35 +63,39 @@ _LEDGER_SUMS = """
 """
 
 
-def spent_since(conn: sqlite3.Connection, guild_id: str, member_id: str, since: datetime) -> Spent:
+async def spent_since(tx: Tx, guild_id: str, member_id: str, since: datetime) -> Spent:
     """A member's spend from ``since`` on: the ledger plus open reservations
-    (each a run, with no tokens or time known yet)."""
+    (each a run, with no tokens or time known yet).
+
+    One statement, so one snapshot: a commit moving a run from reservation
+    to ledger meanwhile is seen whole or not at all (on PostgreSQL, each
+    statement of a transaction sees what committed before it began)."""
     key = (guild_id, member_id, to_db(since))
-    ledger = conn.execute(
-        f"SELECT {_LEDGER_SUMS} FROM budget_ledger WHERE guild_id = ? AND member_id = ? AND started_at >= ?", key
-    ).fetchone()
-    reserved = conn.execute(
-        "SELECT COUNT(*) FROM budget_reservations"
-        " WHERE guild_id = ? AND member_id = ? AND started_at >= ? AND parent_run_id = ''",
-        key,
-    ).fetchone()
-    return Spent(ledger["runs"] + reserved[0], ledger["tokens"], ledger["runtime_seconds"])
+    row = await tx.fetchone(
+        f"SELECT {_LEDGER_SUMS},"
+        " (SELECT COUNT(*) FROM budget_reservations"
+        "  WHERE guild_id = ? AND member_id = ? AND started_at >= ? AND parent_run_id = '') AS reserved"
+        " FROM budget_ledger WHERE guild_id = ? AND member_id = ? AND started_at >= ?",
+        (*key, *key),
+    )
+    assert row is not None  # an aggregate always has its row
+    return Spent(row["runs"] + row["reserved"], row["tokens"], row["runtime_seconds"])
 
 
-def running(conn: sqlite3.Connection, guild_id: str, member_id: str) -> int:
+async def running(tx: Tx, guild_id: str, member_id: str) -> int:
     """How many of a member's runs hold a reservation now (sub-runs excluded)."""
-    row = conn.execute(
+    row = await tx.fetchone(
         "SELECT COUNT(*) FROM budget_reservations WHERE guild_id = ? AND member_id = ? AND parent_run_id = ''",
         (guild_id, member_id),
-    ).fetchone()
-    return int(row[0])
+    )
+    return int(row[0]) if row is not None else 0
 
 
-def top_spenders(conn: sqlite3.Connection, guild_id: str, since: datetime, limit: int) -> list[Spender]:
+async def top_spenders(tx: Tx, guild_id: str, since: datetime, limit: int) -> list[Spender]:
     """Members of a guild by committed tokens since ``since``, most first."""
-    rows = conn.execute(
+    rows = await tx.fetchall(
         f"SELECT member_id, {_LEDGER_SUMS} FROM budget_ledger WHERE guild_id = ? AND started_at >= ?"
         " GROUP BY member_id ORDER BY tokens DESC, runs DESC, member_id LIMIT ?",
         (guild_id, to_db(since), limit),
-    ).fetchall()
+    )
     return [Spender(r["member_id"], Spent(r["runs"], r["tokens"], r["runtime_seconds"])) for r in rows]

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from bot.mcp.pins import Pin, ToolDefinition
 from bot.store.clock import Clock, to_db
-from bot.store.connection import SharedConnection
+from bot.store.database import Database
 from bot.store.writer import Writer
 
 _COLUMNS = "server_id, pinned, changed, approved_by"
 
 
 class StorePins:
-    def __init__(self, writer: Writer, reader: SharedConnection, clock: Clock) -> None:
+    def __init__(self, writer: Writer, reader: Database, clock: Clock) -> None:
         self._writer = writer
         self._reader = reader
         self._clock = clock
@@ -52,9 +52,8 @@ class StorePins:
         return await self._select("WHERE changed != '' ORDER BY server_id, tool", ())
 
     async def _select(self, where: str, params: tuple[object, ...]) -> list[Pin]:
-        async with self._reader.transaction() as conn:
-            async with conn.execute(f"SELECT {_COLUMNS} FROM mcp_tool_pins {where}", params) as cursor:
-                rows = await cursor.fetchall()
+        sql = f"SELECT {_COLUMNS} FROM mcp_tool_pins {where}"
+        rows = await self._reader.transact(lambda tx: tx.fetchall(sql, params))
         return [
             Pin(
                 r["server_id"],

@@ -1,19 +1,23 @@
 """The schema, as numbered migrations applied in order at start-up.
 
 A migration is never edited once released: a schema change is a new script
-appended to ``MIGRATIONS``. Each script runs in its own ``BEGIN IMMEDIATE``
-transaction together with its ``schema_migrations`` row, so applying is
-idempotent and safe when two processes start at once.
+appended to ``MIGRATIONS``. Each script runs in its own write transaction
+together with its ``schema_migrations`` row (``BEGIN IMMEDIATE`` on SQLite,
+an advisory lock on PostgreSQL), so applying is idempotent and safe when two
+processes start at once.
+
+The scripts are written for SQLite and rendered for PostgreSQL by
+``Dialect.render`` (its column types); ``POSTGRESQL_ONLY`` adds what SQLite
+has built in or does another way.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-import aiosqlite
-
 from bot.store.clock import to_db, utc_now
-from bot.store.connection import transaction
+from bot.store.database import Database, Tx
+from bot.store.dialect import Dialect
 
 _PERIOD = "'day', 'week', 'month'"
 
@@ -223,30 +227,58 @@ def statements(script: str) -> list[str]:
     return done
 
 
-async def apply_migrations(conn: aiosqlite.Connection) -> list[int]:
-    """Apply the migrations ``conn``'s database lacks; return their numbers
-    (empty when the schema is current). Idempotent."""
-    await conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    async with conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cursor:
-        row = await cursor.fetchone()
-    newest = int(row[0]) if row is not None else 0
+#: Appended to a migration on PostgreSQL. Released scripts stay as they are
+#: on SQLite; nothing had been released on PostgreSQL before these.
+POSTGRESQL_ONLY: dict[int, str] = {
+    # SQLite orders runs by insertion with its built-in rowid; PostgreSQL has none.
+    1: "ALTER TABLE runs ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;",
+    # The owners' leases (leases.py); on SQLite, owners hold lock files.
+    5: """
+    CREATE TABLE owner_leases (
+        owner_id TEXT PRIMARY KEY,
+        started_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+    );
+    """,
+}
+#: The advisory lock that serialises migrations on PostgreSQL.
+_LOCK = "schema_migrations"
+
+
+def script(version: int, dialect: Dialect) -> str:
+    """Migration ``version`` as ``dialect``'s database runs it."""
+    text = dialect.render(MIGRATIONS[version - 1])
+    return text + POSTGRESQL_ONLY.get(version, "") if dialect.name == "postgresql" else text
+
+
+async def apply_migrations(db: Database) -> list[int]:
+    """Apply the migrations ``db`` lacks; return their numbers (empty when
+    the schema is current). Idempotent."""
+    newest = await db.transact(_newest, write=True, key=_LOCK)
     if newest > len(MIGRATIONS):
         raise SchemaTooNewError(
             f"the database is at schema version {newest}, newer than this code knows ({len(MIGRATIONS)}); "
             "upgrade the bot instead of running an older one against it"
         )
     applied: list[int] = []
-    for version, script in enumerate(MIGRATIONS, start=1):
-        async with transaction(conn, "IMMEDIATE"):
-            async with conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)) as cursor:
-                if await cursor.fetchone() is not None:
-                    continue
-            for statement in statements(script):
-                await conn.execute(statement)
-            await conn.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", (version, to_db(utc_now()))
-            )
-        applied.append(version)
+    for version in range(1, len(MIGRATIONS) + 1):
+        if await db.transact(lambda tx: _apply(tx, version), write=True, key=_LOCK):  # awaited at once
+            applied.append(version)
     return applied
+
+
+async def _newest(tx: Tx) -> int:
+    await tx.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    row = await tx.fetchone("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+    return int(row[0]) if row is not None else 0
+
+
+async def _apply(tx: Tx, version: int) -> bool:
+    if await tx.fetchone("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)) is not None:
+        return False
+    for statement in statements(script(version, tx.dialect)):
+        await tx.execute(statement)
+    await tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", (version, to_db(utc_now())))
+    return True

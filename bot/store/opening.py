@@ -2,8 +2,9 @@
 DATABASE_URL cannot be used.
 
 Every failure on the way to an open database (the folder, the file, SQLite
-itself, a schema from a newer version) becomes one StoreOpenError line:
-``DATABASE_URL <url>: <what is wrong>``.
+itself, the PostgreSQL server, a schema from a newer version) becomes one
+StoreOpenError line: ``DATABASE_URL <url>: <what is wrong>``, the URL
+without its password (``redacted``), and the driver's words scrubbed of it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote
 
 from bot.store.errors import StoreOpenError
 from bot.store.migrations import SchemaTooNewError
+from bot.store.url import password, redacted
 
 
 def prepare_location(url: str, path: Path) -> None:
@@ -43,7 +46,7 @@ def prepare_location(url: str, path: Path) -> None:
 
 @contextmanager
 def open_errors(url: str, path: Path) -> Iterator[None]:
-    """Turn what goes wrong while opening ``path`` into one StoreOpenError line."""
+    """Turn what goes wrong while opening the SQLite file ``path`` into one StoreOpenError line."""
     try:
         yield
     except SchemaTooNewError as exc:
@@ -52,6 +55,34 @@ def open_errors(url: str, path: Path) -> Iterator[None]:
         raise StoreOpenError(f"DATABASE_URL {url}: {_sqlite_reason(path, exc)}") from None
     except OSError as exc:
         raise StoreOpenError(f"DATABASE_URL {url}: cannot use {path}: {_reason(exc)}") from None
+
+
+@contextmanager
+def postgres_errors(url: str) -> Iterator[None]:
+    """Turn what goes wrong while opening PostgreSQL at ``url`` into one
+    StoreOpenError line, with no password in it."""
+    shown = redacted(url)
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreOpenError(
+            f"DATABASE_URL {shown}: PostgreSQL needs the postgres extra: pip install 'executus[postgres]'"
+        ) from None
+    try:
+        yield
+    except SchemaTooNewError as exc:
+        raise StoreOpenError(f"DATABASE_URL {shown}: {exc}") from None
+    except (psycopg.Error, OSError) as exc:
+        reason = " ".join(scrubbed(str(exc), url).split()) or type(exc).__name__
+        raise StoreOpenError(f"DATABASE_URL {shown}: cannot use PostgreSQL: {reason}") from None
+
+
+def scrubbed(text: str, url: str) -> str:
+    """``text`` with the password of ``url`` (as written, and decoded) masked."""
+    secret = password(url)
+    for form in {secret, unquote(secret)} - {""}:
+        text = text.replace(form, "***")
+    return text
 
 
 def _reason(exc: OSError) -> str:

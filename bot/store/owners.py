@@ -9,9 +9,10 @@ a free lock means a gone owner. Start-up recovery takes over only the runs
 of owners that are gone: runs live in another process (the console next to
 the bot, a second bot) are left alone, whichever process starts first.
 
-``Owners`` is the question recovery asks. Here lock files answer it; a store
-shared by several machines (PostgreSQL) answers it with leases the owners
-renew, and treats an expired lease as a free lock.
+``Owners`` is the question recovery asks. On SQLite lock files answer it
+(``OwnerLocks``); a store shared by several machines (PostgreSQL) answers it
+with leases the owners renew, and treats an expired lease as a free lock
+(``leases.py``).
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import re
 import secrets
 import socket
 import time
-from collections.abc import Collection, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator, Collection
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Protocol
 
+from bot.store.database import Tx
 from bot.store.errors import StoreOpenError
 
 #: What an EXECUTOR_ID may hold: it names a lock file.
@@ -55,9 +57,22 @@ def check_executor_id(value: str) -> str:
 
 
 class Owners(Protocol):
-    def claim_gone(self, owner_ids: Collection[str]) -> AbstractContextManager[frozenset[str]]:
+    """This process's hold on its own id, and the test of other owners'."""
+
+    owner_id: str
+
+    async def hold(self) -> None:
+        """Take this process's id; StoreOpenError when a live process has it."""
+        ...
+
+    async def release(self) -> None:
+        """Give the id up (the store is closing). Idempotent."""
+        ...
+
+    def claim_gone(self, tx: Tx, owner_ids: Collection[str]) -> AbstractAsyncContextManager[frozenset[str]]:
         """Of ``owner_ids``, those whose process is gone, held so that none of
-        them can come back (and start runs) until the block ends."""
+        them can come back (and start runs) until the block ends. Used inside
+        the recovery transaction ``tx``, its only awaits on ``tx``."""
         ...
 
 
@@ -95,14 +110,14 @@ class OwnerLocks:
             await asyncio.sleep(_POLL)
         self._fd = fd
 
-    def release(self) -> None:
+    async def release(self) -> None:
         """Remove the lock file and drop the lock. Idempotent."""
         fd, self._fd = self._fd, None
         if fd is not None:
             _drop(self.path(self.owner_id), fd)
 
-    @contextlib.contextmanager
-    def claim_gone(self, owner_ids: Collection[str]) -> Iterator[frozenset[str]]:
+    @contextlib.asynccontextmanager
+    async def claim_gone(self, tx: Tx, owner_ids: Collection[str]) -> AsyncIterator[frozenset[str]]:
         """Owners.claim_gone, for start-up, before this process starts any run:
         its own id counts as gone (rows under it are a previous process's with
         the same EXECUTOR_ID). Ids no process could hold a lock for (``''``,

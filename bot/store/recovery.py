@@ -13,12 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
-from bot.store.audit import INTERRUPTED, RUNNING
 from bot.store.clock import to_db
-from bot.store.connection import transaction
+from bot.store.database import Database, Tx
 from bot.store.owners import Owners
+from bot.store.statuses import StoredStatus
 
 INTERRUPTED_ERROR = "the bot stopped before this run finished"
 
@@ -31,59 +29,60 @@ class Recovery:
     owners: frozenset[str] = frozenset()
 
 
-async def recover(conn: aiosqlite.Connection, now: datetime, owners: Owners) -> Recovery:
+async def recover(db: Database, now: datetime, owners: Owners) -> Recovery:
     """Mark the ``running`` runs of gone owners ``interrupted``, with the steps,
     tool calls, tokens and runtime their rows show; move those owners'
     reservations to the ledger as ``interrupted`` with the tokens and runtime
     their run recorded (a crash does not make spend free). One transaction,
-    while the gone owners are held so none can come back meanwhile."""
-    async with conn.execute(
-        "SELECT owner_id FROM runs WHERE status = ? UNION SELECT owner_id FROM budget_reservations", (RUNNING,)
-    ) as cursor:
-        candidates = {row[0] for row in await cursor.fetchall()}
-    with owners.claim_gone(candidates) as gone:
+    while the gone owners are held so none can come back meanwhile; two
+    processes recovering at once take turns."""
+    return await db.transact(lambda tx: _recover(tx, now, owners), write=True, key="recovery")
+
+
+async def _recover(tx: Tx, now: datetime, owners: Owners) -> Recovery:
+    rows = await tx.fetchall(
+        "SELECT owner_id FROM runs WHERE status = ? UNION SELECT owner_id FROM budget_reservations",
+        (StoredStatus.RUNNING,),
+    )
+    async with owners.claim_gone(tx, {row[0] for row in rows}) as gone:
         if not gone:
             return Recovery(0, 0)
         ids = sorted(gone)
         among = f"({', '.join('?' * len(ids))})"
         stamp = to_db(now)
-        async with transaction(conn, "IMMEDIATE"):
-            interrupted = await conn.execute(
-                f"""
-                UPDATE runs SET
-                    status = ?,
-                    error = ?,
-                    finished_at = ?,
-                    notice_pending = progress_message_id != '',
-                    steps = (SELECT COUNT(*) FROM steps s WHERE s.run_id = runs.run_id),
-                    tool_calls = (SELECT COUNT(*) FROM tool_calls t WHERE t.run_id = runs.run_id),
-                    input_tokens = (SELECT COALESCE(SUM(input_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
-                    output_tokens =
-                        (SELECT COALESCE(SUM(output_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
-                    reasoning_tokens =
-                        (SELECT COALESCE(SUM(reasoning_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
-                    cached_tokens =
-                        (SELECT COALESCE(SUM(cached_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
-                    runtime_seconds = COALESCE(
-                        (SELECT (julianday(MAX(s.created_at)) - julianday(runs.started_at)) * 86400.0
-                         FROM steps s WHERE s.run_id = runs.run_id),
-                        0.0)
-                WHERE status = ? AND owner_id IN {among}
-                """,
-                (INTERRUPTED, INTERRUPTED_ERROR, stamp, RUNNING, *ids),
-            )
-            await conn.execute(
-                f"""
-                INSERT OR IGNORE INTO budget_ledger (run_id, guild_id, member_id, agent_id, parent_run_id, status,
-                    started_at, committed_at, runtime_seconds, input_tokens, output_tokens, reasoning_tokens,
-                    cached_tokens)
-                SELECT b.run_id, b.guild_id, b.member_id, b.agent_id, b.parent_run_id, ?, b.started_at, ?,
-                    COALESCE(r.runtime_seconds, 0), COALESCE(r.input_tokens, 0), COALESCE(r.output_tokens, 0),
-                    COALESCE(r.reasoning_tokens, 0), COALESCE(r.cached_tokens, 0)
-                FROM budget_reservations b LEFT JOIN runs r ON r.run_id = b.run_id
-                WHERE b.owner_id IN {among}
-                """,
-                (INTERRUPTED, stamp, *ids),
-            )
-            released = await conn.execute(f"DELETE FROM budget_reservations WHERE owner_id IN {among}", ids)
-    return Recovery(interrupted.rowcount, released.rowcount, gone)
+        runtime = tx.dialect.seconds_between("MAX(s.created_at)", "runs.started_at")
+        interrupted = await tx.execute(
+            f"""
+            UPDATE runs SET
+                status = ?,
+                error = ?,
+                finished_at = ?,
+                notice_pending = CASE WHEN progress_message_id != '' THEN 1 ELSE 0 END,
+                steps = (SELECT COUNT(*) FROM steps s WHERE s.run_id = runs.run_id),
+                tool_calls = (SELECT COUNT(*) FROM tool_calls t WHERE t.run_id = runs.run_id),
+                input_tokens = (SELECT COALESCE(SUM(input_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
+                output_tokens = (SELECT COALESCE(SUM(output_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
+                reasoning_tokens =
+                    (SELECT COALESCE(SUM(reasoning_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
+                cached_tokens = (SELECT COALESCE(SUM(cached_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
+                runtime_seconds = COALESCE((SELECT {runtime} FROM steps s WHERE s.run_id = runs.run_id), 0.0)
+            WHERE status = ? AND owner_id IN {among}
+            """,
+            (StoredStatus.INTERRUPTED, INTERRUPTED_ERROR, stamp, StoredStatus.RUNNING, *ids),
+        )
+        await tx.execute(
+            f"""
+            INSERT INTO budget_ledger (run_id, guild_id, member_id, agent_id, parent_run_id, status,
+                started_at, committed_at, runtime_seconds, input_tokens, output_tokens, reasoning_tokens,
+                cached_tokens)
+            SELECT b.run_id, b.guild_id, b.member_id, b.agent_id, b.parent_run_id, ?, b.started_at, ?,
+                COALESCE(r.runtime_seconds, 0), COALESCE(r.input_tokens, 0), COALESCE(r.output_tokens, 0),
+                COALESCE(r.reasoning_tokens, 0), COALESCE(r.cached_tokens, 0)
+            FROM budget_reservations b LEFT JOIN runs r ON r.run_id = b.run_id
+            WHERE b.owner_id IN {among}
+            ON CONFLICT (run_id) DO NOTHING
+            """,
+            (StoredStatus.INTERRUPTED, stamp, *ids),
+        )
+        released = await tx.execute(f"DELETE FROM budget_reservations WHERE owner_id IN {among}", ids)
+    return Recovery(interrupted, released, gone)

@@ -4,14 +4,13 @@ for runs that recovery found cut off."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.store.clock import from_db
-from bot.store.connection import SharedConnection
-from bot.store.serial import SerialConnection, transaction
+from bot.store.database import Database, Row, Tx
+from bot.store.statuses import StoredStatus
 from executor.llm import Usage
 
 
@@ -25,7 +24,7 @@ class RunSummary:
     parent_run_id: str
     tier: str
     model: str
-    status: str
+    status: StoredStatus
     input: str
     output: str
     error: str
@@ -95,17 +94,13 @@ _SUMMARY = (
 
 
 class Runs:
-    def __init__(self, reader: SharedConnection, serial: SerialConnection) -> None:
+    def __init__(self, reader: Database, serial: Database) -> None:
         self._reader = reader
         self._serial = serial
 
     async def notices_pending(self) -> list[InterruptedRun]:
         """Interrupted runs whose thread has not been told yet (see recovery.py)."""
-        async with self._reader.transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT run_id, agent_name, agent_id, guild_id, channel_id, progress_message_id FROM runs"
-                " WHERE notice_pending = 1 ORDER BY started_at"
-            )
+        rows = await self._reader.transact(_notices_pending)
         return [
             InterruptedRun(r["run_id"], r["agent_name"] or r["agent_id"], r["guild_id"], r["channel_id"],
                            r["progress_message_id"])
@@ -115,7 +110,7 @@ class Runs:
     async def claim_notice(self, run_id: str) -> bool:
         """True for the one caller, of any process, that is to tell the run's
         thread; False when another has taken it (or it is not pending)."""
-        return await self._serial.call(_claim_notice, run_id)
+        return await self._serial.transact(lambda tx: _claim_notice(tx, run_id), write=True)
 
     async def recent(self, guild_id: str, member_id: str | None = None, limit: int = 20) -> list[RunSummary]:
         """A guild's runs, or one member's there, newest first."""
@@ -123,57 +118,61 @@ class Runs:
             "guild_id = ? AND caller_id = ?",
             (guild_id, member_id),
         )
-        async with self._reader.transaction() as conn:
-            async with conn.execute(
-                f"SELECT {_SUMMARY} FROM runs WHERE {where} ORDER BY started_at DESC, rowid DESC LIMIT ?",
-                (*params, limit),
-            ) as cursor:
-                return [_summary(r) for r in await cursor.fetchall()]
+        sql = f"SELECT {_SUMMARY} FROM runs WHERE {where} ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        rows = await self._reader.transact(lambda tx: tx.fetchall(sql, (*params, limit)))
+        return [_summary(r) for r in rows]
 
     async def detail(self, run_id: str, guild_id: str | None = None) -> RunDetail | None:
         """A run with its steps, tool calls and events; None if there is no
         such run (in ``guild_id``, when given: an admin sees their guild only)."""
-        async with self._reader.transaction() as conn:
-            async with conn.execute(f"SELECT {_SUMMARY} FROM runs WHERE run_id = ?", (run_id,)) as cursor:
-                row = await cursor.fetchone()
-            if row is None or (guild_id is not None and row["guild_id"] != guild_id):
-                return None
-            steps = await conn.execute_fetchall(
-                "SELECT step, content, reasoning, tool_calls, input_tokens, output_tokens, reasoning_tokens,"
-                " cached_tokens, created_at FROM steps WHERE run_id = ? ORDER BY step",
-                (run_id,),
+        return await self._reader.transact(lambda tx: _detail(tx, run_id, guild_id))
+
+
+async def _notices_pending(tx: Tx) -> list[Row]:
+    return await tx.fetchall(
+        "SELECT run_id, agent_name, agent_id, guild_id, channel_id, progress_message_id FROM runs"
+        " WHERE notice_pending = 1 ORDER BY started_at"
+    )
+
+
+async def _detail(tx: Tx, run_id: str, guild_id: str | None) -> RunDetail | None:
+    row = await tx.fetchone(f"SELECT {_SUMMARY} FROM runs WHERE run_id = ?", (run_id,))
+    if row is None or (guild_id is not None and row["guild_id"] != guild_id):
+        return None
+    steps = await tx.fetchall(
+        "SELECT step, content, reasoning, tool_calls, input_tokens, output_tokens, reasoning_tokens,"
+        " cached_tokens, created_at FROM steps WHERE run_id = ? ORDER BY step",
+        (run_id,),
+    )
+    calls = await tx.fetchall(
+        "SELECT step, call_id, name, arguments, result, is_error, images, created_at"
+        " FROM tool_calls WHERE run_id = ? ORDER BY id",
+        (run_id,),
+    )
+    events = await tx.fetchall("SELECT kind, data, created_at FROM events WHERE run_id = ? ORDER BY id", (run_id,))
+    return RunDetail(
+        _summary(row),
+        [
+            StepRecord(
+                s["step"], s["content"], s["reasoning"], json.loads(s["tool_calls"]), _usage(s), from_db(s["created_at"])
             )
-            calls = await conn.execute_fetchall(
-                "SELECT step, call_id, name, arguments, result, is_error, images, created_at"
-                " FROM tool_calls WHERE run_id = ? ORDER BY id",
-                (run_id,),
+            for s in steps
+        ],
+        [
+            ToolCallRecord(
+                c["step"],
+                c["call_id"],
+                c["name"],
+                c["arguments"],
+                c["result"],
+                bool(c["is_error"]),
+                c["images"],
+                from_db(c["created_at"]),
             )
-            events = await conn.execute_fetchall(
-                "SELECT kind, data, created_at FROM events WHERE run_id = ? ORDER BY id", (run_id,)
-            )
-        return RunDetail(
-            _summary(row),
-            [
-                StepRecord(
-                    s["step"], s["content"], s["reasoning"], json.loads(s["tool_calls"]), _usage(s), from_db(s["created_at"])
-                )
-                for s in steps
-            ],
-            [
-                ToolCallRecord(
-                    c["step"],
-                    c["call_id"],
-                    c["name"],
-                    c["arguments"],
-                    c["result"],
-                    bool(c["is_error"]),
-                    c["images"],
-                    from_db(c["created_at"]),
-                )
-                for c in calls
-            ],
-            [EventRecord(e["kind"], json.loads(e["data"]), from_db(e["created_at"])) for e in events],
-        )
+            for c in calls
+        ],
+        [EventRecord(e["kind"], json.loads(e["data"]), from_db(e["created_at"])) for e in events],
+    )
 
 
 def _usage(row: Any) -> Usage:
@@ -190,7 +189,7 @@ def _summary(r: Any) -> RunSummary:
         parent_run_id=r["parent_run_id"],
         tier=r["tier"],
         model=r["model"],
-        status=r["status"],
+        status=StoredStatus(r["status"]),
         input=r["input"],
         output=r["output"],
         error=r["error"],
@@ -204,7 +203,6 @@ def _summary(r: Any) -> RunSummary:
     )
 
 
-def _claim_notice(conn: sqlite3.Connection, run_id: str) -> bool:
-    with transaction(conn, "IMMEDIATE"):
-        cursor = conn.execute("UPDATE runs SET notice_pending = 0 WHERE run_id = ? AND notice_pending = 1", (run_id,))
-        return cursor.rowcount == 1
+async def _claim_notice(tx: Tx, run_id: str) -> bool:
+    changed = await tx.execute("UPDATE runs SET notice_pending = 0 WHERE run_id = ? AND notice_pending = 1", (run_id,))
+    return changed == 1

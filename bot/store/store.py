@@ -11,17 +11,17 @@ from types import TracebackType
 from bot.store.audit import StoreAudit
 from bot.store.budget import StoreBudget
 from bot.store.clock import Clock, utc_now
-from bot.store.connection import SharedConnection, connect
 from bot.store.conversations import Conversations
+from bot.store.database import Database
 from bot.store.mcp_pins import StorePins
 from bot.store.migrations import apply_migrations
-from bot.store.opening import open_errors, prepare_location
-from bot.store.owners import OwnerLocks, check_executor_id, new_executor_id
+from bot.store.opening import open_errors, postgres_errors, prepare_location
+from bot.store.owners import OwnerLocks, Owners, check_executor_id, new_executor_id
 from bot.store.recovery import Recovery, recover
 from bot.store.runs import Runs
-from bot.store.serial import SerialConnection
+from bot.store.sqlite import SQLiteDatabase
 from bot.store.threads import AgentThreads
-from bot.store.url import DEFAULT_DATABASE_URL, database_path
+from bot.store.url import DEFAULT_DATABASE_URL, backend, database_path, redacted
 from bot.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -40,24 +40,40 @@ class _Parts:
 class Store:
     """The database: ``Store.open(url)`` or ``async with Store(url) as store``.
 
-    Opening creates the folder, applies pending migrations, takes this
-    process's owner lock (``executor_id``, see ``owners.py``), then recovers
-    what dead processes left: their runs ``running`` -> ``interrupted``,
-    their reservations released. Runs of processes still alive, such as the
-    bot next to a terminal console, are left alone, whichever opened first.
-    Anything unusable on the way raises StoreOpenError, one line.
+    A SQLite file (``sqlite:///...``) or a PostgreSQL database
+    (``postgresql://...``), with the same behaviour. Opening creates a
+    SQLite file's folder, applies pending migrations, takes this process's
+    ownership (``executor_id``: a lock file beside the SQLite file, see
+    ``owners.py``, or a lease on PostgreSQL, see ``leases.py``), then
+    recovers what dead processes left: their runs ``running`` ->
+    ``interrupted``, their reservations released. Runs of processes still
+    alive, such as the bot next to a terminal console, are left alone,
+    whichever opened first. Anything unusable on the way raises
+    StoreOpenError, one line, never with a password in it.
 
-    Three connections: the writer (audit, conversations, threads; batched),
-    the serial one (transactions that read their own result: budget
-    reservations, claims on messages and notices) and a reader.
+    Three ways in: the writer (audit, conversations, threads; batched), the
+    serial one (transactions that read their own result: budget
+    reservations, claims on messages and notices) and a reader. On SQLite
+    each is a connection of its own; on PostgreSQL they share a pool.
     ``close`` commits every queued write before it returns.
     """
 
     def __init__(
-        self, database_url: str = DEFAULT_DATABASE_URL, *, clock: Clock = utc_now, executor_id: str | None = None
+        self,
+        database_url: str = DEFAULT_DATABASE_URL,
+        *,
+        clock: Clock = utc_now,
+        executor_id: str | None = None,
+        lease_seconds: float | None = None,
     ) -> None:
         self.url = database_url
-        self.path: Path = database_path(database_url)
+        self.backend = backend(database_url)
+        #: The SQLite file; None on PostgreSQL.
+        self.path: Path | None = database_path(database_url) if self.backend == "sqlite" else None
+        #: How the database is named in logs and messages (no password).
+        self.shown = str(self.path) if self.path is not None else redacted(database_url)
+        #: PostgreSQL: how long this process's lease lasts unrenewed (see leases.py).
+        self.lease_seconds = lease_seconds
         self.clock = clock
         #: This process's identity as the owner of its runs.
         self.executor_id = check_executor_id(executor_id) if executor_id else new_executor_id()
@@ -69,9 +85,14 @@ class Store:
 
     @classmethod
     async def open(
-        cls, database_url: str = DEFAULT_DATABASE_URL, *, clock: Clock = utc_now, executor_id: str | None = None
+        cls,
+        database_url: str = DEFAULT_DATABASE_URL,
+        *,
+        clock: Clock = utc_now,
+        executor_id: str | None = None,
+        lease_seconds: float | None = None,
     ) -> Store:
-        store = cls(database_url, clock=clock, executor_id=executor_id)
+        store = cls(database_url, clock=clock, executor_id=executor_id, lease_seconds=lease_seconds)
         await store._start()
         return store
 
@@ -123,26 +144,25 @@ class Store:
         if self._resources is not None:
             raise RuntimeError("the store is already open")
         async with AsyncExitStack() as stack:
-            with open_errors(self.url, self.path):
-                prepare_location(self.url, self.path)
-                writer_conn = await connect(self.path)
-                stack.push_async_callback(writer_conn.close)
-                self.applied_migrations = await apply_migrations(writer_conn)
-                owner = OwnerLocks(self.path, self.executor_id)
-                await owner.hold()
-                stack.callback(owner.release)  # LIFO: after the writer drains and the other connections close
-                self.recovery = await recover(writer_conn, self.clock(), owner)
-                reader = SharedConnection(await connect(self.path))
-                stack.push_async_callback(reader.close)
-                serial = await SerialConnection.open(self.path)
-                stack.push_async_callback(serial.close)
-            writer = Writer(writer_conn)
+            if self.path is not None:
+                with open_errors(self.url, self.path):
+                    writer_db, serial, reader, owner = await _open_sqlite(stack, self.url, self.path, self.executor_id)
+                    self.applied_migrations = await apply_migrations(writer_db)
+                    await _hold(stack, owner)
+                    self.recovery = await recover(writer_db, self.clock(), owner)
+            else:
+                with postgres_errors(self.url):
+                    writer_db = serial = reader = await _open_postgres(stack, self.url)
+                    self.applied_migrations = await apply_migrations(writer_db)
+                    owner = _leases(writer_db, self.executor_id, self.lease_seconds)
+                    await _hold(stack, owner)
+                    self.recovery = await recover(writer_db, self.clock(), owner)
+            writer = Writer(writer_db)
             writer.start()
             stack.push_async_callback(writer.close)  # runs first on close: drains before the connections go
-            audit = StoreAudit(writer, self.clock, self.executor_id)
             self._parts = _Parts(
-                audit=audit,
-                budget=StoreBudget(serial, audit, self.clock, self.executor_id),
+                audit=StoreAudit(writer, self.clock, self.executor_id),
+                budget=StoreBudget(serial, self.clock, self.executor_id),
                 conversations=Conversations(writer, reader, self.clock),
                 threads=AgentThreads(writer, reader, serial, self.clock),
                 runs=Runs(reader, serial),
@@ -150,27 +170,62 @@ class Store:
             )
             self._resources = stack.pop_all()
         if self.applied_migrations:
-            log.info("store %s: applied migrations %s", self.path, self.applied_migrations)
+            log.info("store %s: applied migrations %s", self.shown, self.applied_migrations)
         if self.recovery.interrupted_runs or self.recovery.released_reservations:
             log.warning(
                 "store %s: marked %d runs interrupted and released %d budget reservations left by %s,"
                 " a process that is gone",
-                self.path,
+                self.shown,
                 self.recovery.interrupted_runs,
                 self.recovery.released_reservations,
                 ", ".join(sorted(self.recovery.owners)) or "?",
             )
 
 
+async def _open_sqlite(
+    stack: AsyncExitStack, url: str, path: Path, executor_id: str
+) -> tuple[Database, Database, Database, Owners]:
+    """The writer's, the serial and the reader's connections, and the owner lock."""
+    prepare_location(url, path)
+    opened: list[Database] = []
+    for _ in range(3):
+        db = await SQLiteDatabase.open(path)
+        stack.push_async_callback(db.close)
+        opened.append(db)
+    return opened[0], opened[1], opened[2], OwnerLocks(path, executor_id)
+
+
+async def _open_postgres(stack: AsyncExitStack, url: str) -> Database:
+    from bot.store.postgres import PostgresDatabase  # psycopg only when PostgreSQL is used
+
+    db = await PostgresDatabase.open(url)
+    stack.push_async_callback(db.close)
+    return db
+
+
+def _leases(db: Database, executor_id: str, lease_seconds: float | None) -> Owners:
+    from bot.store.leases import LEASE_SECONDS, OwnerLeases
+
+    return OwnerLeases(db, executor_id, LEASE_SECONDS if lease_seconds is None else lease_seconds)
+
+
+async def _hold(stack: AsyncExitStack, owner: Owners) -> None:
+    await owner.hold()
+    # LIFO: released after the writer drains, before the connections close.
+    stack.push_async_callback(owner.release)
+
+
 async def migrate(database_url: str) -> list[int]:
     """``python -m bot migrate``: bring the database at ``database_url`` up to
-    date (creating the file and its folder if needed); return what was
+    date (creating a SQLite file and its folder if needed); return what was
     applied. StoreOpenError when the database cannot be used."""
-    path = database_path(database_url)
-    with open_errors(database_url, path):
-        prepare_location(database_url, path)
-        conn = await connect(path)
-        try:
-            return await apply_migrations(conn)
-        finally:
-            await conn.close()
+    async with AsyncExitStack() as stack:
+        if backend(database_url) == "postgresql":
+            with postgres_errors(database_url):
+                return await apply_migrations(await _open_postgres(stack, database_url))
+        path = database_path(database_url)
+        with open_errors(database_url, path):
+            prepare_location(database_url, path)
+            db = await SQLiteDatabase.open(path)
+            stack.push_async_callback(db.close)
+            return await apply_migrations(db)

@@ -6,13 +6,11 @@ sharing a bot token exactly one answers each."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.store.clock import Clock, to_db
-from bot.store.connection import SharedConnection
-from bot.store.serial import SerialConnection, transaction
+from bot.store.database import Database, Tx
 from bot.store.writer import Writer
 
 #: How long a claim on a message is kept. It matters only while the same
@@ -34,7 +32,7 @@ class AgentThread:
 
 
 class AgentThreads:
-    def __init__(self, writer: Writer, reader: SharedConnection, serial: SerialConnection, clock: Clock) -> None:
+    def __init__(self, writer: Writer, reader: Database, serial: Database, clock: Clock) -> None:
         self._writer = writer
         self._reader = reader
         self._serial = serial
@@ -81,16 +79,16 @@ class AgentThreads:
         answers missed messages one run at a time, and a newer message
         answered live meanwhile must not make it skip the older ones."""
         now = self._clock()
-        return await self._serial.call(_claim, thread_id, message_id, to_db(now), to_db(now - CLAIMS_KEPT))
+        return await self._serial.transact(
+            lambda tx: _claim(tx, thread_id, message_id, to_db(now), to_db(now - CLAIMS_KEPT)), write=True
+        )
 
     async def _select(self, where: str, params: tuple[object, ...]) -> list[AgentThread]:
-        async with self._reader.transaction() as conn:
-            async with conn.execute(
-                "SELECT thread_id, guild_id, channel_id, agent_id, starter_id, open_to_all, last_message_id"
-                f" FROM agent_threads {where}",
-                params,
-            ) as cursor:
-                rows = await cursor.fetchall()
+        sql = (
+            "SELECT thread_id, guild_id, channel_id, agent_id, starter_id, open_to_all, last_message_id"
+            f" FROM agent_threads {where}"
+        )
+        rows = await self._reader.transact(lambda tx: tx.fetchall(sql, params))
         return [
             AgentThread(
                 r["thread_id"],
@@ -107,9 +105,10 @@ class AgentThreads:
     async def set_open_to_all(self, thread_id: str, open_to_all: bool) -> bool:
         """Open the thread to every member (or close it back to its starter);
         False when it is not an agent thread."""
-        async with self._reader.transaction() as conn:
-            async with conn.execute("SELECT 1 FROM agent_threads WHERE thread_id = ?", (thread_id,)) as cursor:
-                known = await cursor.fetchone() is not None
+        found = await self._reader.transact(
+            lambda tx: tx.fetchone("SELECT 1 FROM agent_threads WHERE thread_id = ?", (thread_id,))
+        )
+        known = found is not None
         if known:
             await self._writer.write(
                 ("UPDATE agent_threads SET open_to_all = ? WHERE thread_id = ?", (int(open_to_all), thread_id))
@@ -117,17 +116,17 @@ class AgentThreads:
         return known
 
 
-def _claim(conn: sqlite3.Connection, thread_id: str, message_id: int, now: str, expired: str) -> bool:
-    with transaction(conn, "IMMEDIATE"):
-        claimed = conn.execute(
-            "INSERT OR IGNORE INTO handled_messages (message_id, thread_id, handled_at) VALUES (?, ?, ?)",
-            (message_id, thread_id, now),
-        ).rowcount
-        if claimed:
-            conn.execute(
-                "UPDATE agent_threads SET last_message_id = MAX(last_message_id, ?), active_at = ?"
-                " WHERE thread_id = ?",
-                (message_id, now, thread_id),
-            )
-            conn.execute("DELETE FROM handled_messages WHERE handled_at < ?", (expired,))
+async def _claim(tx: Tx, thread_id: str, message_id: int, now: str, expired: str) -> bool:
+    claimed = await tx.execute(
+        "INSERT INTO handled_messages (message_id, thread_id, handled_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (message_id) DO NOTHING",
+        (message_id, thread_id, now),
+    )
+    if claimed:
+        await tx.execute(
+            f"UPDATE agent_threads SET last_message_id = {tx.dialect.greatest('last_message_id', '?')},"
+            " active_at = ? WHERE thread_id = ?",
+            (message_id, now, thread_id),
+        )
+        await tx.execute("DELETE FROM handled_messages WHERE handled_at < ?", (expired,))
     return bool(claimed)

@@ -6,14 +6,11 @@ import asyncio
 import functools
 import logging
 import re
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
-from bot.store.connection import transaction
+from bot.store.database import Database, Tx
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +39,9 @@ class Writer:
 
     Whatever piles up while one commit runs goes into the next transaction,
     so a busy run does not pay one commit per step, and a write never waits
-    on a timer. With WAL and synchronous=NORMAL a commit survives a process
-    crash without an fsync; a ``durable`` write makes the batch it lands in
-    commit with synchronous=FULL, so it also survives power loss.
+    on a timer. A commit survives a process crash; a ``durable`` write makes
+    the batch it lands in survive power loss too (on SQLite, whose commits
+    otherwise skip the fsync, see ``Database.transact``).
 
     Batches commit in queue order. Inside a batch, statements are grouped by
     the table they write (consecutive identical statements become one
@@ -57,8 +54,8 @@ class Writer:
     retried one transaction each, so one bad write cannot sink the others.
     """
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Database) -> None:
+        self._db = db
         # Unbounded: back-pressure is ``_room``, so that close() can wake the
         # callers waiting for room (a full asyncio.Queue would strand them).
         self._queue: asyncio.Queue[_Write | None] = asyncio.Queue()
@@ -91,7 +88,7 @@ class Writer:
     async def close(self) -> None:
         """Commit everything queued (including the writes of callers waiting
         for room), then stop; later writes raise StoreClosedError. Idempotent.
-        The connection stays open (its owner closes it)."""
+        The database stays open (its owner closes it)."""
         if self._closing:
             if self._task is not None:
                 await asyncio.shield(self._task)
@@ -139,13 +136,10 @@ class Writer:
                 return
 
     async def _commit(self, batch: list[_Write]) -> None:
-        durable = any(w.durable for w in batch)
         try:
-            if durable:
-                await self._conn.execute("PRAGMA synchronous = FULL")
             try:
                 await self._apply(batch)
-            except sqlite3.Error as exc:
+            except self._db.errors as exc:
                 if len(batch) == 1:
                     _fail(batch[0], exc)
                 else:
@@ -154,9 +148,6 @@ class Writer:
             else:
                 for w in batch:
                     _succeed(w)
-            finally:
-                if durable:
-                    await self._conn.execute("PRAGMA synchronous = NORMAL")
         except Exception as exc:  # the connection itself failed; the loop must go on
             log.exception("store writer: a batch of %d writes failed", len(batch))
             for w in batch:
@@ -171,21 +162,24 @@ class Writer:
                     runs[-1][1].append(params)
                 else:
                     runs.append((sql, [params]))
-        async with transaction(self._conn, "IMMEDIATE"):
-            for runs in by_table.values():
-                for sql, rows in runs:
-                    if len(rows) == 1:
-                        await self._conn.execute(sql, rows[0])
-                    else:
-                        await self._conn.executemany(sql, rows)
+        groups = [run for runs in by_table.values() for run in runs]
+        await self._db.transact(lambda tx: _execute(tx, groups), write=True, durable=any(w.durable for w in batch))
 
     async def _apply_alone(self, w: _Write) -> None:
         try:
             await self._apply((w,))
-        except sqlite3.Error as exc:
+        except self._db.errors as exc:
             _fail(w, exc)
         else:
             _succeed(w)
+
+
+async def _execute(tx: Tx, groups: list[tuple[str, list[Sequence[Any]]]]) -> None:
+    for sql, rows in groups:
+        if len(rows) == 1:
+            await tx.execute(sql, rows[0])
+        else:
+            await tx.executemany(sql, rows)
 
 
 _TARGET = re.compile(r"\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+(\w+)", re.I)

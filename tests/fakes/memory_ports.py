@@ -59,6 +59,8 @@ def _note(journal: list[str] | None, what: str) -> None:
 class RecordingAudit:
     def __init__(self, fail_start: bool = False, journal: list[str] | None = None) -> None:
         self.runs: dict[str, RecordedRun] = {}
+        #: Runs the budget refused, with the refusal (they never start).
+        self.rejections: list[tuple[RunInfo, str]] = []
         self.fail_start = fail_start
         self.journal = journal
 
@@ -68,6 +70,9 @@ class RecordingAudit:
         run = RecordedRun(info, journal=self.journal)
         self.runs[info.run_id] = run
         return run
+
+    async def record_rejection(self, info: RunInfo, reason: str) -> None:
+        self.rejections.append((info, reason))
 
     def only(self) -> RecordedRun:
         assert len(self.runs) == 1, f"expected one audited run, got {list(self.runs)}"

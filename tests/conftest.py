@@ -1,0 +1,63 @@
+"""Session-wide test plumbing: the ``database`` fixture every store test
+runs on (SQLite and PostgreSQL, see databases.py), and a closing line that
+says whether the PostgreSQL half ran."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.databases import (
+    REQUIRED,
+    DatabaseUnderTest,
+    SQLiteUnderTest,
+    postgres_database,
+    postgres_unavailable,
+    redacted_admin_url,
+)
+
+_postgres_tests = {"ran": 0, "skipped": 0}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatabaseUnderTest]:
+    """An empty database for the test: a SQLite file in tmp_path, or a
+    PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield SQLiteUnderTest(tmp_path / "executus.db")
+    else:
+        yield from postgresql()
+
+
+@pytest.fixture
+def postgresql_database() -> Iterator[DatabaseUnderTest]:
+    """For what only PostgreSQL has (leases, advisory locks)."""
+    yield from postgresql()
+
+
+def postgresql() -> Iterator[DatabaseUnderTest]:
+    reason = postgres_unavailable()
+    if reason:
+        _postgres_tests["skipped"] += 1
+        if REQUIRED:
+            pytest.fail(f"EXECUTUS_TEST_POSTGRES_REQUIRED=1 but {reason}")
+        pytest.skip(f"PostgreSQL half skipped: {reason}")
+    _postgres_tests["ran"] += 1
+    with postgres_database() as db:
+        yield db
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    ran, skipped = _postgres_tests["ran"], _postgres_tests["skipped"]
+    if skipped:
+        terminalreporter.write_line(
+            f"PostgreSQL: SKIPPED {skipped} store tests: {postgres_unavailable()}. "
+            "Start the server (or set EXECUTUS_TEST_POSTGRES_URL) to run them.",
+            yellow=True,
+            bold=True,
+        )
+    elif ran:
+        terminalreporter.write_line(f"PostgreSQL: {ran} store tests ran on the server at {redacted_admin_url()}.")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.messages import invalid_limit_text, refusal_text
+from bot.messages.budget import invalid_limit_text, refusal_text
 from bot.store import (
     BudgetRefused,
     InvalidLimit,

@@ -1,9 +1,9 @@
 """Agent and skill definitions, written as TOML files and loaded at start-up.
 
-Host wiring::
+Host wiring (``bot/services.py``)::
 
-    registry = Registry(builtin_tools(policy))
-    loaded = load_agents(AGENTS_DIR, set(registry.names()), skills_dir=SKILLS_DIR)
+    registry = Registry(builtin_tools())
+    loaded = load_agents(AGENTS_DIR, set(registry.names(Visibility.PRIVATE)), skills_dir=SKILLS_DIR, tiers=...)
     for problem in loaded.problems:
         log.warning(problem)
     ports = Ports(palette=loaded, ...)

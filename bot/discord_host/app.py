@@ -1,7 +1,7 @@
 """The composition root of the Discord bot (``python -m bot``).
 
-It builds settings, the HTTP client, the store, the core and the bot, and
-closes them in reverse order. On SIGINT/SIGTERM runs in flight are cancelled
+It builds the HTTP client, the store, the services and the bot, and closes
+them in reverse order; nothing else constructs long-lived clients. On SIGINT/SIGTERM runs in flight are cancelled
 through their handles (each ends ``cancelled`` with its audit row and budget
 written and a message in its thread), then the bot disconnects and the store
 commits every queued write.
@@ -17,11 +17,11 @@ import sys
 
 import discord
 
-from bot.client import ExecutusBot
 from bot.config import Settings, secret
-from bot.core import build_core
-from bot.discord_api import DiscordAPIError, point_discord_at
+from bot.discord_host.api import DiscordAPIError, point_discord_at
+from bot.discord_host.client import ExecutusBot
 from bot.http import http_client
+from bot.services import build_services
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,8 @@ async def run_bot(settings: Settings) -> int:
         except DiscordAPIError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        core = build_core(settings, http, store)
-        bot = ExecutusBot(core)
+        services = build_services(settings, http, store)
+        bot = ExecutusBot(services)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -57,8 +57,8 @@ async def run_bot(settings: Settings) -> int:
             stop_task.cancel()
             if bot_task.done():
                 return _bot_ended(bot_task)
-            log.info("shutting down: cancelling %d run(s)", len(core.runs.active))
-            await core.runs.shutdown()
+            log.info("shutting down: cancelling %d run(s)", services.runs.in_flight)
+            await services.runs.shutdown()
             await bot.close()
             await asyncio.gather(bot_task, return_exceptions=True)
     log.info("stopped")

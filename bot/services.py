@@ -1,7 +1,9 @@
-"""The parts of the bot that do not need Discord, built once.
+"""The services that need no Discord, built once around an open store.
 
-Shared by the Discord bot and the terminal console (``python -m bot chat``),
-so both run agents through the same executor, tools, store and budgets.
+``build_services`` wires models, tools, agents, the executor and the run
+service. The Discord bot (``bot/discord_host/app.py``) and the terminal
+console (``python -m bot chat``) both start from it, so both run agents
+through the same executor, tools, store and budgets.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import httpx
 
 from bot.agents import LoadedAgents, load_agents
 from bot.config import Settings
-from bot.runs import RunService
+from bot.run_service import RunService
 from bot.store import Store
 from bot.supervisor import Supervisor
 from executor.compact import SummaryCompactor
@@ -32,8 +34,8 @@ log = logging.getLogger(__name__)
 FALLBACK_CONTEXT_TOKENS = 32_000
 
 
-@dataclass(slots=True)
-class Core:
+@dataclass(frozen=True, slots=True)
+class Services:
     settings: Settings
     store: Store
     models: ModelRegistry
@@ -42,7 +44,7 @@ class Core:
     runs: RunService
 
 
-def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Core:
+def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) -> Services:
     """Wire models, tools, agents and the executor around an open store.
 
     Problems in agent files are logged, one line each; the good agents load.
@@ -65,6 +67,8 @@ def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Cor
         except ModelResolutionError:
             return FALLBACK_CONTEXT_TOKENS
 
+    # No Delivery port: the Discord host answers in the thread it holds, and
+    # the console prints; both get the Result back from the run service.
     executor = Executor(
         Config(
             registry=registry,
@@ -75,4 +79,4 @@ def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Cor
             system_header=settings.system_header,
         )
     )
-    return Core(settings, store, models, agents, executor, RunService(executor, store.conversations, context_tokens))
+    return Services(settings, store, models, agents, executor, RunService(executor, store.conversations, context_tokens))

@@ -110,9 +110,9 @@ async def executus(base_url: str, tool_steps: int, client: str) -> AsyncIterator
         raise ValueError(f"executus runs on its own aiohttp client only, not {client!r}")
     from bot.http import http_client
     from bot.store import Store
+    from executor import Config, Executor, RunnableAgent
     from executor.llm.openai import OpenAIChatModel
     from executor.ports import Ports
-    from executor.run import Config, Executor, RunnableAgent
     from executor.tools.base import Tool
     from executor.tools.invocation import Invocation
     from executor.tools.registry import Registry

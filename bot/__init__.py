@@ -10,6 +10,8 @@ Discord-free, shared by the bot and the terminal console:
 - ``splitting``: fitting text into Discord's 2,000 characters;
 - ``store/``: the database (audit, budgets, conversations, threads);
 - ``agents/``: agent and skill files;
+- ``metrics``, ``metrics_server``, ``health``, ``healthcheck``, ``tracing``:
+  what operators watch (Prometheus, ``/healthz``, OpenTelemetry);
 - ``config``, ``logs``, ``http``, ``supervisor`` (the critic's Escalator),
   ``console`` (``python -m bot chat``), ``__main__`` (``python -m bot``).
 

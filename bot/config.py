@@ -17,17 +17,19 @@ import httpx
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.store import DEFAULT_DATABASE_URL
 from bot.store.owners import check_executor_id
-from executor.llm import anthropic, openai
-from executor.llm.http import RetryPolicy
-from executor.llm.pricing import Price, PriceTable, parse_model_prices, parse_price
-from executor.llm.tiers import (
+from executor.llm import (
+    DEFAULT_ANTHROPIC_BASE_URL,
+    DEFAULT_OPENAI_BASE_URL,
     ModelRegistry,
     ModelSpec,
     ProviderAccess,
+    RetryPolicy,
     parse_context_windows,
     parse_tiers,
 )
+from executor.llm.pricing import Price, PriceTable, parse_model_prices, parse_price
 
 DEFAULT_MODEL_TIERS = "fast=openai/gpt-4o-mini,smart=openai/gpt-4o"
 
@@ -62,7 +64,7 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     discord_api_base: str = "https://discord.com/api/v10"
     discord_guild_ids: Annotated[tuple[int, ...], NoDecode] = ()
-    database_url: str = "sqlite:///data/executus.db"
+    database_url: str = DEFAULT_DATABASE_URL
     #: This process's identity as the owner of its runs (see bot/store/owners.py);
     #: unset, the store makes one up from host, pid and a random part.
     executor_id: str = ""
@@ -70,9 +72,9 @@ class Settings(BaseSettings):
     skills_dir: Path = Path("skills")
     artifacts_dir: Path = Path("artifacts")
     openai_api_key: SecretStr | None = None
-    openai_base_url: str = openai.DEFAULT_BASE_URL
+    openai_base_url: str = DEFAULT_OPENAI_BASE_URL
     anthropic_api_key: SecretStr | None = None
-    anthropic_base_url: str = anthropic.DEFAULT_BASE_URL
+    anthropic_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
     model_tiers: Annotated[dict[str, ModelSpec], NoDecode] = Field(
         default_factory=lambda: parse_tiers(DEFAULT_MODEL_TIERS)
     )
@@ -84,6 +86,9 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     default_agent: str = "assistant"
     system_header: str = ""
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    otel_exporter_otlp_endpoint: str | None = None
 
     @field_validator("discord_guild_ids", mode="before")
     @classmethod

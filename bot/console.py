@@ -22,9 +22,8 @@ from bot.messages.failures import describe_error
 from bot.run_service import RunRequest
 from bot.services import Services, build_services
 from bot.store import Store
-from executor.errors import ModelResolutionError
-from executor.run import Result, RunnableAgent
-from executor.tools.invocation import StepEvent
+from executor import ModelResolutionError, Result, RunnableAgent
+from executor.tools import StepEvent
 
 CONSOLE_USER = "console"
 EXIT_WORDS = {"exit", "quit", ":q"}

@@ -24,12 +24,10 @@ from bot.messages.conversation import (
     cancelling,
     not_running,
 )
-from executor.errors import BudgetExceeded
-from executor.llm.errors import ImageRejectedError
-from executor.llm.types import Image, Message, SystemMessage, UserMessage
-from executor.run import Executor, Result, RunnableAgent
+from executor import BudgetExceeded, Executor, Result, RunnableAgent
+from executor.llm import Image, ImageRejectedError, Message, SystemMessage, UserMessage
+from executor.tools import AttachedFile, CancelHandle, Invocation, OnStep, new_run_id
 from executor.tools.builtin import workspace_session_factory
-from executor.tools.invocation import CancelHandle, Invocation, OnStep, new_run_id
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +57,8 @@ class RunRequest:
     prompt: str
     run_id: str = field(default_factory=new_run_id)
     images: Sequence[Image] = ()
-    attachments: Sequence[dict[str, str]] = ()
+    #: The member's files, as tools (view_image) fetch them.
+    attachments: tuple[AttachedFile, ...] = ()
     #: Per-run workspace tools the agent asked for (render_chart, write_file).
     session_tools: tuple[str, ...] = ()
 
@@ -102,6 +101,7 @@ class RunService:
         self._active[request.run_id] = active
         if self._closing:
             cancel.cancel(SHUTTING_DOWN)
+        session_tools = workspace_session_factory(only=request.session_tools) if request.session_tools else None
         try:
             budget_tokens = int(self._context_tokens(self._executor.tier_of(agent)) * HISTORY_SHARE)
             history = await self._conversations.load(request.thread_id, budget_tokens)
@@ -111,15 +111,12 @@ class RunService:
                 guild_id=request.guild_id,
                 channel_id=request.thread_id,
                 history=history,
-                input_images=list(request.images),
+                input_images=tuple(request.images),
+                attachments=request.attachments,
                 on_step=on_step,
                 cancel=cancel,
-                session_tool_factory=(
-                    workspace_session_factory(only=request.session_tools) if request.session_tools else None
-                ),
-                metadata={"attachments": list(request.attachments)},
             )
-            result = await self._executor.run(agent, invocation, request.prompt)
+            result = await self._executor.run(agent, invocation, request.prompt, session_tools)
         finally:
             self._active.pop(request.run_id, None)
         u = result.usage

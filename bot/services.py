@@ -18,20 +18,12 @@ from bot.config import Settings
 from bot.run_service import RunService
 from bot.store import Store
 from bot.supervisor import Supervisor
-from executor.compact import SummaryCompactor
-from executor.errors import ModelResolutionError
-from executor.llm.tiers import ModelRegistry
-from executor.ports import Ports
-from executor.run import Config, Executor
-from executor.tools.base import Visibility
+from executor import Config, Executor, Ports, SummaryCompactor
+from executor.llm import ModelRegistry
+from executor.tools import Registry, Visibility
 from executor.tools.builtin import builtin_tools
-from executor.tools.registry import Registry
 
 log = logging.getLogger(__name__)
-
-#: Context window assumed when a tier cannot be resolved (the run itself
-#: then fails with the resolver's message).
-FALLBACK_CONTEXT_TOKENS = 32_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +53,6 @@ def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) ->
         log.warning("agent files: %s", problem)
     log.info("loaded agents: %s", ", ".join(agents.agents) or "none")
 
-    def context_tokens(tier: str) -> int:
-        try:
-            return models.context_tokens(tier)
-        except ModelResolutionError:
-            return FALLBACK_CONTEXT_TOKENS
-
     # No Delivery port: the Discord host answers in the thread it holds, and
     # the console prints; both get the Result back from the run service.
     executor = Executor(
@@ -75,8 +61,9 @@ def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) ->
             models=models,
             ports=Ports(budget=store.budget, audit=store.audit, palette=agents, escalator=Supervisor()),
             compactor=SummaryCompactor(),
-            context_tokens=context_tokens,
+            context_tokens=models.context_tokens,
             system_header=settings.system_header,
         )
     )
-    return Services(settings, store, models, agents, executor, RunService(executor, store.conversations, context_tokens))
+    runs = RunService(executor, store.conversations, models.context_tokens)
+    return Services(settings, store, models, agents, executor, runs)

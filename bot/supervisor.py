@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from executor.ports import CriticDecision, CriticReport
+from executor import CriticDecision, CriticReport
 
 NUDGE = (
     "You have been quiet for {idle:.0f} s. If a tool is stuck, stop waiting on it: answer with what "

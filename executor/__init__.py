@@ -1,11 +1,33 @@
 """executus's agent runtime: a Python port of the Go executor.
 
-It imports nothing from ``discord``, ``bot`` or ``cogs``; the host plugs in
-through the Protocols in :mod:`executor.ports`.
+It imports nothing from ``discord``, ``bot`` or ``cogs``. This package is its
+main public face: hosts import the run contract, the ports they implement and
+the errors they translate from here, with ``executor.llm`` (messages, model
+providers, tiers), ``executor.tools`` (tools, registry, the Invocation),
+``executor.tools.builtin`` (the tools executus ships) and
+``executor.llm.pricing`` (model prices) beside it. The modules below are
+private to the runtime.
+
+Layout:
+
+- ``run``: Executor, the run contract (budget gate -> model -> audit ->
+  toolbox -> loop -> PostRun -> audit close -> budget commit -> delivery);
+- ``agent``, ``result``, ``config``: RunnableAgent; Result and RunStatus;
+  Config, Defaults and the ModelResolver;
+- ``ports``: the Protocols the host implements (Budget, Audit/RunRecorder,
+  Palette, Delivery, Escalator) and the records they receive; ``tracing``:
+  the Tracer port (spans around a run, its model and tool calls);
+- ``loop``: the agent loop; ``hooks``: what the executor does at each of its
+  points (progress, critic clock, audit steps); ``critic``, ``compact``,
+  ``delegation``, ``state``, ``tasks``, ``errors``;
+- ``tools/`` and ``llm/``: see their own docstrings.
 """
 
 from __future__ import annotations
 
+from executor.agent import RunnableAgent
+from executor.compact import Compactor, SummaryCompactor
+from executor.config import Config, Defaults, ModelResolver
 from executor.errors import (
     BudgetExceeded,
     CriticKilled,
@@ -16,21 +38,60 @@ from executor.errors import (
     RunTimeout,
     ToolboxError,
 )
-from executor.run import Config, Defaults, Executor, Result, RunnableAgent, RunStatus
+from executor.ports import (
+    Audit,
+    Budget,
+    CriticDecision,
+    CriticReport,
+    Delivery,
+    Escalator,
+    Palette,
+    Ports,
+    RunInfo,
+    RunRecorder,
+    RunStats,
+    Spend,
+    Target,
+)
+from executor.result import Result, RunStatus
+from executor.run import Executor
+from executor.tracing import NO_TRACING, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
 
 __all__ = [
+    "NO_TRACING",
+    "Audit",
+    "Budget",
     "BudgetExceeded",
+    "Compactor",
     "Config",
+    "CriticDecision",
     "CriticKilled",
+    "CriticReport",
     "Defaults",
+    "Delivery",
+    "Escalator",
     "Executor",
     "ExecutorError",
     "LoopGuardTripped",
     "ModelResolutionError",
+    "ModelCallSpan",
+    "ModelResolver",
+    "NoTracing",
+    "Palette",
+    "Ports",
     "Result",
     "RunCancelled",
+    "RunInfo",
+    "RunRecorder",
+    "RunSpan",
+    "RunStats",
     "RunStatus",
     "RunTimeout",
     "RunnableAgent",
+    "Spend",
+    "SummaryCompactor",
+    "Target",
+    "ToolCallSpan",
     "ToolboxError",
+    "Tracer",
 ]

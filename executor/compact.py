@@ -4,8 +4,8 @@ older turns are replaced by a summary.
 The cut never separates an assistant's tool calls from their results: the
 kept tail always starts at a user or assistant message, never at a tool
 result. The executor logs each compaction as a ``compaction_fired`` event.
-A summary is a model call like any other: the executor hands the compactor a
-MeteredModel and charges what it spent to the run (usage, audit, budget).
+A summary is a model call like any other: the agent loop hands the compactor
+a MeteredModel and charges what it spent to the run (usage, audit, budget).
 """
 
 from __future__ import annotations
@@ -51,6 +51,31 @@ class Compactor(Protocol):
     async def compact(self, messages: list[Message], model: Model, threshold: int) -> list[Message]:
         """Return a shorter conversation, or ``messages`` itself when nothing
         can be cut. Must keep the leading system message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Compaction:
+    """One run's compaction: its compactor and the prompt size, in estimated
+    tokens, at which it fires."""
+
+    compactor: Compactor
+    threshold: int
+
+    async def apply(self, messages: list[Message], model: MeteredModel) -> tuple[list[Message], CompactionEvent | None]:
+        """``messages`` compacted with ``model`` when they reach the threshold,
+        and the event to record (None when nothing was cut). What the
+        compactor spent is on ``model``, even when it raised."""
+        before = estimate_tokens(messages)
+        if before < self.threshold:
+            return messages, None
+        compacted = await self.compactor.compact(messages, model, self.threshold)
+        if compacted is messages:
+            return messages, None
+        spent = model.usage
+        after = estimate_tokens(compacted)
+        return compacted, CompactionEvent(
+            len(messages), len(compacted), before, after, spent.input_tokens, spent.output_tokens
+        )
 
 
 class MeteredModel:

@@ -36,6 +36,7 @@ class Critic:
         agent_id: str,
         ceiling: int,
         log_event: LogEvent,
+        on_activity: Callable[[], None] | None = None,
     ) -> None:
         self._escalator = escalator
         self._soft_timeout = soft_timeout
@@ -43,22 +44,23 @@ class Critic:
         self._agent_id = agent_id
         self._ceiling = ceiling
         self._log_event = log_event
+        self._on_activity = on_activity
         self._nudges: list[Message] = []
         self._last_activity = time.monotonic()
         self._iteration = 0
         self._recent_tools: list[str] = []
         self.killed = asyncio.Event()
 
-    @property
-    def active(self) -> bool:
-        return self._escalator is not None
-
     def ceiling(self) -> int:
         return self._ceiling
 
     def touch(self, iteration: int | None = None, tool: str = "") -> None:
-        """Record activity: the idle clock restarts."""
+        """Record activity: the idle clock restarts, and so do those of the
+        runs waiting on this one (``on_activity``: a delegating parent, and
+        its parent). A sub-run's steps touch this run's critic the same way."""
         self._last_activity = time.monotonic()
+        if self._on_activity is not None:
+            self._on_activity()
         if iteration is not None:
             self._iteration = iteration
         if tool:
@@ -70,27 +72,30 @@ class Critic:
 
     async def watch(self) -> None:
         """Runs beside the loop until cancelled; escalates after each idle
-        window of ``soft_timeout`` seconds without activity."""
-        if self._escalator is None:
+        window of ``soft_timeout`` seconds without activity. The first window
+        counts from here, when the run starts working."""
+        self._last_activity = time.monotonic()
+        escalator = self._escalator
+        if escalator is None:
             return
         while not self.killed.is_set():
             idle = time.monotonic() - self._last_activity
             if idle < self._soft_timeout:
                 await asyncio.sleep(self._soft_timeout - idle)
                 continue
-            await self._escalate("idle", idle)
+            await self._escalate(escalator, "idle", idle)
             self._last_activity = time.monotonic()
 
     async def at_ceiling(self, index: int) -> bool:
         """The loop reached the ceiling: may the critic extend it?"""
-        if self._escalator is None:
+        escalator = self._escalator
+        if escalator is None:
             return False
         before = self._ceiling
-        await self._escalate("ceiling", time.monotonic() - self._last_activity)
+        await self._escalate(escalator, "ceiling", time.monotonic() - self._last_activity)
         return self._ceiling > before and index < self._ceiling and not self.killed.is_set()
 
-    async def _escalate(self, reason: str, idle: float) -> None:
-        assert self._escalator is not None
+    async def _escalate(self, escalator: Escalator, reason: str, idle: float) -> None:
         report = CriticReport(
             run_id=self._run_id,
             agent_id=self._agent_id,
@@ -101,7 +106,7 @@ class Critic:
             last_tools=tuple(self._recent_tools),
         )
         try:
-            decision = await self._escalator.escalate(report)
+            decision = await escalator.escalate(report)
         except asyncio.CancelledError:
             raise
         except Exception:

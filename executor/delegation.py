@@ -4,18 +4,17 @@ the same executor (budget, audit with parent_run_id, depth limit)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from executor.agent import RunnableAgent
 from executor.errors import ToolboxError
+from executor.ports import Palette
+from executor.result import Result
 from executor.tools.base import Tool, ToolResult
 from executor.tools.invocation import Invocation
 from executor.tools.registry import Toolbox
 
-if TYPE_CHECKING:
-    from executor.ports import Palette
-    from executor.run import Result, RunnableAgent
-
-SubRun = Callable[["RunnableAgent", Invocation, str], Awaitable["Result"]]
+SubRun = Callable[[RunnableAgent, Invocation, str], Awaitable[Result]]
 
 AGENT_PARAMETERS: dict[str, Any] = {
     "type": "object",
@@ -64,8 +63,7 @@ def _tool(name: str, sub: RunnableAgent, params: dict[str, Any], run: SubRun, de
             task = sub.prompt_template.format(**values) if sub.prompt_template else str(args.get("task", ""))
         except (KeyError, IndexError, ValueError) as exc:
             return ToolResult(f"error: inputs do not fit {name!r}'s template: {exc}", True)
-        child = invocation.child()
-        child.skill_inputs = dict(args)
+        child = invocation.child(skill_inputs=args)
         result = await run(sub, child, task)
         if result.err is not None:
             return ToolResult(f"error: {name} (run {child.run_id}) ended {result.status}: {result.err}", True)

@@ -1,7 +1,8 @@
 """The executor's exception hierarchy.
 
-Every failure inside a run ends up as one of these in ``Result.err``; the host
-turns them into one short line for the member (see ``bot/delivery.py``).
+Every failure inside a run ends up as one of these in ``Result.err`` (model
+failures as ``executor.llm``'s ModelError, a subclass); the host turns them,
+in one place, into one short line for the member.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""The agent loop: model call -> concurrent tool dispatch -> guards -> steer.
+"""The agent loop: steer -> compact -> model call -> concurrent tool dispatch
+-> guards.
 
-The loop owns the conversation and its running totals; the executor reads
-them even when the loop was cancelled part-way, which is how a timed-out or
+The loop owns the conversation and its running totals (compaction included,
+since it rewrites the one and adds to the other); the executor reads them
+even when the loop was cancelled part-way, which is how a timed-out or
 cancelled run still reports partial output, steps and usage.
 """
 
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from executor.compact import Compaction, CompactionEvent, MeteredModel
 from executor.errors import LoopGuardTripped
 from executor.llm.model import Model, ModelResponse
 from executor.llm.types import (
@@ -75,29 +78,46 @@ class LoopHooks(Protocol):
     def steer(self) -> list[Message]:
         """Messages to inject before the next model call (images, nudges)."""
 
-    async def before_model(self, index: int, messages: list[Message]) -> list[Message]:
-        """May replace the conversation (compaction) before a model call."""
+    async def before_model(self, index: int) -> None:
+        """A model call is about to be made (after steering, before compaction)."""
+
+    async def compacted(self, event: CompactionEvent) -> None:
+        """The conversation was compacted before a model call."""
 
     async def tool_started(self, index: int, call: ToolCall) -> None: ...
 
     async def tool_finished(self, index: int, call: ToolCall, result: ToolResult) -> None: ...
 
     async def iteration_done(
-        self, index: int, response: ModelResponse, calls: Sequence[ToolCall], results: Sequence[ToolResult]
-    ) -> None: ...
+        self,
+        index: int,
+        response: ModelResponse,
+        calls: Sequence[ToolCall],
+        results: Sequence[ToolResult],
+        usage: Usage,
+    ) -> None:
+        """A turn's tools have all returned; ``usage`` is the run's total so far."""
 
 
 class AgentLoop:
     """One run's conversation with the model. ``run`` raises on failure; the
-    public attributes hold whatever was reached until then."""
+    public attributes hold whatever was reached until then. ``compaction``
+    None: the conversation is never compacted."""
 
     def __init__(
-        self, model: Model, toolbox: Toolbox, system_prompt: str, limits: LoopLimits, hooks: LoopHooks
+        self,
+        model: Model,
+        toolbox: Toolbox,
+        system_prompt: str,
+        limits: LoopLimits,
+        hooks: LoopHooks,
+        compaction: Compaction | None = None,
     ) -> None:
         self.model = model
         self.toolbox = toolbox
         self.limits = limits
         self.hooks = hooks
+        self.compaction = compaction
         self.messages: list[Message] = [SystemMessage(system_prompt)] if system_prompt else []
         self.usage = Usage()
         self.output = ""
@@ -124,7 +144,7 @@ class AgentLoop:
                 self.output = response.message.content
                 return self.output
             results = await self._dispatch(index, calls)
-            await self.hooks.iteration_done(index, response, calls, results)
+            await self.hooks.iteration_done(index, response, calls, results, self.usage)
             index += 1
             try:
                 self._check_guards(calls, results)
@@ -143,12 +163,25 @@ class AgentLoop:
 
     async def _call_model(self, index: int, *, with_tools: bool) -> ModelResponse:
         self.messages.extend(self.hooks.steer())
-        self.messages = await self.hooks.before_model(index, self.messages)
+        await self.hooks.before_model(index)
+        if self.compaction is not None:
+            await self._compact(self.compaction)
         tools = self.toolbox.specs() if with_tools else []
         response = await self.model.complete(self.messages, tools, tool_choice="auto" if tools else "none")
         self.usage += response.usage
         self.messages.append(response.message)
         return response
+
+    async def _compact(self, compaction: Compaction) -> None:
+        # The summary is a model call: what it spends is the run's, like any
+        # other, even when the compactor fails afterwards.
+        metered = MeteredModel(self.model)
+        try:
+            self.messages, event = await compaction.apply(self.messages, metered)
+        finally:
+            self.usage += metered.usage
+        if event is not None:
+            await self.hooks.compacted(event)
 
     async def _final_answer(self, index: int, note: str) -> str:
         """One last call without tools (step ceiling, loop guard) so the member

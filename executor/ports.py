@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
+from executor.agent import RunnableAgent
 from executor.llm.types import AssistantMessage, ToolCall, Usage
+from executor.result import Result
 from executor.tools.base import ToolResult
-
-if TYPE_CHECKING:
-    from executor.run import Result, RunnableAgent
-    from executor.tools.invocation import Invocation
+from executor.tools.invocation import Invocation
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +85,9 @@ class Budget(Protocol):
     ``check`` reserves atomically and raises ``BudgetExceeded`` (the host may
     subclass it to carry its own details) when a limit would be passed; it is
     the gate before any model call, and the executor records the refusal
-    through the Audit port. ``commit`` records the real spend and releases the reservation;
-    the executor calls it exactly once for every run that passed ``check``.
+    through the Audit port. ``commit`` records the real spend and releases
+    the reservation; the executor calls it exactly once for every run that
+    passed ``check``.
     """
 
     async def check(self, invocation: Invocation, agent_id: str) -> None: ...

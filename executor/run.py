@@ -1,9 +1,12 @@
-"""Executor, Config, Defaults, Result, RunnableAgent: the run contract.
+"""Executor: the run contract.
 
 A port of the Go executor's ``Run``: budget gate -> resolve model -> audit
-start + run state -> steer mailbox -> toolbox -> delegation tools -> extra
-tools -> session tools -> runtime bound + cancellation -> critic -> loop ->
-PostRun -> audit close -> budget commit -> delivery -> session Cleanup.
+start + run state -> steer mailbox -> toolbox -> delegation tools -> session
+tools -> runtime bound + cancellation -> critic -> loop -> PostRun -> audit
+close -> budget commit -> delivery -> session Cleanup.
+
+Everything a run needs is built before its loop starts (critic, recorder,
+hooks, toolbox); what it produces is read back after, even part-way.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, TypeVar
 
-from executor.compact import CompactionEvent, Compactor, MeteredModel
+from executor.agent import RunnableAgent
+from executor.compact import Compaction
+from executor.config import Config
 from executor.critic import Critic
 from executor.delegation import add_delegation_tools
 from executor.errors import (
@@ -28,21 +32,16 @@ from executor.errors import (
     RunCancelled,
     RunTimeout,
 )
-from executor.llm.model import Model, ModelResponse
-from executor.llm.types import Message, ToolCall, Usage, estimate_tokens
+from executor.hooks import RunHooks
+from executor.llm.model import Model
 from executor.loop import AgentLoop, LoopLimits, SteerMailbox
-from executor.ports import Ports, RunInfo, RunRecorder, RunStats, Spend, Target
+from executor.ports import RunInfo, RunRecorder, RunStats, Spend, Target
+from executor.result import Result, RunStatus
 from executor.state import RunState
-from executor.tasks import caller_cancelled, settle, stop
-from executor.tools.base import ToolResult, Visibility
-from executor.tools.invocation import (
-    Invocation,
-    PostRunResult,
-    SessionTools,
-    Step,
-    StepEvent,
-)
-from executor.tools.registry import Registry
+from executor.tasks import caller_cancelled, isolated, stop
+from executor.tools.invocation import Invocation
+from executor.tools.registry import Toolbox
+from executor.tools.session import SessionToolFactory, SessionTools
 
 log = logging.getLogger(__name__)
 
@@ -55,118 +54,6 @@ CLEANUP_TIMEOUT = 10.0
 #: Delivery may upload files; it gets longer, and is still bounded.
 DELIVERY_TIMEOUT = 60.0
 
-ModelResolver = Callable[[str], Model | None]
-"""Resolves a tier alias (``fast``) or a ``provider/model`` spec to a Model.
-Raises ModelResolutionError (or any error) when it cannot; returning None is
-reported as a clean error too."""
-
-
-class RunStatus(StrEnum):
-    OK = "ok"
-    ERROR = "error"
-    TIMEOUT = "timeout"
-    CANCELLED = "cancelled"
-    KILLED = "killed"
-
-
-@dataclass(frozen=True, slots=True)
-class Defaults:
-    """Fallback caps and loop guards, applied when an agent leaves a field zero."""
-
-    max_iterations: int = 12
-    max_runtime: float = 60.0
-    fallback_tier: str = "fast"
-    max_consecutive_tool_errors: int = 3
-    max_same_tool_call_repeats: int = 3
-    compaction_threshold_ratio: float = 0.7
-    critic_soft_timeout: float = 90.0
-    max_delegation_depth: int = 3
-
-    def with_fallbacks(self) -> Defaults:
-        """Non-positive fields take the Go fallbacks (``withFallbacks``)."""
-        base = Defaults()
-        return replace(
-            self,
-            max_iterations=self.max_iterations if self.max_iterations > 0 else base.max_iterations,
-            max_runtime=self.max_runtime if self.max_runtime > 0 else base.max_runtime,
-            fallback_tier=self.fallback_tier or base.fallback_tier,
-            max_consecutive_tool_errors=self.max_consecutive_tool_errors
-            if self.max_consecutive_tool_errors > 0
-            else base.max_consecutive_tool_errors,
-            max_same_tool_call_repeats=self.max_same_tool_call_repeats
-            if self.max_same_tool_call_repeats > 0
-            else base.max_same_tool_call_repeats,
-            compaction_threshold_ratio=self.compaction_threshold_ratio
-            if self.compaction_threshold_ratio > 0
-            else base.compaction_threshold_ratio,
-            critic_soft_timeout=self.critic_soft_timeout if self.critic_soft_timeout > 0 else base.critic_soft_timeout,
-            max_delegation_depth=self.max_delegation_depth
-            if self.max_delegation_depth > 0
-            else base.max_delegation_depth,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RunnableAgent:
-    """An agent as the executor runs it. Zero values fall back to Defaults.
-
-    Skills are agents too: ``prompt_template`` (``str.format`` fields) and
-    ``inputs_schema`` (JSON schema of the typed inputs) make the
-    ``skill__NAME`` tool's parameters and the sub-run's input.
-    """
-
-    id: str
-    name: str = ""
-    description: str = ""
-    system_prompt: str = ""
-    tier: str = ""
-    tools: tuple[str, ...] = ()
-    skills: tuple[str, ...] = ()
-    agents: tuple[str, ...] = ()
-    max_iterations: int = 0
-    max_runtime: float = 0.0
-    critic: bool = False
-    visibility: Visibility = Visibility.PUBLIC
-    inputs_schema: dict[str, Any] | None = None
-    prompt_template: str = ""
-
-
-@dataclass(slots=True)
-class Result:
-    """One run's outcome. ``err`` carries the failure; the other fields are
-    filled best-effort even then (partial output, steps, usage)."""
-
-    run_id: str
-    status: RunStatus = RunStatus.OK
-    output: str = ""
-    steps: list[Step] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    err: BaseException | None = None
-    post_run_result: PostRunResult | None = None
-    ceiling_hit: bool = False
-    transcript: list[Message] = field(default_factory=list)
-    runtime_seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.err is None
-
-
-@dataclass(slots=True)
-class Config:
-    """Wires an Executor. ``registry`` and ``models`` are required; everything
-    else is optional and None-safe: beyond those two, the default Config runs
-    a bounded in-memory run with no audit, budget, critic, delegation or
-    compaction."""
-
-    registry: Registry
-    models: ModelResolver
-    defaults: Defaults = field(default_factory=Defaults)
-    ports: Ports = field(default_factory=Ports)
-    compactor: Compactor | None = None
-    context_tokens: Callable[[str], int] | None = None
-    system_header: str = ""
-
 
 class Executor:
     """Runs RunnableAgents with the wired Ports. Safe for concurrent runs."""
@@ -177,7 +64,13 @@ class Executor:
         config.defaults = config.defaults.with_fallbacks()
         self.config = config
 
-    async def run(self, agent: RunnableAgent, invocation: Invocation, user_input: str) -> Result:
+    async def run(
+        self,
+        agent: RunnableAgent,
+        invocation: Invocation,
+        user_input: str,
+        session_tools: SessionToolFactory | None = None,
+    ) -> Result:
         """Run ``agent`` and return its Result.
 
         Never raises for a failure inside the run: it is in ``Result.err`` with
@@ -192,8 +85,11 @@ class Executor:
         A loop guard (repeated calls, consecutive tool errors) ends the run as
         ``error`` with LoopGuardTripped, which the audit records, but only
         after one last tool-less model turn: ``output`` holds that answer.
+
+        ``session_tools`` mints this run's own tools (and its PostRun and
+        Cleanup hooks); a delegated sub-run gets none.
         """
-        run = _Run(self, agent, invocation, user_input)
+        run = _Run(self, agent, invocation, user_input, session_tools)
         return await run.execute()
 
     def tier_of(self, agent: RunnableAgent) -> str:
@@ -217,20 +113,24 @@ class Executor:
 
 
 class _Run:
-    """One run's state and the executor's hooks into its loop."""
+    """One run: built whole in ``__init__`` and ``_main`` before its loop
+    starts, then driven, then finished on every path."""
 
-    def __init__(self, executor: Executor, agent: RunnableAgent, invocation: Invocation, user_input: str) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        agent: RunnableAgent,
+        invocation: Invocation,
+        user_input: str,
+        session_tools: SessionToolFactory | None,
+    ) -> None:
         cfg = executor.config
         d = cfg.defaults
         self.executor = executor
         self.cfg = cfg
         self.agent = agent
-        # The run's own copy: the caller's Invocation is left as it was, so it
-        # can be reused. The copy is shallow: ``cancel`` stays the caller's
-        # handle, so /cancel still reaches this run.
-        self._parent_activity = invocation.on_activity
-        self.inv = replace(invocation, input=user_input, on_activity=self._child_stepped)
         self.input = user_input
+        self.session_tools = session_tools
         #: When run() was called: the run's reported (and charged) runtime. Its
         #: time limit counts from later, see _drive.
         self.started = time.monotonic()
@@ -238,14 +138,32 @@ class _Run:
         self.max_iter = agent.max_iterations if agent.max_iterations > 0 else d.max_iterations
         self.max_runtime = agent.max_runtime if agent.max_runtime > 0 else d.max_runtime
         self.res = Result(run_id=invocation.run_id)
-        self.rec: RunRecorder | None = None
-        self.loop: AgentLoop | None = None
-        self.critic: Critic | None = None
-        self.session: SessionTools | None = None
-        self.model: Model | None = None
         self.state = RunState(invocation.run_id, self.max_iter, self.max_runtime)
-        self.compaction_threshold = 0
         self.mailbox = SteerMailbox()
+        self.critic = Critic(
+            escalator=cfg.ports.escalator if agent.critic else None,
+            soft_timeout=d.critic_soft_timeout,
+            run_id=invocation.run_id,
+            agent_id=agent.id,
+            ceiling=self.max_iter,
+            log_event=self._log_event,
+            on_activity=invocation.on_activity,
+        )
+        # The run's own copy, built once: the caller's Invocation is left as
+        # it was, so it can be reused. The copy is shallow: ``cancel`` stays
+        # the caller's handle, so /cancel still reaches this run. A sub-run's
+        # steps (``on_activity``) restart this run's idle clock.
+        self.inv = replace(
+            invocation,
+            input=user_input,
+            run_state=self.state,
+            attach_images=self.mailbox.attach_images,
+            on_activity=self.critic.touch,
+        )
+        #: Set part-way through _main; None when the run failed before.
+        self.rec: RunRecorder | None = None
+        self.session: SessionTools | None = None
+        self.loop: AgentLoop | None = None
 
     # -- the run ----------------------------------------------------------
 
@@ -301,51 +219,51 @@ class _Run:
         self.res.status = RunStatus.ERROR
         audit = self.cfg.ports.audit
         if audit is not None and isinstance(err, BudgetExceeded):
-            await _isolated(audit.record_rejection(self._run_info(""), str(err)), "audit rejection", self.res.run_id)
+            await self._isolated(audit.record_rejection(self._run_info(""), str(err)), "audit rejection")
         await self._deliver()
         return self.res
 
     async def _main(self) -> None:
         model = self._resolve_model()
-        self.model = model
         audit = self.cfg.ports.audit
         if audit is not None:
             self.rec = await audit.start_run(self._run_info(model.name))
-        self.inv.run_state = self.state
-        mailbox = self.mailbox
-        self.inv.attach_images = mailbox.attach_images
+        toolbox = self._toolbox()
+        d = self.cfg.defaults
+        hooks = RunHooks(
+            critic=self.critic,
+            state=self.state,
+            mailbox=self.mailbox,
+            recorder=self.rec,
+            log_event=self._log_event,
+            on_step=self.inv.on_step,
+            steps=self.res.steps,
+        )
+        threshold = self.executor.compaction_threshold(self.tier)
+        compactor = self.cfg.compactor
+        compaction = Compaction(compactor, threshold) if compactor is not None and threshold > 0 else None
+        limits = LoopLimits(d.max_consecutive_tool_errors, d.max_same_tool_call_repeats)
+        self.loop = AgentLoop(model, toolbox, self.executor.system_prompt(self.agent), limits, hooks, compaction)
+        self.res.status, self.res.err = await self._drive(self.loop)
+
+    def _toolbox(self) -> Toolbox:
+        """The agent's registry tools, its delegation tools, then this run's session tools."""
         toolbox = self.cfg.registry.build(self.agent.tools, self.inv, self.agent.visibility)
+        d = self.cfg.defaults
         add_delegation_tools(
             toolbox,
             self.agent,
             self.inv,
             self.cfg.ports.palette,
             self.executor.run,
-            self.cfg.defaults.max_delegation_depth,
-            self.cfg.defaults.max_runtime,
+            d.max_delegation_depth,
+            d.max_runtime,
         )
-        for tool in self.inv.extra_tools:
-            toolbox.add(tool)
-        if self.inv.session_tool_factory is not None:
-            self.session = self.inv.session_tool_factory(mailbox)
+        if self.session_tools is not None:
+            self.session = self.session_tools(self.mailbox)
             for tool in self.session.tools:
                 toolbox.add(tool)
-        escalator = self.cfg.ports.escalator if self.agent.critic else None
-        self.critic = Critic(
-            escalator=escalator,
-            soft_timeout=self.cfg.defaults.critic_soft_timeout,
-            run_id=self.inv.run_id,
-            agent_id=self.agent.id,
-            ceiling=self.max_iter,
-            log_event=self._log_event,
-        )
-        self.compaction_threshold = self.executor.compaction_threshold(self.tier)
-        limits = LoopLimits(
-            self.cfg.defaults.max_consecutive_tool_errors, self.cfg.defaults.max_same_tool_call_repeats
-        )
-        self.loop = AgentLoop(model, toolbox, self.executor.system_prompt(self.agent), limits, self)
-        self.res.status, err = await self._drive(self.loop, self.critic)
-        self.res.err = err
+        return toolbox
 
     def _resolve_model(self) -> Model:
         try:
@@ -358,7 +276,7 @@ class _Run:
             raise ModelResolutionError(f"resolve model {self.tier!r}: no model is configured for this tier")
         return model
 
-    async def _drive(self, loop: AgentLoop, critic: Critic) -> tuple[RunStatus, BaseException | None]:
+    async def _drive(self, loop: AgentLoop) -> tuple[RunStatus, BaseException | None]:
         """Run the loop bounded by max_runtime, the member's cancel handle and
         the critic's kill; tell them apart.
 
@@ -369,8 +287,8 @@ class _Run:
         self.state.started = time.monotonic()
         loop_task = asyncio.ensure_future(loop.run(self.input, self.inv.history, self.inv.input_images))
         cancel_task = asyncio.ensure_future(self.inv.cancel.wait())
-        kill_task = asyncio.ensure_future(critic.killed.wait())
-        watch_task = asyncio.ensure_future(critic.watch())
+        kill_task = asyncio.ensure_future(self.critic.killed.wait())
+        watch_task = asyncio.ensure_future(self.critic.watch())
         try:
             done, _ = await asyncio.wait(
                 {loop_task, cancel_task, kill_task}, timeout=self.max_runtime, return_when=asyncio.FIRST_COMPLETED
@@ -413,15 +331,15 @@ class _Run:
         session = self.session
         if session is not None and session.post_run is not None:
             post_run = session.post_run(list(self.res.transcript), self.res.output, self.res.err)
-            self.res.post_run_result = await _isolated(post_run, "PostRun", self.res.run_id)
+            self.res.post_run_result = await self._isolated(post_run, "PostRun")
         await self._close_audit()
         budget = self.cfg.ports.budget
         if budget is not None:
             spend = Spend(self.res.runtime_seconds, self.res.usage, self.res.status.value)
-            await _isolated(budget.commit(self.inv, spend), "budget commit", self.res.run_id)
+            await self._isolated(budget.commit(self.inv, spend), "budget commit")
         await self._deliver()
         if session is not None and session.cleanup is not None:
-            await _isolated(session.cleanup(), "session cleanup", self.res.run_id)
+            await self._isolated(session.cleanup(), "session cleanup")
 
     async def _close_audit(self) -> None:
         if self.rec is None:
@@ -436,7 +354,7 @@ class _Run:
             ceiling_hit=self.res.ceiling_hit,
             steps=self.state.iteration,
         )
-        await _isolated(self.rec.close(stats), "audit close", self.res.run_id)
+        await self._isolated(self.rec.close(stats), "audit close")
 
     async def _deliver(self) -> None:
         delivery = self.cfg.ports.delivery
@@ -444,7 +362,7 @@ class _Run:
             return
         target = Target(self.inv.delivery_kind, self.inv.delivery_id)
         send = delivery.deliver_error if self.res.err is not None else delivery.deliver
-        await _isolated(send(target, self.res), "delivery", self.res.run_id, DELIVERY_TIMEOUT)
+        await self._isolated(send(target, self.res), "delivery", DELIVERY_TIMEOUT)
 
     def _run_info(self, model: str) -> RunInfo:
         return RunInfo(
@@ -465,107 +383,13 @@ class _Run:
 
     async def _log_event(self, kind: str, data: dict[str, Any]) -> None:
         if self.rec is not None:
-            await _isolated(self.rec.log_event(kind, data), f"audit event {kind}", self.res.run_id)
+            await self._isolated(self.rec.log_event(kind, data), f"audit event {kind}")
 
-    async def _emit(self, event: StepEvent) -> None:
-        """Live progress for the host; a failing observer never fails the run."""
-        on_step = self.inv.on_step
-        if on_step is None:
-            return
-        try:
-            maybe = on_step(event)
-            if maybe is not None:
-                await maybe
-        except Exception:
-            log.exception("run %s: on_step observer failed", self.res.run_id)
-
-    def _touch(self, iteration: int | None = None, tool: str = "") -> None:
-        """This run made progress: its critic's idle clock restarts, and so do
-        those of the runs waiting on it (a delegating parent, and its parent)."""
-        assert self.critic is not None
-        self.critic.touch(iteration, tool)
-        if self._parent_activity is not None:
-            self._parent_activity()
-
-    def _child_stepped(self) -> None:
-        """A sub-run this run delegated to made progress: this run is waiting
-        on working, not idle. (Its tool list is left alone: the circling check
-        at the ceiling is about this run's own calls.)"""
-        if self.critic is not None:
-            self._touch()
-
-    # -- LoopHooks --------------------------------------------------------
-
-    def ceiling(self) -> int:
-        assert self.critic is not None
-        self.state.max_steps = self.critic.ceiling()
-        return self.state.max_steps
-
-    async def at_ceiling(self, index: int) -> bool:
-        assert self.critic is not None
-        return await self.critic.at_ceiling(index)
-
-    def steer(self) -> list[Message]:
-        assert self.critic is not None
-        return self.mailbox.drain() + self.critic.drain_steer()
-
-    async def before_model(self, index: int, messages: list[Message]) -> list[Message]:
-        await self._emit(StepEvent("model", index, self.ceiling()))
-        threshold = self.compaction_threshold
-        if threshold <= 0 or self.cfg.compactor is None or self.model is None:
-            return messages
-        before = estimate_tokens(messages)
-        if before < threshold:
-            return messages
-        # The summary is a model call: what it spends is the run's, like any other.
-        metered = MeteredModel(self.model)
-        try:
-            compacted = await self.cfg.compactor.compact(messages, metered, threshold)
-        finally:
-            assert self.loop is not None
-            self.loop.usage += metered.usage
-        if compacted is not messages:
-            spent = metered.usage
-            event = CompactionEvent(
-                len(messages), len(compacted), before, estimate_tokens(compacted), spent.input_tokens, spent.output_tokens
-            )
-            await self._log_event("compaction_fired", asdict(event))
-        return compacted
-
-    async def tool_started(self, index: int, call: ToolCall) -> None:
-        self._touch(tool=call.name)
-        self.state.last_tool = call.name
-        await self._emit(StepEvent("tool_start", index, self.ceiling(), call.name, call.arguments))
-
-    async def tool_finished(self, index: int, call: ToolCall, result: ToolResult) -> None:
-        self._touch()
-        self.state.tool_calls += 1
-        self.state.tool_errors += int(result.is_error)
-        await self._emit(
-            StepEvent("tool_end", index, self.ceiling(), call.name, call.arguments, result.content, result.is_error)
-        )
-
-    async def iteration_done(
-        self, index: int, response: ModelResponse, calls: Sequence[ToolCall], results: Sequence[ToolResult]
-    ) -> None:
-        assert self.loop is not None
-        self.state.iteration = index + 1
-        self.state.usage = self.loop.usage
-        self._touch(iteration=index + 1)
-        if self.rec is not None:
-            await self.rec.on_step(index, response.message, response.usage)
-        for call, result in zip_steps(calls, results):
-            self.res.steps.append(
-                Step(index, call.id, call.name, call.arguments, result.content, result.is_error)
-            )
-            if self.rec is not None:
-                await self.rec.on_tool(index, call, result)
-
-
-def zip_steps(calls: Sequence[ToolCall], results: Sequence[ToolResult]) -> list[tuple[ToolCall, ToolResult]]:
-    """Pair calls with results pairwise. A result without a call, or a call
-    without a result, is skipped: never recorded as an empty "ghost" step."""
-    return list(zip(calls, results, strict=False))
+    async def _isolated(self, aw: Awaitable[T], what: str, timeout: float | None = None) -> T | None:
+        """A post-run step or audit write: bounded (CLEANUP_TIMEOUT unless
+        ``timeout``), and what goes wrong in it is logged, never the run's."""
+        bound = CLEANUP_TIMEOUT if timeout is None else timeout
+        return await isolated(aw, bound, f"run {self.res.run_id}: {what}")
 
 
 def _describe(err: BaseException | None) -> str:
@@ -573,20 +397,3 @@ def _describe(err: BaseException | None) -> str:
         return ""
     text = str(err)
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
-async def _isolated(aw: Awaitable[T], what: str, run_id: str, timeout: float | None = None) -> T | None:
-    """Await a post-run step, bounded by ``timeout`` (CLEANUP_TIMEOUT); log and
-    swallow its failure, its timeout or a CancelledError it raised by itself.
-    Returns its result, or None when it did not give one."""
-    bound = CLEANUP_TIMEOUT if timeout is None else timeout
-    task = await settle(aw, bound, f"run {run_id}: {what}")
-    if task is None:
-        log.warning("run %s: %s did not finish within %gs; the run goes on without it", run_id, what, bound)
-    elif task.cancelled():
-        log.warning("run %s: %s was cancelled from inside; the run goes on without it", run_id, what)
-    elif (exc := task.exception()) is not None:
-        log.error("run %s: %s failed", run_id, what, exc_info=exc)
-    else:
-        return task.result()
-    return None

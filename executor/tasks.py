@@ -54,6 +54,23 @@ async def stop(task: asyncio.Future[Any], what: str, grace: float | None = None)
         log.warning("%s ignored cancellation for %gs; no longer waiting for it", what, bound)
 
 
+async def isolated(aw: Awaitable[T], timeout: float, what: str) -> T | None:
+    """Await side work that must never fail what it follows (a run's PostRun,
+    audit writes, budget commit, delivery, Cleanup): bounded by ``timeout``;
+    its failure, its timeout or a CancelledError it raised by itself is
+    logged and swallowed. Returns its result, or None when it gave none."""
+    task = await settle(aw, timeout, what)
+    if task is None:
+        log.warning("%s did not finish within %gs; the run goes on without it", what, timeout)
+    elif task.cancelled():
+        log.warning("%s was cancelled from inside; the run goes on without it", what)
+    elif (exc := task.exception()) is not None:
+        log.error("%s failed", what, exc_info=exc)
+    else:
+        return task.result()
+    return None
+
+
 def caller_cancelled() -> bool:
     """True when the current task has been asked to cancel, i.e. a
     CancelledError seen now is the caller's and not one some callee raised."""

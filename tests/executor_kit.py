@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+from executor import Config, Defaults, Executor
 from executor.llm.scripted import ScriptedModel
 from executor.ports import Ports
-from executor.run import Config, Defaults, Executor
 from executor.tools.base import Tool, ToolResult
 from executor.tools.invocation import Invocation
 

@@ -10,7 +10,7 @@ from bot.http import http_client
 from bot.run_service import RunRequest
 from bot.services import build_services
 from bot.store import Store
-from executor.run import RunStatus
+from executor import RunStatus
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.agents import LoadedAgents, load_agents
+from executor import Result
 from executor.delegation import add_delegation_tools
-from executor.run import Result
 from executor.tools.base import Visibility
 from executor.tools.builtin import WORKSPACE_TOOL_NAMES, builtin_tools
 from executor.tools.invocation import Invocation

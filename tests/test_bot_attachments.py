@@ -92,3 +92,19 @@ async def test_an_image_the_provider_refuses_is_dropped_from_the_thread(h: Harne
     assert bot_texts(h, thread)[-1] == "Sure."
     runs = await h.store.runs.recent(str(h.emu.guild.id))
     assert [r.status for r in runs] == ["ok", "error"]
+
+
+async def test_view_image_finds_the_members_attachment_by_name(h: Harness) -> None:
+    """The member's attachments travel with the run (Invocation.attachments):
+    the tool finds one by name and fetches its URL, here refused because the
+    emulator's CDN is on loopback, which the bot's tools may not reach."""
+    h.model.script(Reply.tool_call("view_image", {"attachment": "Chart.PNG"}), Reply.text("Could not open it."))
+    files = [h.emu.upload("data.csv", b"a,b\n1,2\n", "text/csv"), h.emu.upload("chart.png", PNG, "image/png")]
+    message = await h.emu.post_message(f"<@{h.emu.bot_user.id}> look at chart.png", user=h.emu.member, attachments=files)
+    thread = await h.thread_of()
+    await h.idle()
+    _, second = h.model.requests
+    [result] = [m for m in second["messages"] if m["role"] == "tool"]
+    assert result["content"].startswith("error: refused to fetch ")
+    assert message.attachments[1].url in result["content"]
+    assert bot_texts(h, thread)[-1] == "Could not open it."

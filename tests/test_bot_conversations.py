@@ -14,8 +14,8 @@ import discord
 import pytest
 
 from bot.discord_host.delivery import MAX_FILES_PER_MESSAGE, deliver, pack_artifacts
-from executor.run import Result
-from executor.tools.invocation import Artifact, PostRunResult
+from executor import Result
+from executor.tools import Artifact, PostRunResult
 from tests.bot_harness import Harness, bot_on, running_bot
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.model_servers import FakeOpenAIServer, Reply

@@ -5,51 +5,14 @@ start."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 from bot.store import Store
-from tests.fakes.bot_env import emulated_environment
+from tests.fakes.bot_env import START, start_bot, terminate
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
-
-#: Generous bounds for a process to start and connect on a busy machine.
-START = 30.0
-
-
-def identifies(emu: DiscordEmulator) -> int:
-    return sum(1 for payload in emu.gateway_received if payload.get("op") == 2)
-
-
-async def start_bot(
-    tmp_path: Path, db: Path, emu: DiscordEmulator, model: FakeOpenAIServer
-) -> asyncio.subprocess.Process:
-    """``python -m bot`` on the emulator and model server; returns once it has
-    connected and synced its commands."""
-    env = emulated_environment(
-        db,
-        emu,
-        model,
-        MODEL_MAX_RETRIES="0",
-        LOG_LEVEL="DEBUG",  # the chattiest the bot gets: still no secret in it
-    )
-    emu.guild_commands.clear()
-    identified = identifies(emu)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id), timeout=START)
-        await emu.wait_for(lambda: identifies(emu) > identified or None, timeout=START)
-    except BaseException:
-        proc.kill()
-        await proc.communicate()
-        raise
-    return proc
 
 
 async def test_sigterm_cancels_running_runs_and_exits_cleanly(tmp_path: Path) -> None:
@@ -60,13 +23,8 @@ async def test_sigterm_cancels_running_runs_and_exits_cleanly(tmp_path: Path) ->
         try:
             await emu.send_slash_command("ask", {"prompt": "slow question"}, user=emu.member)
             await emu.wait_for(lambda: model.requests, timeout=30)
-            proc.send_signal(signal.SIGTERM)
-            out, _ = await asyncio.wait_for(proc.communicate(), 30)
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-        log = out.decode()
+            log = await terminate(proc)
         assert proc.returncode == 0, log
         assert "sk-test" not in log and emu.token not in log
         assert "voice will NOT be supported" not in log  # the bot uses no voice; no warning about it
@@ -108,9 +66,8 @@ async def test_a_run_cut_off_by_sigkill_is_reported_interrupted_at_the_next_star
             )
             await emu.wait_for(lambda: "interrupted" in emu.message(progress.id).content or None, timeout=START)
         finally:
-            second.send_signal(signal.SIGTERM)
-            out, _ = await asyncio.wait_for(second.communicate(), START)
-        assert second.returncode == 0, out.decode()
+            out = await terminate(second)
+        assert second.returncode == 0, out
         assert "Ask again here" in note.content and run_id in note.content
         finished = emu.message(progress.id)
         assert finished.content.startswith(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from executor import RunnableAgent, RunStatus
 from executor.compact import SUMMARY_PREFIX, SummaryCompactor, safe_cut
 from executor.llm.model import ModelResponse
 from executor.llm.scripted import ScriptedModel, call, text
@@ -16,7 +17,6 @@ from executor.llm.types import (
     estimate_tokens,
 )
 from executor.ports import Ports
-from executor.run import RunnableAgent, RunStatus
 from executor.tools.invocation import Invocation
 from tests.executor_kit import make_executor
 from tests.fakes.memory_ports import RecordingAudit, RecordingBudget

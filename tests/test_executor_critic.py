@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from executor import Defaults, RunnableAgent, RunStatus
 from executor.critic import NUDGE_PREFIX
 from executor.llm.scripted import ScriptedModel, call, text
 from executor.llm.types import Message, ToolSpec, UserMessage
 from executor.ports import CriticDecision, Ports
-from executor.run import Defaults, RunnableAgent, RunStatus
 from executor.tools.invocation import Invocation
 from tests.executor_kit import make_executor
 from tests.fakes.memory_ports import MemoryPalette, RecordingAudit, ScriptedEscalator

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from executor import Defaults, RunnableAgent, RunStatus
 from executor.errors import ToolboxError
 from executor.llm.model import ModelResponse
 from executor.llm.scripted import ScriptedModel, call, text
 from executor.llm.types import Message, ToolSpec
 from executor.ports import Ports
-from executor.run import Defaults, RunnableAgent, RunStatus
 from executor.tools.invocation import Invocation
 from tests.executor_kit import make_executor
 from tests.fakes.memory_ports import MemoryPalette, RecordingAudit, RecordingBudget

@@ -4,27 +4,22 @@ delivery, and the caller's Invocation left unchanged."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 from typing import Any
 
 import pytest
 
 import executor.run
+from executor import Defaults, RunnableAgent, RunStatus
 from executor.errors import LoopGuardTripped
+from executor.hooks import zip_steps
 from executor.llm.scripted import ScriptedModel, call, calls, text, tool_call
 from executor.llm.types import Image, Message, UserMessage
 from executor.ports import CriticDecision, Ports
-from executor.run import Defaults, RunnableAgent, RunStatus, zip_steps
 from executor.tools.base import Tool, ToolResult
 from executor.tools.builtin.status import RUN_STATUS
-from executor.tools.invocation import (
-    Artifact,
-    Invocation,
-    PostRunResult,
-    RunSession,
-    SessionTools,
-    StepEvent,
-)
+from executor.tools.invocation import AttachedFile, Invocation, StepEvent
+from executor.tools.session import Artifact, PostRunResult, RunSession, SessionTools
 from tests.executor_kit import ECHO, finishes, make_executor
 from tests.fakes.memory_ports import (
     RecordingAudit,
@@ -154,8 +149,7 @@ def session_factory(record: dict[str, Any], *, fail_post: bool = False, fail_cle
 async def test_post_run_gets_full_transcript_on_a_failed_run() -> None:
     record: dict[str, Any] = {}
     model = ScriptedModel([call("note", text="x"), RuntimeError("model broke")])
-    inv = Invocation("u", session_tool_factory=session_factory(record))
-    res = await make_executor(model).run(RunnableAgent("a"), inv, "go")
+    res = await make_executor(model).run(RunnableAgent("a"), Invocation("u"), "go", session_factory(record))
     assert res.status is RunStatus.ERROR
     roles = [m.role for m in record["transcript"]]
     assert roles == ["user", "assistant", "tool"]
@@ -169,8 +163,8 @@ async def test_raising_post_run_or_cleanup_leaves_a_good_run_ok(fail_post: bool,
     record: dict[str, Any] = {}
     audit = RecordingAudit()
     model = ScriptedModel([text("answer")])
-    inv = Invocation("u", session_tool_factory=session_factory(record, fail_post=fail_post, fail_cleanup=fail_cleanup))
-    res = await make_executor(model, ports=Ports(audit=audit)).run(RunnableAgent("a"), inv, "go")
+    factory = session_factory(record, fail_post=fail_post, fail_cleanup=fail_cleanup)
+    res = await make_executor(model, ports=Ports(audit=audit)).run(RunnableAgent("a"), Invocation("u"), "go", factory)
     assert res.status is RunStatus.OK and res.err is None and res.output == "answer"
     assert [c.status for c in audit.only().closes] == ["ok"]
     assert record["cleaned"] is True
@@ -290,9 +284,9 @@ def journaled_ports(journal: list[str]) -> Ports:
 
 async def test_post_run_steps_follow_the_seed_and_cleanup_runs_last() -> None:
     journal: list[str] = []
-    inv = Invocation("u", delivery_kind="thread", delivery_id="1", session_tool_factory=journaling_factory(journal))
+    inv = Invocation("u", delivery_kind="thread", delivery_id="1")
     res = await make_executor(ScriptedModel([text("answer")]), ports=journaled_ports(journal)).run(
-        RunnableAgent("a"), inv, "x"
+        RunnableAgent("a"), inv, "x", journaling_factory(journal)
     )
     assert res.status is RunStatus.OK
     assert journal == ["post_run", "audit close", "budget commit", "deliver", "cleanup"]
@@ -303,9 +297,9 @@ async def test_a_hanging_post_run_is_bounded_like_the_other_post_run_steps(monke
     journal: list[str] = []
     stopped = asyncio.Event()
     factory = journaling_factory(journal, post_run_hangs=stopped)
-    inv = Invocation("u", delivery_kind="thread", delivery_id="1", session_tool_factory=factory)
+    inv = Invocation("u", delivery_kind="thread", delivery_id="1")
     ex = make_executor(ScriptedModel([text("answer")]), ports=journaled_ports(journal))
-    res = await finishes(ex.run(RunnableAgent("a"), inv, "x"))
+    res = await finishes(ex.run(RunnableAgent("a"), inv, "x", factory))
     assert res.status is RunStatus.OK and res.output == "answer" and res.post_run_result is None
     assert stopped.is_set()  # the hook was stopped, not left running
     assert journal == ["audit close", "budget commit", "deliver", "cleanup"]
@@ -323,6 +317,17 @@ async def test_the_callers_invocation_is_not_changed_so_it_can_be_reused() -> No
     assert (first.output, second.output) == ("one", "two")
     assert second.steps[0].result.startswith("step 0 of")  # its own fresh state, not the first run's
     assert inv == before and inv.cancel is before.cancel
+
+
+def test_an_invocation_is_built_once_complete() -> None:
+    """Frozen: what a run is given (history, on_step, attachments...) is set
+    when the Invocation is built; a delegated run's is built from it."""
+    inv = Invocation("u", history=[UserMessage("earlier")], attachments=(AttachedFile("a.png", "https://x/a.png"),))
+    with pytest.raises(FrozenInstanceError):
+        inv.on_step = print  # type: ignore[misc]
+    child = inv.child({"topic": "cats"})
+    assert (child.parent_run_id, child.depth, dict(child.skill_inputs)) == (inv.run_id, 1, {"topic": "cats"})
+    assert child.attachments == inv.attachments and child.history == () and child.cancel is inv.cancel
 
 
 async def test_concurrent_runs_of_one_invocation_keep_their_own_state() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 import executor.run
 import executor.tasks
+from executor import Config, Defaults, Executor, RunnableAgent, RunStatus
 from executor.errors import (
     BudgetExceeded,
     ExecutorError,
@@ -22,7 +23,6 @@ from executor.errors import (
 from executor.llm.scripted import ScriptedModel, call, text
 from executor.llm.types import Usage
 from executor.ports import Ports, Spend
-from executor.run import Config, Defaults, Executor, RunnableAgent, RunStatus
 from executor.tools.base import Tool
 from executor.tools.invocation import Invocation
 from executor.tools.registry import Registry

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from executor import Config, Executor, RunnableAgent, RunStatus
 from executor.llm.anthropic import AnthropicModel
 from executor.llm.http import RetryPolicy
 from executor.llm.openai import OpenAIChatModel
 from executor.llm.types import Usage
-from executor.run import Config, Executor, RunnableAgent, RunStatus
 from executor.tools.invocation import Invocation
 from executor.tools.registry import Registry
 from tests.executor_kit import ECHO

@@ -15,10 +15,10 @@ from bot.store import BudgetRefused, Limit, LimitChange, Store, StoreClosedError
 from bot.store import writer as writer_module
 from bot.store.bounded import TEXT_LIMIT, bounded, bounded_json
 from bot.store.writer import target_table
+from executor import RunnableAgent, RunStatus
 from executor.llm.scripted import ScriptedModel, call, text
 from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.ports import Audit, Budget, Ports, RunRecorder
-from executor.run import RunnableAgent, RunStatus
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
 from tests.executor_kit import make_executor

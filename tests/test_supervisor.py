@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.supervisor import MEMORY, Supervisor
+from executor import Defaults, RunnableAgent, RunStatus
 from executor.llm.scripted import ScriptedModel, call, text
 from executor.ports import CriticReport, Ports
-from executor.run import Defaults, RunnableAgent, RunStatus
 from executor.tools.invocation import Invocation
 from tests.executor_kit import make_executor
 

@@ -13,10 +13,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.agents import LoadedAgents, load_agents
+from executor import Config, Executor
 from executor.llm.scripted import ScriptedModel, call, text
 from executor.llm.types import ToolResultMessage, UserMessage
 from executor.ports import Ports
-from executor.run import Config, Executor
 from executor.tools.builtin import NetPolicy, builtin_tools, workspace_session_factory
 from executor.tools.invocation import Invocation
 from executor.tools.registry import Registry
@@ -62,10 +62,8 @@ async def test_assistant_uses_every_tool_and_hands_back_its_files(image_server: 
     )
     executor, loaded = setup(model)
     definition = loaded.agents["assistant"]
-    invocation = Invocation(
-        caller_id="member", session_tool_factory=workspace_session_factory(only=definition.session_tools)
-    )
-    result = await executor.run(definition.runnable(), invocation, "help me")
+    session_tools = workspace_session_factory(only=definition.session_tools)
+    result = await executor.run(definition.runnable(), Invocation(caller_id="member"), "help me", session_tools)
     assert result.ok, result.err
     assert result.output == "done"
     offered = {spec.name for spec in model.requests[0].tools}

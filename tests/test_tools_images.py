@@ -15,7 +15,7 @@ from executor.llm.types import Image
 from executor.tools.base import Tool, ToolResult
 from executor.tools.builtin import NetPolicy, builtin_tools
 from executor.tools.builtin.images import MAX_IMAGE_BYTES, image_type
-from executor.tools.invocation import Invocation
+from executor.tools.invocation import AttachedFile, Invocation
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -42,11 +42,8 @@ async def call(tool: Tool, invocation: Invocation, **args: Any) -> ToolResult:
     return ToolResult(out) if isinstance(out, str) else out
 
 
-def invocation(attached: Attached | None, attachments: list[dict[str, str]] | None = None) -> Invocation:
-    inv = Invocation(caller_id="member", attach_images=attached)
-    if attachments is not None:
-        inv.metadata["attachments"] = attachments
-    return inv
+def invocation(attached: Attached | None, attachments: Sequence[AttachedFile] = ()) -> Invocation:
+    return Invocation(caller_id="member", attach_images=attached, attachments=tuple(attachments))
 
 
 @pytest.fixture
@@ -166,8 +163,8 @@ async def test_redirects_to_forbidden_addresses_are_refused(server: TestServer, 
 
 async def test_member_attachment_by_name_and_by_position(server: TestServer) -> None:
     attachments = [
-        {"filename": "notes.txt", "url": str(server.make_url("/fake.png")), "content_type": "text/plain"},
-        {"filename": "Cat.PNG", "url": str(server.make_url("/cat.png")), "content_type": "image/png"},
+        AttachedFile("notes.txt", str(server.make_url("/fake.png")), "text/plain", 120),
+        AttachedFile("Cat.PNG", str(server.make_url("/cat.png")), "image/png", len(PNG)),
     ]
     for ref in ("cat.png", "2"):
         attached = Attached()
@@ -178,7 +175,7 @@ async def test_member_attachment_by_name_and_by_position(server: TestServer) -> 
 
 
 async def test_unknown_attachment_lists_what_there_is() -> None:
-    attachments = [{"filename": "a.png", "url": "https://cdn.example/a.png", "content_type": "image/png"}]
+    attachments = [AttachedFile("a.png", "https://cdn.example/a.png", "image/png")]
     result = await call(view_image(), invocation(Attached(), attachments), attachment="b.png")
     assert result.is_error and "1: a.png" in result.content
     none = await call(view_image(), invocation(Attached(), []), attachment="1")

@@ -11,7 +11,8 @@ import pytest
 from executor.tools.base import ToolResult
 from executor.tools.builtin import WORKSPACE_TOOL_NAMES, workspace_session_factory
 from executor.tools.builtin.files import MAX_FILE_BYTES
-from executor.tools.invocation import Artifact, Invocation, SessionTools
+from executor.tools.invocation import Invocation
+from executor.tools.session import Artifact, SessionTools
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

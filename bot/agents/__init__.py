@@ -1,11 +1,11 @@
 """Agent and skill definitions, written as TOML files and loaded at start-up.
 
-Host wiring (``bot/services.py``)::
+Host wiring (``bot.services.build_services``)::
 
     registry = Registry(builtin_tools())
-    loaded = load_agents(AGENTS_DIR, set(registry.names(Visibility.PRIVATE)), skills_dir=SKILLS_DIR, tiers=...)
+    loaded = load_agents(settings.agents_dir, set(registry.names(Visibility.PRIVATE)), skills_dir=settings.skills_dir)
     for problem in loaded.problems:
-        log.warning(problem)
+        log.warning("agent files: %s", problem)
     ports = Ports(palette=loaded, ...)
 """
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from executor.run import RunnableAgent
+from executor import RunnableAgent
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from executor.llm.tiers import ModelSpec
+from executor.llm import ModelSpec
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _INPUT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")

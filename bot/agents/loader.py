@@ -19,9 +19,8 @@ from pydantic import ValidationError
 
 from bot.agents.definitions import Access, AgentDefinition, SkillDefinition
 from bot.agents.files import AgentFile, Identified, Known, SkillFile
-from executor.run import RunnableAgent
-from executor.tools.builtin import WORKSPACE_TOOL_NAMES
-from executor.tools.builtin.validation import describe_errors
+from executor import RunnableAgent
+from executor.tools.builtin import WORKSPACE_TOOL_NAMES, describe_errors
 
 F = TypeVar("F", bound=Identified)
 

@@ -10,7 +10,8 @@
 - ``progress``: the live progress message and its Cancel button;
 - ``delivery``: the answer and its files, sent into the thread;
 - ``attachments``: members' image attachments read for the model;
-- ``permissions``: who is an admin.
+- ``permissions``: who is an admin;
+- ``health``: the gateway's health check for ``/healthz``.
 
 Everything else under ``bot/`` (services, run service, store, messages) needs
 no Discord and is shared with the terminal console.

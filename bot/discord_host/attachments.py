@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import discord
 
 from bot.messages.conversation import download_failed, file_refused
-from executor.llm.types import Image
-from executor.tools.builtin.images import NotAnImage, checked_image, size_problem
+from executor.llm import Image
+from executor.tools import AttachedFile
+from executor.tools.builtin import NotAnImage, checked_image, size_problem
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 
@@ -29,9 +30,9 @@ class ReadImages:
     refused: list[str] = field(default_factory=list)
 
 
-def describe(attachments: Sequence[discord.Attachment]) -> list[dict[str, str]]:
-    """Attachment references for the view_image tool (filename, url, type)."""
-    return [{"filename": a.filename, "url": a.url, "content_type": a.content_type or ""} for a in attachments]
+def describe(attachments: Sequence[discord.Attachment]) -> tuple[AttachedFile, ...]:
+    """The member's attachments as the run carries them (view_image reads them)."""
+    return tuple(AttachedFile(a.filename, a.url, a.content_type or "", a.size) for a in attachments)
 
 
 def meant_as_image(attachment: discord.Attachment) -> bool:

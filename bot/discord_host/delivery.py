@@ -16,8 +16,8 @@ import discord
 from bot.messages.conversation import EMPTY_ANSWER, too_big_to_attach
 from bot.messages.failures import describe_error
 from bot.splitting import split_message
-from executor.run import Result
-from executor.tools.invocation import Artifact
+from executor import Result
+from executor.tools import Artifact
 
 NO_PINGS = discord.AllowedMentions.none()
 MAX_FILES_PER_MESSAGE = 10

@@ -26,8 +26,8 @@ from bot.messages.conversation import (
     progress_working,
     tool_done,
 )
-from executor.run import Result
-from executor.tools.invocation import StepEvent
+from executor import Result
+from executor.tools import StepEvent
 
 if TYPE_CHECKING:
     from bot.run_service import RunService

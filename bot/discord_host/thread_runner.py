@@ -21,7 +21,7 @@ from bot.discord_host.delivery import NO_PINGS, deliver
 from bot.discord_host.progress import ProgressMessage, cancel_view
 from bot.messages.conversation import progress_starting
 from bot.run_service import RunRequest, RunService
-from executor.run import Result
+from executor import Result
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Sequence
 from bot.messages.runs import STATUS_ICON
 from bot.splitting import fit
 from bot.store import StoredStatus
-from executor.run import Result
-from executor.tools.builtin.images import MAX_IMAGE_BYTES
+from executor import Result
+from executor.tools.builtin import MAX_IMAGE_BYTES
 
 # -- commands ----------------------------------------------------------------------
 

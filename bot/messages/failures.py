@@ -11,7 +11,7 @@ from __future__ import annotations
 from bot.messages.budget import refusal_text
 from bot.messages.conversation import IMAGES_ACCEPTED
 from bot.store import BudgetRefused
-from executor.errors import (
+from executor import (
     BudgetExceeded,
     CriticKilled,
     LoopGuardTripped,
@@ -20,7 +20,7 @@ from executor.errors import (
     RunTimeout,
     ToolboxError,
 )
-from executor.llm.errors import (
+from executor.llm import (
     AuthenticationError,
     ContextTooLongError,
     ImageRejectedError,

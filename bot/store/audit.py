@@ -12,9 +12,9 @@ from bot.store.bounded import RUN_TEXT_LIMIT, bounded, bounded_json
 from bot.store.clock import Clock, to_db
 from bot.store.statuses import StoredStatus
 from bot.store.writer import Writer
-from executor.llm.types import AssistantMessage, ToolCall, Usage
-from executor.ports import RunInfo, RunStats
-from executor.tools.base import ToolResult
+from executor import RunInfo, RunStats
+from executor.llm import AssistantMessage, ToolCall, Usage
+from executor.tools import ToolResult
 
 BUDGET_REJECTED_EVENT = "budget_rejected"
 

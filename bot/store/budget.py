@@ -31,11 +31,10 @@ from bot.store.limits import (
 )
 from bot.store.periods import Period
 from bot.store.serial import SerialConnection, transaction
-from executor.errors import BudgetExceeded
-from executor.ports import Spend
+from executor import BudgetExceeded, Spend
 
 if TYPE_CHECKING:
-    from executor.tools.invocation import Invocation
+    from executor.tools import Invocation
 
 
 @dataclass(frozen=True, slots=True)

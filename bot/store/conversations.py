@@ -10,7 +10,7 @@ from typing import Any
 from bot.store.clock import Clock, to_db
 from bot.store.connection import SharedConnection
 from bot.store.writer import Statement, Writer
-from executor.llm.types import (
+from executor.llm import (
     AssistantMessage,
     Image,
     Message,

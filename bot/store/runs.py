@@ -13,7 +13,7 @@ from bot.store.clock import from_db
 from bot.store.connection import SharedConnection
 from bot.store.serial import SerialConnection, transaction
 from bot.store.statuses import StoredStatus
-from executor.llm.types import Usage
+from executor.llm import Usage
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from executor.run import RunStatus
+from executor import RunStatus
 
 
 class StoredStatus(StrEnum):

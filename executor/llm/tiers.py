@@ -22,6 +22,8 @@ from executor.llm.errors import ProviderInfo
 from executor.llm.http import RetryPolicy
 from executor.llm.model import Model
 
+#: The context window of a model nobody knows, and of a tier that does not
+#: resolve (a run of it fails at model resolution with the resolver's message).
 DEFAULT_CONTEXT_TOKENS = 128_000
 
 #: Context windows of well-known models, by name or dated-name prefix.
@@ -53,6 +55,7 @@ KNOWN_CONTEXT_WINDOWS: Mapping[str, int] = {
 }
 
 _TIER_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
 
 @dataclass(frozen=True, slots=True)
 class _Provider:
@@ -185,8 +188,12 @@ class ModelRegistry:
 
     def context_tokens(self, tier_or_spec: str) -> int:
         """Context window for the tier's model: MODEL_CONTEXT_WINDOWS (by tier,
-        spec or model name), then the known table, then the default."""
-        spec = self.spec(tier_or_spec)
+        spec or model name), then the known table, then DEFAULT_CONTEXT_TOKENS.
+        Never raises: usable directly as the executor's ``context_tokens``."""
+        try:
+            spec = self.spec(tier_or_spec)
+        except ModelResolutionError:
+            return DEFAULT_CONTEXT_TOKENS
         for key in (tier_or_spec.strip(), str(spec), spec.model):
             if key in self.context_windows:
                 return self.context_windows[key]

@@ -1,26 +1,36 @@
-"""Tools: the Tool type, the Registry agents draw from, the per-run Toolbox,
-and the Invocation a run is started with."""
+"""Tools: public face of the tool side of the runtime.
+
+- ``base``: Tool (a JSON schema for the model and an async handler),
+  ToolResult, Visibility;
+- ``invocation``: the Invocation a run starts with (frozen: built once;
+  ``new_run_id`` lets a host show the id before the run), the files a member
+  attached, the StepEvents it reports and the Steps it records;
+- ``session``: session tools, minted for one run, with its PostRun and
+  Cleanup hooks and the Artifacts PostRun hands the host;
+- ``registry``: the Registry of every tool the host offers, the Toolbox of
+  one run;
+- ``builtin/``: the tools executus ships (a face of its own).
+"""
 
 from __future__ import annotations
 
 from executor.tools.base import Tool, ToolHandler, ToolResult, Visibility
-from executor.tools.invocation import (
+from executor.tools.invocation import AttachedFile, CancelHandle, Invocation, OnStep, Step, StepEvent, new_run_id
+from executor.tools.registry import Registry, Toolbox
+from executor.tools.session import (
     Artifact,
-    CancelHandle,
-    Invocation,
     PostRunResult,
     RunSession,
     SessionToolFactory,
     SessionTools,
-    Step,
-    StepEvent,
 )
-from executor.tools.registry import Registry, Toolbox
 
 __all__ = [
     "Artifact",
+    "AttachedFile",
     "CancelHandle",
     "Invocation",
+    "OnStep",
     "PostRunResult",
     "Registry",
     "RunSession",
@@ -33,4 +43,5 @@ __all__ = [
     "ToolResult",
     "Toolbox",
     "Visibility",
+    "new_run_id",
 ]

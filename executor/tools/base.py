@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from executor.llm.types import Image, ToolSpec
-
-if TYPE_CHECKING:
-    from executor.tools.invocation import Invocation
+from executor.tools.invocation import Invocation
 
 
 class Visibility(StrEnum):
@@ -38,7 +36,7 @@ class ToolResult:
     images: tuple[Image, ...] = ()
 
 
-ToolHandler = Callable[["Invocation", dict[str, Any]], Awaitable[ToolResult | str]]
+ToolHandler = Callable[[Invocation, dict[str, Any]], Awaitable[ToolResult | str]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,16 @@
-"""The Invocation a run starts with, and the records a run produces (steps,
-artifacts), plus the session-tool seam (tools that live for one run)."""
+"""The Invocation a run starts with, the live progress it reports (StepEvent)
+and the tool steps it records (Step)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal
 
 from executor.llm.types import Image, Message
-
-if TYPE_CHECKING:
-    from executor.state import RunState
-    from executor.tools.base import Tool
+from executor.state import RunState
 
 
 def new_run_id() -> str:
@@ -50,45 +47,17 @@ class StepEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class Artifact:
-    """A file PostRun produced; the host uploads it."""
+class AttachedFile:
+    """A file the member attached to the message that started the run. Tools
+    (view_image) fetch it by ``url`` when the model asks for it by name or
+    position; ``size`` is in bytes, 0 when the host does not know it."""
 
     name: str
-    data: bytes
-    content_type: str = "application/octet-stream"
+    url: str
+    content_type: str = ""
+    size: int = 0
 
 
-@dataclass(slots=True)
-class PostRunResult:
-    artifacts: list[Artifact] = field(default_factory=list)
-
-
-class RunSession(Protocol):
-    """The live run, as a session tool factory sees it."""
-
-    def attach_images(self, images: Sequence[Image], note: str = "") -> None:
-        """Queue images; they reach the model before its next call."""
-
-
-PostRunHook = Callable[[list[Message], str, BaseException | None], Awaitable[PostRunResult | None]]
-CleanupHook = Callable[[], Awaitable[None]]
-
-
-@dataclass(slots=True)
-class SessionTools:
-    """What a SessionToolFactory mints for one run.
-
-    ``post_run`` gets the full transcript, the output and the run error (None
-    on success), even when the run failed; ``cleanup`` always runs last. Both
-    are exception-isolated: they never fail an otherwise good run.
-    """
-
-    tools: list[Tool] = field(default_factory=list)
-    post_run: PostRunHook | None = None
-    cleanup: CleanupHook | None = None
-
-
-SessionToolFactory = Callable[[RunSession], SessionTools]
 OnStep = Callable[[StepEvent], Awaitable[None] | None]
 
 
@@ -117,12 +86,13 @@ class CancelHandle:
         await self._event.wait()
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Invocation:
-    """Who started a run, where it answers, and the per-run seams.
+    """Who started a run, where it answers, what it brings (history, images,
+    attachments) and the per-run seams. Built once, complete: it is frozen.
 
-    A run never changes the Invocation it is given: it works on its own copy
-    (sharing ``cancel``, so the caller's handle still stops it), where it fills
+    The run works on its own copy (``dataclasses.replace``, sharing ``cancel``,
+    so the caller's handle still stops it) in which the executor fills
     ``input``, ``attach_images``, ``run_state`` and ``on_activity``; tools read
     them through the Invocation they are handed. Reusing one Invocation for
     several runs is therefore safe (they share its ``run_id``).
@@ -137,26 +107,25 @@ class Invocation:
     channel_id: str = ""
     parent_run_id: str = ""
     depth: int = 0
-    skill_inputs: dict[str, Any] = field(default_factory=dict)
-    history: list[Message] = field(default_factory=list)
-    input_images: list[Image] = field(default_factory=list)
+    skill_inputs: Mapping[str, Any] = field(default_factory=dict)
+    history: Sequence[Message] = ()
+    input_images: Sequence[Image] = ()
+    attachments: tuple[AttachedFile, ...] = ()
     delivery_kind: str = ""
     delivery_id: str = ""
     on_step: OnStep | None = None
-    extra_tools: list[Tool] = field(default_factory=list)
-    session_tool_factory: SessionToolFactory | None = None
     cancel: CancelHandle = field(default_factory=CancelHandle)
     attach_images: Callable[[Sequence[Image], str], None] | None = None
     run_state: RunState | None = None
     #: Called on every step of the run. A delegated sub-run gets its parent's,
     #: so a parent waiting on a working child is not idle to its critic.
     on_activity: Callable[[], None] | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
 
-    def child(self, run_id: str | None = None) -> Invocation:
-        """The invocation of a delegated sub-run: same caller and guild, one
-        level deeper, no delivery target (the parent answers), shared cancel,
-        and its steps reported to the parent's ``on_activity``."""
+    def child(self, skill_inputs: Mapping[str, Any] | None = None, run_id: str | None = None) -> Invocation:
+        """The invocation of a delegated sub-run: same caller, guild and
+        attachments, one level deeper, no delivery target (the parent
+        answers), shared cancel, and its steps reported to the parent's
+        ``on_activity``."""
         return Invocation(
             caller_id=self.caller_id,
             run_id=run_id or new_run_id(),
@@ -164,7 +133,8 @@ class Invocation:
             channel_id=self.channel_id,
             parent_run_id=self.run_id,
             depth=self.depth + 1,
+            skill_inputs=dict(skill_inputs or {}),
+            attachments=self.attachments,
             cancel=self.cancel,
             on_activity=self.on_activity,
-            metadata=dict(self.metadata),
         )

@@ -102,4 +102,3 @@ class Toolbox:
 def _missing_required(schema: dict[str, Any], args: dict[str, Any]) -> list[str]:
     required = schema.get("required") or []
     return [k for k in required if k not in args]
-

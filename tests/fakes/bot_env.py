@@ -1,9 +1,13 @@
 """The environment that runs the real bot (``python -m bot``, ``python -m bot
-chat``) against the loopback fakes, as a separate process."""
+chat``) against the loopback fakes, as a separate process; starting and
+stopping that process."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +16,8 @@ if TYPE_CHECKING:
     from tests.fakes.model_servers import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Generous bounds for a process to start, connect or stop on a busy machine.
+START = 30.0
 #: Settings the caller's environment must not leak into a run against fakes.
 OWN_PREFIXES = ("OPENAI_", "ANTHROPIC_", "DISCORD_", "MODEL_")
 
@@ -44,3 +50,50 @@ def emulated_environment(
         OPENAI_BASE_URL=model.base_url,
         **settings,
     )
+
+
+def identifies(emu: DiscordEmulator) -> int:
+    """How many gateway IDENTIFYs the emulator has received."""
+    return sum(1 for payload in emu.gateway_received if payload.get("op") == 2)
+
+
+async def start_bot(
+    cwd: Path, database: Path, emu: DiscordEmulator, model: FakeOpenAIServer, **settings: str
+) -> asyncio.subprocess.Process:
+    """``python -m bot`` on the emulator and model server, with ``settings``
+    on top; returns once it has connected and synced its commands."""
+    env = emulated_environment(
+        database,
+        emu,
+        model,
+        MODEL_MAX_RETRIES="0",
+        LOG_LEVEL="DEBUG",  # the chattiest the bot gets: still no secret in it
+        **settings,
+    )
+    emu.guild_commands.clear()
+    identified = identifies(emu)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=cwd, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id), timeout=START)
+        await emu.wait_for(lambda: identifies(emu) > identified or None, timeout=START)
+    except BaseException:
+        proc.kill()
+        await proc.communicate()
+        raise
+    return proc
+
+
+async def terminate(proc: asyncio.subprocess.Process) -> str:
+    """SIGTERM, as a deployment stops the bot; its output once it exited
+    (killed if it did not within START)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), START)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return out.decode()

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from executor import Result, RunnableAgent
 from executor.errors import BudgetExceeded
 from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.ports import (
@@ -23,7 +24,6 @@ from executor.ports import (
     Spend,
     Target,
 )
-from executor.run import Result, RunnableAgent
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
 

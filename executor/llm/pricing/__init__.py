@@ -1,5 +1,8 @@
-"""Model prices and call costs in USD: lookups (MODEL_PRICES, genai-prices, a default),
-the cost of a call's usage, the worst case to reserve before one, and money display."""
+"""Model prices and call costs in USD, a public face of its own: lookups
+(MODEL_PRICES, genai-prices, a default; ``table``), the cost of a call's usage
+and the worst case to reserve before one (``price``), and money display
+(``money``). Apart from ``executor.llm`` because it loads genai-prices' data,
+which only hosts that count money need."""
 
 from __future__ import annotations
 

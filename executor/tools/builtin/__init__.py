@@ -1,13 +1,18 @@
-"""The tools executus ships: registry tools for every run and the per-run
-workspace (charts and files uploaded with the answer).
+"""The tools executus ships, a public face of its own: registry tools for
+every run, the per-run workspace (charts and files uploaded with the answer),
+and the checks a host shares with them (member images, argument errors).
 
 Host wiring::
 
     registry = Registry(builtin_tools(NetPolicy()))
-    invocation.session_tool_factory = workspace_session_factory()
+    result = await executor.run(agent, invocation, prompt, session_tools=workspace_session_factory())
 
 ``render_chart`` and ``write_file`` are session tools, not registry tools:
-they need a store that lives exactly as long as one run.
+they need a store that lives exactly as long as one run. One module per tool
+(``calc``, ``clock``, ``fetch``, ``images``, ``charts``, ``files``,
+``status``); ``netsafe`` and ``safefetch`` keep fetches off private
+addresses; ``workspace`` is the per-run file store; ``validation`` and
+``errors`` turn bad arguments and failures into results the model reads.
 """
 
 from __future__ import annotations
@@ -24,17 +29,13 @@ from executor.tools.builtin.clock import current_time_tool
 from executor.tools.builtin.errors import ToolError
 from executor.tools.builtin.fetch import fetch_url_tool
 from executor.tools.builtin.files import write_file_tool
-from executor.tools.builtin.images import view_image_tool
+from executor.tools.builtin.images import MAX_IMAGE_BYTES, NotAnImage, checked_image, size_problem, view_image_tool
 from executor.tools.builtin.netsafe import FetchError, NetPolicy, Refused
 from executor.tools.builtin.safefetch import SafeFetcher
 from executor.tools.builtin.status import RUN_STATUS
+from executor.tools.builtin.validation import describe_errors
 from executor.tools.builtin.workspace import MAX_FILES, MAX_TOTAL_BYTES, Workspace
-from executor.tools.invocation import (
-    PostRunResult,
-    RunSession,
-    SessionToolFactory,
-    SessionTools,
-)
+from executor.tools.session import PostRunResult, RunSession, SessionToolFactory, SessionTools
 
 WORKSPACE_TOOL_NAMES = frozenset({"render_chart", "write_file"})
 
@@ -78,13 +79,18 @@ def workspace_session_factory(
 
 
 __all__ = [
+    "MAX_IMAGE_BYTES",
     "WORKSPACE_TOOL_NAMES",
     "FetchError",
     "NetPolicy",
+    "NotAnImage",
     "Refused",
     "SafeFetcher",
     "ToolError",
     "Workspace",
     "builtin_tools",
+    "checked_image",
+    "describe_errors",
+    "size_problem",
     "workspace_session_factory",
 ]

@@ -12,7 +12,7 @@ from executor.tools.base import Tool
 from executor.tools.builtin.errors import ToolError, reports_errors
 from executor.tools.builtin.safefetch import SafeFetcher
 from executor.tools.builtin.validation import parse_args, tool_schema
-from executor.tools.invocation import Invocation
+from executor.tools.invocation import AttachedFile, Invocation
 
 #: Below every provider's per-image limit (the smallest is 5 MB), so an
 #: attached image cannot make the next model call fail.
@@ -102,22 +102,17 @@ def view_image_tool(fetcher: SafeFetcher) -> Tool:
 
 
 def _attachment(invocation: Invocation, ref: str) -> tuple[str, str]:
-    """(label, url) of the member's attachment named or numbered ``ref``.
-
-    The host lists them in ``invocation.metadata["attachments"]`` as dicts
-    with ``filename``, ``url`` and ``content_type``.
-    """
-    given = invocation.metadata.get("attachments") or []
-    listed: list[dict[str, Any]] = [a for a in given if isinstance(a, dict) and a.get("url")]
+    """(label, url) of the member's attachment (``invocation.attachments``)
+    named or numbered ``ref``."""
+    listed = [a for a in invocation.attachments if a.url]
     if not listed:
         raise ToolError("the member attached no files to this message")
-    found: dict[str, Any] | None
+    found: AttachedFile | None
     if ref.isdigit() and 1 <= int(ref) <= len(listed):
         found = listed[int(ref) - 1]
     else:
-        found = next((a for a in listed if str(a.get("filename", "")).casefold() == ref.casefold()), None)
+        found = next((a for a in listed if a.name.casefold() == ref.casefold()), None)
     if found is None:
-        names = ", ".join(f"{i}: {a.get('filename') or '(unnamed)'}" for i, a in enumerate(listed, 1))
+        names = ", ".join(f"{i}: {a.name or '(unnamed)'}" for i, a in enumerate(listed, 1))
         raise ToolError(f"no attachment {ref!r}; the member attached {names}")
-    name = str(found.get("filename") or f"attachment {ref}")
-    return f"the attachment {name}", str(found["url"])
+    return f"the attachment {found.name or ref}", found.url

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from executor.tools.builtin.errors import ToolError
-from executor.tools.invocation import Artifact
+from executor.tools.session import Artifact
 
 MAX_FILES = 10
 MAX_TOTAL_BYTES = 8_000_000

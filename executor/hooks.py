@@ -1,0 +1,113 @@
+"""RunHooks: the executor's side of one run's agent loop.
+
+What the loop reports goes to the places that follow a run: the live progress
+observer (``invocation.on_step``), the critic's activity clock, the run state
+a self-status tool reads, the audit trail and the Result's steps. Everything
+it needs is built before it, so nothing here is optional but the audit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from executor.compact import CompactionEvent
+from executor.critic import Critic, LogEvent
+from executor.llm.model import ModelResponse
+from executor.llm.types import Message, ToolCall, Usage
+from executor.loop import SteerMailbox
+from executor.ports import RunRecorder
+from executor.state import RunState
+from executor.tools.base import ToolResult
+from executor.tools.invocation import OnStep, Step, StepEvent
+
+log = logging.getLogger(__name__)
+
+
+class RunHooks:
+    """The LoopHooks of one run. Every method is awaited inline by the loop."""
+
+    def __init__(
+        self,
+        *,
+        critic: Critic,
+        state: RunState,
+        mailbox: SteerMailbox,
+        recorder: RunRecorder | None,
+        log_event: LogEvent,
+        on_step: OnStep | None,
+        steps: list[Step],
+    ) -> None:
+        self._critic = critic
+        self._state = state
+        self._mailbox = mailbox
+        self._recorder = recorder
+        self._log_event = log_event
+        self._on_step = on_step
+        #: The Result's steps, appended to as each turn's tools return.
+        self._steps = steps
+
+    def ceiling(self) -> int:
+        self._state.max_steps = self._critic.ceiling()
+        return self._state.max_steps
+
+    async def at_ceiling(self, index: int) -> bool:
+        return await self._critic.at_ceiling(index)
+
+    def steer(self) -> list[Message]:
+        return self._mailbox.drain() + self._critic.drain_steer()
+
+    async def before_model(self, index: int) -> None:
+        await self._emit(StepEvent("model", index, self.ceiling()))
+
+    async def compacted(self, event: CompactionEvent) -> None:
+        await self._log_event("compaction_fired", asdict(event))
+
+    async def tool_started(self, index: int, call: ToolCall) -> None:
+        self._critic.touch(tool=call.name)
+        self._state.last_tool = call.name
+        await self._emit(StepEvent("tool_start", index, self.ceiling(), call.name, call.arguments))
+
+    async def tool_finished(self, index: int, call: ToolCall, result: ToolResult) -> None:
+        self._critic.touch()
+        self._state.tool_calls += 1
+        self._state.tool_errors += int(result.is_error)
+        await self._emit(
+            StepEvent("tool_end", index, self.ceiling(), call.name, call.arguments, result.content, result.is_error)
+        )
+
+    async def iteration_done(
+        self,
+        index: int,
+        response: ModelResponse,
+        calls: Sequence[ToolCall],
+        results: Sequence[ToolResult],
+        usage: Usage,
+    ) -> None:
+        self._state.iteration = index + 1
+        self._state.usage = usage
+        self._critic.touch(iteration=index + 1)
+        if self._recorder is not None:
+            await self._recorder.on_step(index, response.message, response.usage)
+        for call, result in zip_steps(calls, results):
+            self._steps.append(Step(index, call.id, call.name, call.arguments, result.content, result.is_error))
+            if self._recorder is not None:
+                await self._recorder.on_tool(index, call, result)
+
+    async def _emit(self, event: StepEvent) -> None:
+        """Live progress for the host; a failing observer never fails the run."""
+        if self._on_step is None:
+            return
+        try:
+            maybe = self._on_step(event)
+            if maybe is not None:
+                await maybe
+        except Exception:
+            log.exception("run %s: on_step observer failed", self._state.run_id)
+
+
+def zip_steps(calls: Sequence[ToolCall], results: Sequence[ToolResult]) -> list[tuple[ToolCall, ToolResult]]:
+    """Pair calls with results pairwise. A result without a call, or a call
+    without a result, is skipped: never recorded as an empty "ghost" step."""
+    return list(zip(calls, results, strict=False))

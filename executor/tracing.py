@@ -1,0 +1,83 @@
+"""The tracing port: spans around a run, its model calls and its tool calls.
+
+A host that wants traces passes a :class:`Tracer`; one that does not passes
+nothing and the executor uses :data:`NO_TRACING`, so the run path never
+checks for None. The three spans are the GenAI semantic conventions'
+``invoke_agent``, ``chat`` and ``execute_tool``; what a span records is
+names, ids, counts and outcomes, never prompts, answers or tool arguments
+(member content stays out of traces, as it stays out of metric labels).
+
+Each method returns a context manager. An exception leaving it marks the
+span failed and propagates unchanged; the span handle it yields records
+what is known only at the end (usage, the run's status, a tool's outcome).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol
+
+from executor.llm.types import Usage
+
+
+class RunSpan(Protocol):
+    def finish(self, status: str, usage: Usage) -> None:
+        """The run's terminal status (a ``RunStatus`` value) and its total usage."""
+
+
+class ModelCallSpan(Protocol):
+    def record(self, usage: Usage) -> None:
+        """The tokens this model call used."""
+
+
+class ToolCallSpan(Protocol):
+    def record(self, ok: bool) -> None:
+        """Whether the tool's result was a success (``ToolResult.is_error`` is False)."""
+
+
+class Tracer(Protocol):
+    def invoke_agent(
+        self, *, agent_id: str, agent_name: str, run_id: str, provider: str, model: str
+    ) -> AbstractContextManager[RunSpan]:
+        """Around one whole run; model and tool spans opened inside it are its children."""
+
+    def chat(self, *, provider: str, model: str) -> AbstractContextManager[ModelCallSpan]:
+        """Around one model call (``provider`` as in ``ModelSpec``: openai, anthropic)."""
+
+    def execute_tool(self, *, tool: str, call_id: str) -> AbstractContextManager[ToolCallSpan]:
+        """Around one tool call, by the tool's registered name and the model's call id."""
+
+
+class _Discard:
+    """A span handle that records nothing."""
+
+    def finish(self, status: str, usage: Usage) -> None:
+        pass
+
+    def record(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
+class NoTracing:
+    """The Tracer of a host that traces nothing: every span is a no-op."""
+
+    @contextmanager
+    def invoke_agent(
+        self, *, agent_id: str, agent_name: str, run_id: str, provider: str, model: str
+    ) -> Iterator[RunSpan]:
+        yield _DISCARD
+
+    @contextmanager
+    def chat(self, *, provider: str, model: str) -> Iterator[ModelCallSpan]:
+        yield _DISCARD
+
+    @contextmanager
+    def execute_tool(self, *, tool: str, call_id: str) -> Iterator[ToolCallSpan]:
+        yield _DISCARD
+
+
+_DISCARD = _Discard()
+
+#: What the executor uses when the host passes no Tracer.
+NO_TRACING: Tracer = NoTracing()

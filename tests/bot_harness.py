@@ -96,3 +96,14 @@ async def bot_on(
             await services.runs.shutdown(timeout=5)
             await bot.close()
             await asyncio.gather(task, return_exceptions=True)
+
+
+async def thread_of_a_past_run(tmp_path: Path, emu: DiscordEmulator, model: FakeOpenAIServer, prompt: str) -> Channel:
+    """Start the bot, /ask ``prompt`` (the model's next scripted reply answers
+    it), and stop the bot again: the agent thread, for a test of what the next
+    start does with it."""
+    async with bot_on(tmp_path, emu, model) as first:
+        await emu.send_slash_command("ask", {"prompt": prompt}, user=emu.member)
+        thread = await first.thread_of()
+        await first.idle()
+    return thread

@@ -16,7 +16,7 @@ import pytest
 from bot.discord_host.delivery import MAX_FILES_PER_MESSAGE, deliver, pack_artifacts
 from executor import Result
 from executor.tools import Artifact, PostRunResult
-from tests.bot_harness import Harness, bot_on, running_bot
+from tests.bot_harness import Harness, bot_on, running_bot, thread_of_a_past_run
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
 
@@ -93,10 +93,7 @@ async def test_unloading_the_ask_cog_cancels_its_catch_up(tmp_path: Path) -> Non
     async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
         with emu.patch_discord():
             model.script(Reply.text("Paris."))
-            async with bot_on(tmp_path, emu, model) as first:
-                await emu.send_slash_command("ask", {"prompt": "Capital of France?"}, user=emu.member)
-                thread = await first.thread_of()
-                await first.idle()
+            thread = await thread_of_a_past_run(tmp_path, emu, model, "Capital of France?")
             await emu.post_message("And of Spain?", user=emu.member, channel=thread)  # while the bot is down
             model.script(Reply.text("too late", delay=30))
             async with bot_on(tmp_path, emu, model) as second:

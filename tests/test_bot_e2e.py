@@ -16,7 +16,7 @@ from bot.agents import Access
 from bot.discord_host.progress import CancelButton
 from bot.splitting import DISCORD_LIMIT
 from bot.store import Limit, LimitChange, Limits, Period, Setting
-from tests.bot_harness import Harness, bot_on, running_bot
+from tests.bot_harness import Harness, bot_on, running_bot, thread_of_a_past_run
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
 
@@ -317,10 +317,7 @@ async def test_messages_posted_while_the_bot_was_down_are_taken_up_at_start(tmp_
     async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
         with emu.patch_discord():
             model.script(Reply.text("Paris."))
-            async with bot_on(tmp_path, emu, model) as first:
-                await emu.send_slash_command("ask", {"prompt": "Capital of France?"}, user=emu.member)
-                thread = await first.thread_of()
-                await first.idle()
+            thread = await thread_of_a_past_run(tmp_path, emu, model, "Capital of France?")
             # the bot is down: these arrive in the thread, not at the bot
             model.script(Reply.text("About Spain: Madrid."), Reply.text("About Italy: Rome."))
             await emu.post_message("And of Spain?", user=emu.member, channel=thread)

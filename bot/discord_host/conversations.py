@@ -81,7 +81,7 @@ class ThreadConversations:
         self._client = client
         self._services = services
         self._threads = services.store.threads
-        self.runner = runner
+        self._runner = runner
 
     # -- starting -------------------------------------------------------------
 
@@ -229,7 +229,7 @@ class ThreadConversations:
             attachments=describe(attachments),
             session_tools=agent.session_tools,
         )
-        await self.runner.run(thread, request, upload_limit)
+        await self._runner.run(thread, request, upload_limit)
 
     # -- catching up ---------------------------------------------------------------
 

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         applied = asyncio.run(migrate(settings.database_url))
         print(f"applied migrations: {applied}" if applied else "database is up to date")
         return 0
-    from bot.app import run_bot
+    from bot.discord_host.app import run_bot
 
     return asyncio.run(run_bot(settings))
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import Settings
-from bot.core import Core, build_core
-from bot.messages import describe_error
 from bot.http import http_client
-from bot.runs import RunRequest
+from bot.messages.failures import describe_error
+from bot.run_service import RunRequest
+from bot.services import Services, build_services
 from bot.store import Store
 from executor import ModelResolutionError, Result, RunnableAgent
 from executor.tools import StepEvent
@@ -44,20 +44,20 @@ def print_step(out: TextIO) -> Callable[[StepEvent], None]:
 
 async def chat(settings: Settings, agent_id: str | None, tier: str | None, prompt: str | None) -> int:
     async with http_client() as http, Store(settings.database_url, executor_id=settings.executor_id) as store:
-        core = build_core(settings, http, store)
+        services = build_services(settings, http, store)
         name = agent_id or settings.default_agent
-        definition = core.agents.agents.get(name)
+        definition = services.agents.agents.get(name)
         if definition is None:
-            known = ", ".join(core.agents.agents) or "none (check AGENTS_DIR)"
+            known = ", ".join(services.agents.agents) or "none (check AGENTS_DIR)"
             print(f"error: no agent {name!r}; agents: {known}", file=sys.stderr)
             return 2
         agent = definition.runnable() if not tier else replace(definition.runnable(), tier=tier)
         try:
-            core.models.resolve(core.executor.tier_of(agent))
+            services.models.resolve(services.executor.tier_of(agent))
         except ModelResolutionError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        session = Session(core, agent, definition.session_tools, Path(settings.artifacts_dir))
+        session = Session(services, agent, definition.session_tools, Path(settings.artifacts_dir))
         if prompt is not None:
             return 0 if (await session.ask(prompt)).ok else 1
         return await session.interactive()
@@ -66,8 +66,8 @@ async def chat(settings: Settings, agent_id: str | None, tier: str | None, promp
 class Session:
     """One console conversation: follow-ups see the earlier turns (kept in the store)."""
 
-    def __init__(self, core: Core, agent: RunnableAgent, session_tools: tuple[str, ...], artifacts: Path) -> None:
-        self.core = core
+    def __init__(self, services: Services, agent: RunnableAgent, session_tools: tuple[str, ...], artifacts: Path) -> None:
+        self.services = services
         self.agent = agent
         self.session_tools = session_tools
         self.artifacts = artifacts
@@ -82,9 +82,7 @@ class Session:
             prompt=prompt,
             session_tools=self.session_tools,
         )
-        # The console prints the result itself: no delivery target.
-        invocation = replace(self.core.runs.prepare(request), delivery_id="")
-        result = await self.core.runs.run(request, invocation, print_step(sys.stderr))
+        result = await self.services.runs.run(request, print_step(sys.stderr))
         if result.output:
             print(result.output, flush=True)
         if result.err is not None:

@@ -1,4 +1,5 @@
-"""Health checks: is the gateway connected, is the database reachable.
+"""Health checks: is the database reachable (and, from ``bot/discord_host/health.py``,
+is the gateway connected).
 
 A check is an async callable that returns True when healthy; returning
 False, raising or taking longer than the timeout all count as a failure.
@@ -12,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-
-import discord
 
 from bot.store import Store
 
@@ -38,21 +37,6 @@ async def _passes(name: str, check: HealthCheck, timeout: float) -> bool:
     except Exception as exc:  # a broken check is a failed check, not a broken /healthz
         log.warning("health check %s failed: %s", name, type(exc).__name__)
         return False
-
-
-def gateway_check(client: discord.Client) -> HealthCheck:
-    """Passes while ``client`` is logged in and its gateway websocket is open
-    (every shard's, for an AutoShardedClient). It fails before the first
-    READY and while discord.py reconnects."""
-
-    async def connected() -> bool:
-        if client.is_closed() or not client.is_ready():
-            return False
-        if isinstance(client, discord.AutoShardedClient):
-            return all(not shard.is_closed() for shard in client.shards.values())
-        return client.ws is not None and client.ws.open
-
-    return connected
 
 
 def database_check(store: Store) -> HealthCheck:

@@ -33,13 +33,12 @@ from prometheus_client import (
 from prometheus_client.exposition import choose_encoder
 
 from bot.store import StoredStatus
-from executor import RunStatus
 from executor.llm import Usage
 from executor.llm.pricing import MICROS_PER_USD
 
-#: Every status a run can end with: the executor's, plus the host's
+#: Every status a run can end with (all but ``running``): the executor's, plus the host's
 #: ``interrupted`` (its process died) and ``rejected`` (the budget refused it).
-RUN_STATUSES: tuple[str, ...] = (*(s.value for s in RunStatus), StoredStatus.INTERRUPTED.value, StoredStatus.REJECTED.value)
+RUN_STATUSES: tuple[str, ...] = tuple(s.value for s in StoredStatus if s is not StoredStatus.RUNNING)
 
 #: The label value of an undeclared agent, model or tool name.
 OTHER = "other"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.store import StoredStatus
-from executor import ModelCallSpan, RunSpan, RunStatus, ToolCallSpan
+from executor import ModelCallSpan, RunSpan, ToolCallSpan
 from executor.llm import Usage
 
 if TYPE_CHECKING:
@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 SERVICE_NAME = "executus"
 #: Run statuses that mean the run failed (a span in error). A member's
 #: cancel and a budget refusal are outcomes, not failures.
-FAILED_STATUSES = frozenset({RunStatus.ERROR, RunStatus.TIMEOUT, RunStatus.KILLED, StoredStatus.INTERRUPTED})
+FAILED_STATUSES = frozenset(
+    {StoredStatus.ERROR, StoredStatus.TIMEOUT, StoredStatus.KILLED, StoredStatus.INTERRUPTED}
+)
 
 
 class OTelTracer:

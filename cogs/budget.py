@@ -12,12 +12,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import ExecutusBot
-from bot.delivery import NO_PINGS
-from bot.messages import invalid_limit_text, limits_text, spenders_text, usage_text
-from bot.permissions import admin_only
+from bot.discord_host.client import ExecutusBot
+from bot.discord_host.delivery import NO_PINGS
+from bot.discord_host.permissions import admin_only
+from bot.messages.budget import (
+    NO_LIMIT_GIVEN,
+    limits_reset,
+    limits_set,
+    nothing_changed,
+    spenders_and_default,
+    usage_text,
+)
 from bot.store import MAX_LIMIT, InvalidLimit, Limit, LimitChange, Period
-from bot.text import fit
 
 #: Discord's client keeps values in these bounds; the store checks them again
 #: for any caller (``MAX_LIMIT`` is what the database is sure to hold).
@@ -44,29 +50,22 @@ def changes_from(given: dict[Limit, float | None], period: str | None, clear: st
 @app_commands.default_permissions(manage_guild=True)
 class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-member limits (Manage Server)"):
     def __init__(self, bot: ExecutusBot) -> None:
-        self.bot = bot
-        self.budget = bot.core.store.budget
+        self.budget = bot.services.store.budget
         super().__init__()
 
     async def _apply(
         self, interaction: discord.Interaction[Any], member: discord.Member | None, changes: list[LimitChange]
     ) -> None:
-        who = member.mention if member else "the server default"
         if not changes:
-            await interaction.response.send_message(
-                f"Give at least one limit ({', '.join(limit.key for limit in Limit)}) or `clear`.", ephemeral=True
-            )
+            await interaction.response.send_message(NO_LIMIT_GIVEN, ephemeral=True)
             return
         try:
             limits = await self.budget.set_limits(str(interaction.guild_id), str(member.id) if member else None, changes)
         except InvalidLimit as exc:
-            await interaction.response.send_message(f"⚠️ Nothing changed: {invalid_limit_text(exc)}.", ephemeral=True)
+            await interaction.response.send_message(nothing_changed(exc), ephemeral=True)
             return
-        await interaction.response.send_message(
-            f"Limits for {who} (unset ones follow the server default):\n{limits_text(limits)}",
-            ephemeral=True,
-            allowed_mentions=NO_PINGS,
-        )
+        text = limits_set(member.mention if member else None, limits)
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="set", description="Set a member's limits (0 = none allowed)")
     @app_commands.describe(
@@ -124,16 +123,15 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
         else:
             default = await self.budget.get_limits(guild, None)
             spenders = await self.budget.top_spenders(guild, Period(period))
-            text = f"{spenders_text(spenders, Period(period))}\n**Server default limits**\n{limits_text(default)}"
-        await interaction.response.send_message(fit(text), ephemeral=True, allowed_mentions=NO_PINGS)
+            text = spenders_and_default(spenders, Period(period), default)
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="reset", description="Remove a member's own limits (back to the server default)")
     @app_commands.describe(member="Whose limits to remove")
     @admin_only()
     async def reset(self, interaction: discord.Interaction[Any], member: discord.Member) -> None:
         removed = await self.budget.reset(str(interaction.guild_id), str(member.id))
-        text = f"{member.mention} now follows the server default." if removed else f"{member.mention} had no limits of their own."
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.response.send_message(limits_reset(member.mention, removed), ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 async def setup(bot: ExecutusBot) -> None:

@@ -85,8 +85,9 @@ class Budget(Protocol):
     ``check`` reserves atomically and raises ``BudgetExceeded`` (the host may
     subclass it to carry its own details) when a limit would be passed; it is
     the gate before any model call, and the executor records the refusal
-    through the Audit port. ``commit`` records the real spend and releases the reservation;
-    the executor calls it exactly once for every run that passed ``check``.
+    through the Audit port. ``commit`` records the real spend and releases
+    the reservation; the executor calls it exactly once for every run that
+    passed ``check``.
     """
 
     async def check(self, invocation: Invocation, agent_id: str) -> None: ...

@@ -1,7 +1,7 @@
 """The real bot, in-process, against the Discord emulator and a fake model server.
 
 Everything but Discord and the model provider is the production wiring
-(``bot.core.build_core``, ``ExecutusBot``, a real SQLite file): the bot finds
+(``bot.services.build_services``, ``ExecutusBot``, a real SQLite file): the bot finds
 its gateway through ``GET <DISCORD_API_BASE>/gateway`` like in production.
 """
 
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.client import ExecutusBot
 from bot.config import load_settings
-from bot.core import Core, build_core
-from bot.discord_api import point_discord_at
+from bot.discord_host.api import point_discord_at
+from bot.discord_host.client import ExecutusBot
 from bot.http import http_client
+from bot.services import Services, build_services
 from bot.store import Store
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.discord_model import Channel, Message
@@ -32,7 +32,7 @@ class Harness:
     emu: DiscordEmulator
     model: FakeOpenAIServer
     bot: ExecutusBot
-    core: Core
+    services: Services
     store: Store
 
     async def thread_of(self, interaction_count: int = 1) -> Channel:
@@ -84,15 +84,26 @@ async def bot_on(
     )
     async with http_client() as http, Store(config.database_url, executor_id=config.executor_id) as store:
         await point_discord_at(config.discord_api_base, http)
-        core = build_core(config, http, store)
-        bot = ExecutusBot(core)
+        services = build_services(config, http, store)
+        bot = ExecutusBot(services)
         task = asyncio.create_task(bot.start(emu.token))
         try:
             await emu.wait_until_ready()
             await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id), timeout=10)
             await emu.wait_for(lambda: bot.is_ready() or None, timeout=10)
-            yield Harness(emu, model, bot, core, store)
+            yield Harness(emu, model, bot, services, store)
         finally:
-            await core.runs.shutdown(timeout=5)
+            await services.runs.shutdown(timeout=5)
             await bot.close()
             await asyncio.gather(task, return_exceptions=True)
+
+
+async def thread_of_a_past_run(tmp_path: Path, emu: DiscordEmulator, model: FakeOpenAIServer, prompt: str) -> Channel:
+    """Start the bot, /ask ``prompt`` (the model's next scripted reply answers
+    it), and stop the bot again: the agent thread, for a test of what the next
+    start does with it."""
+    async with bot_on(tmp_path, emu, model) as first:
+        await emu.send_slash_command("ask", {"prompt": prompt}, user=emu.member)
+        thread = await first.thread_of()
+        await first.idle()
+    return thread

@@ -3,13 +3,12 @@ server; the sub-run is audited under its parent in the real store."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from bot.config import load_settings
-from bot.core import build_core
 from bot.http import http_client
-from bot.runs import RunRequest
+from bot.run_service import RunRequest
+from bot.services import build_services
 from bot.store import Store
 from executor import RunStatus
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
@@ -33,18 +32,17 @@ async def test_researcher_delegates_to_a_skill_and_the_sub_run_is_audited(tmp_pa
             Reply.text("The report is about cats."),
         )
         async with Store(settings.database_url) as store:
-            core = build_core(settings, http, store)
-            assert core.agents.problems == []
-            agent = core.agents.agents["researcher"]
+            services = build_services(settings, http, store)
+            assert services.agents.problems == []
+            agent = services.agents.agents["researcher"]
             request = RunRequest(agent.runnable(), "member-1", "guild-1", "thread-1", "Summarise the cat report")
-            invocation = replace(core.runs.prepare(request), delivery_id="")
-            result = await core.runs.run(request, invocation)
+            result = await services.runs.run(request)
             assert result.status is RunStatus.OK and result.output == "The report is about cats."
             runs = await store.runs.recent("guild-1")
-            parent = next(r for r in runs if r.run_id == invocation.run_id)
-            child = next(r for r in runs if r.parent_run_id == invocation.run_id)
+            parent = next(r for r in runs if r.run_id == request.run_id)
+            child = next(r for r in runs if r.parent_run_id == request.run_id)
             assert (parent.agent_id, child.agent_id, child.status) == ("researcher", "summarize", "ok")
-            detail = await store.runs.detail(invocation.run_id)
+            detail = await store.runs.detail(request.run_id)
             assert detail is not None and [c.name for c in detail.tool_calls] == ["skill__summarize"]
         assert [r["model"] for r in srv.requests] == ["smart-model", "fast-model", "smart-model"]
         skill_prompt = srv.requests[1]["messages"][-1]["content"]

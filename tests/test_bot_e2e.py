@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from bot.agents import Access
+from bot.discord_host.progress import CancelButton
+from bot.splitting import DISCORD_LIMIT
 from bot.store import Limit, LimitChange, Limits, Period, Setting
-from bot.progress import CancelButton
-from tests.bot_harness import Harness, bot_on, running_bot
+from tests.bot_harness import Harness, bot_on, running_bot, thread_of_a_past_run
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
 
@@ -137,7 +138,7 @@ async def test_long_answer_is_split_in_order_with_code_fences_intact(h: Harness)
     thread = await h.thread_of()
     await h.idle()
     msgs = [m for m in h.emu.messages_in(thread) if m.author.id == h.emu.bot_user.id][2:]
-    assert len(msgs) >= 3 and all(len(m.content) <= 2000 for m in msgs)
+    assert len(msgs) >= 3 and all(len(m.content) <= DISCORD_LIMIT for m in msgs)
     assert all(m.content.count("```") % 2 == 0 for m in msgs)
     rebuilt = "\n".join(m.content for m in msgs)
     lines = [ln for ln in rebuilt.splitlines() if ln.startswith("print(")]
@@ -199,6 +200,9 @@ async def test_member_over_budget_is_refused_and_the_model_never_called(h: Harne
     assert h.model.requests == []
     run = (await h.store.runs.recent(str(h.emu.guild.id)))[0]
     assert (run.status, run.input) == ("rejected", "anything")  # recorded for admins
+    listed = await h.emu.send_slash_command("runs", {}, user=h.emu.member)
+    await h.emu.wait_for(lambda: listed.acknowledged)
+    assert listed.callbacks[0].body["data"]["content"].startswith(f"⛔ `{run.run_id}` **assistant** rejected")
 
 
 async def test_budget_set_needs_manage_server(h: Harness) -> None:
@@ -302,8 +306,8 @@ async def test_unknown_agent_gets_a_clear_refusal(h: Harness) -> None:
 
 
 async def test_agent_limited_to_a_role_refuses_other_members(h: Harness) -> None:
-    agent = h.core.agents.agents["assistant"]
-    h.core.agents.agents["assistant"] = replace(agent, access=Access(roles=frozenset({"vip"})))
+    agent = h.services.agents.agents["assistant"]
+    h.services.agents.agents["assistant"] = replace(agent, access=Access(roles=frozenset({"vip"})))
     inter = await h.emu.send_slash_command("ask", {"prompt": "hi"}, user=h.emu.member)
     text = await h.emu.wait_for(lambda: inter.original_message_id and h.emu.message(inter.original_message_id).content)
     assert "not allowed to run `assistant`" in text and h.model.requests == []
@@ -313,10 +317,7 @@ async def test_messages_posted_while_the_bot_was_down_are_taken_up_at_start(tmp_
     async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
         with emu.patch_discord():
             model.script(Reply.text("Paris."))
-            async with bot_on(tmp_path, emu, model) as first:
-                await emu.send_slash_command("ask", {"prompt": "Capital of France?"}, user=emu.member)
-                thread = await first.thread_of()
-                await first.idle()
+            thread = await thread_of_a_past_run(tmp_path, emu, model, "Capital of France?")
             # the bot is down: these arrive in the thread, not at the bot
             model.script(Reply.text("About Spain: Madrid."), Reply.text("About Italy: Rome."))
             await emu.post_message("And of Spain?", user=emu.member, channel=thread)

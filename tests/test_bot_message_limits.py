@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.splitting import DISCORD_LIMIT
 from tests.bot_harness import Harness, running_bot
 from tests.fakes.model_servers import Reply
 
@@ -32,7 +33,7 @@ async def test_a_4000_character_prompt_is_echoed_in_full_and_runs(h: Harness) ->
     thread = await h.thread_of()
     await h.idle()
     mine = [m for m in h.emu.messages_in(thread) if m.author.id == h.emu.bot_user.id]
-    assert all(0 < len(m.content) <= 2000 for m in mine)
+    assert all(0 < len(m.content) <= DISCORD_LIMIT for m in mine)
     echo = [m.content for m in mine if m.content.startswith((f"**{h.emu.member.user.global_name}", ">>> "))]
     assert len(echo) >= 3 and "asked:" in echo[0]
     assert " ".join(e.split(">>> ", 1)[1] for e in echo).split() == prompt.split()
@@ -56,4 +57,4 @@ async def test_refusals_that_quote_what_a_member_typed_fit(h: Harness) -> None:
     assert "There is no agent called `xxx" in unknown and "…" in unknown and "`assistant`" in unknown
     assert run.startswith("No run `xxx") and run.endswith("/runs lists your recent runs.")
     assert cancel.startswith("Run `xxx") and cancel.endswith("is not running any more.")
-    assert all(len(r) <= 2000 for r in replies) and h.emu.threads == [] and h.model.requests == []
+    assert all(len(r) <= DISCORD_LIMIT for r in replies) and h.emu.threads == [] and h.model.requests == []

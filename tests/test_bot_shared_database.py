@@ -12,19 +12,19 @@ from tests.fakes.model_servers import FakeOpenAIServer, Reply
 
 
 def follow_ups_done(h: Harness) -> list[int]:
-    """Wraps the bot's follow-up handler (the real one still runs) to list the
+    """Wraps the bot's message handler (the real one still runs) to list the
     messages it has finished with, answered or left alone."""
-    cog: Any = h.bot.get_cog("AskCog")
+    conversations: Any = h.bot.conversations
     done: list[int] = []
-    original = cog._follow_up
+    original = conversations.take
 
-    async def follow_up(message: Any, *args: Any) -> None:
+    async def take(message: Any) -> None:
         try:
-            await original(message, *args)
+            await original(message)
         finally:
             done.append(message.id)
 
-    cog._follow_up = follow_up
+    conversations.take = take
     return done
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import run_bot
+from bot.discord_host.app import run_bot
 from bot.config import load_settings
-from bot.discord_api import DiscordAPIError, point_discord_at
+from bot.discord_host.api import DiscordAPIError, point_discord_at
 from bot.http import http_client
 from tests.fakes.bot_env import bot_environment
 from tests.fakes.model_servers import FakeOpenAIServer

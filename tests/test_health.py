@@ -14,7 +14,8 @@ import aiohttp
 import discord
 import pytest
 
-from bot.health import HealthCheck, database_check, failing, gateway_check
+from bot.discord_host.health import gateway_check
+from bot.health import HealthCheck, database_check, failing
 from bot.healthcheck import url
 from bot.metrics import Metrics
 from bot.metrics_server import MetricsServer

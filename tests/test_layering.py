@@ -6,6 +6,10 @@
   load it.
 - bot/ and cogs/ use the executor through its public faces only (tests may
   reach deeper).
+- in bot/, only bot/discord_host/ imports discord, and the Discord-free
+  modules (services, run service, store, messages, console) import nothing
+  from it, so the console and tests reach them without Discord.
+- cogs/ stay thin: parse, check, hand off (450 lines at most, all together).
 """
 
 from __future__ import annotations
@@ -18,17 +22,26 @@ ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = {"discord", "bot", "cogs"}
 #: The executor's public faces: the packages whose ``__all__`` hosts import from.
 FACES = {"executor", "executor.llm", "executor.llm.pricing", "executor.tools", "executor.tools.builtin"}
+DISCORD_HOST = ROOT / "bot" / "discord_host"
+#: ``python -m bot`` starts the Discord bot: the one Discord-free module that may reach into it.
+ENTRY_POINT = ROOT / "bot" / "__main__.py"
+COGS_MAX_LINES = 450
+
+
+def all_imported(path: Path) -> set[str]:
+    """Every module a file names in an import, anywhere in it."""
+    tree = ast.parse(path.read_text(), str(path))
+    modules: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+    return modules
 
 
 def imported_roots(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), str(path))
-    roots: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
+    return {m.split(".")[0] for m in all_imported(path)}
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -179,3 +192,28 @@ def test_each_face_declares_what_it_exports() -> None:
             isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets
         )]
         assert declared, f"{face} has no __all__"
+
+
+def discord_free_host_modules() -> list[Path]:
+    return sorted(f for f in (ROOT / "bot").rglob("*.py") if DISCORD_HOST not in f.parents)
+
+
+def test_only_the_discord_host_imports_discord() -> None:
+    files = discord_free_host_modules()
+    assert len(files) > 20 and any(f.name == "run_service.py" for f in files)
+    assert {str(f.relative_to(ROOT)) for f in files if "discord" in imported_roots(f)} == set()
+    assert all("discord" in imported_roots(f) for f in DISCORD_HOST.glob("*.py") if f.name != "__init__.py")
+
+
+def test_discord_free_modules_do_not_reach_into_the_discord_host() -> None:
+    reaching = {
+        str(f.relative_to(ROOT))
+        for f in discord_free_host_modules()
+        if f != ENTRY_POINT and any(m.startswith("bot.discord_host") for m in all_imported(f))
+    }
+    assert reaching == set()
+
+
+def test_cogs_are_thin() -> None:
+    lines = sum(len(f.read_text().splitlines()) for f in (ROOT / "cogs").glob("*.py"))
+    assert 0 < lines <= COGS_MAX_LINES

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.messages import invalid_limit_text, refusal_text
+from bot.messages.budget import invalid_limit_text, refusal_text
 from bot.store import (
     BudgetRefused,
     InvalidLimit,

@@ -1,6 +1,6 @@
 """Agent and skill definitions, written as TOML files and loaded at start-up.
 
-Host wiring (``bot.core.build_core``)::
+Host wiring (``bot.services.build_services``)::
 
     registry = Registry(builtin_tools())
     loaded = load_agents(settings.agents_dir, set(registry.names(Visibility.PRIVATE)), skills_dir=settings.skills_dir)

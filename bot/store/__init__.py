@@ -1,10 +1,13 @@
 """executus's store, on SQLite or PostgreSQL: audit trail, budgets, thread conversations.
 
 ``Store`` opens the database and hands out the parts: ``store.audit`` (the
-executor's Audit port), ``store.budget`` (its Budget port and the limits
-admin API), ``store.conversations``, ``store.threads``, ``store.runs`` and
-``store.mcp_pins`` (the PinStore of MCP tools).
-``migrate`` is ``python -m bot migrate``.
+executor's Audit port, rejected runs included), ``store.budget`` (its Budget
+port and the limits admin API), ``store.conversations``, ``store.threads``,
+``store.runs`` and ``store.mcp_pins`` (the PinStore of MCP tools). ``migrate`` is ``python -m bot migrate``.
+
+The store returns data, never sentences: a budget refusal is a ``Refusal``,
+a bad limit an ``InvalidLimit``; ``bot/messages/`` words them. ``Limit`` is
+the one vocabulary of limits, ``StoredStatus`` of run statuses.
 """
 
 from __future__ import annotations

@@ -151,28 +151,11 @@ class StoreAudit:
 
     async def start_run(self, info: RunInfo) -> StoreRecorder:
         await self._writer.write(
-            (
-                "INSERT INTO runs (run_id, agent_id, agent_name, caller_id, guild_id, channel_id, parent_run_id,"
-                " tier, model, status, input, inputs, max_iterations, started_at, owner_id, progress_message_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    info.run_id,
-                    info.agent_id,
-                    info.agent_name,
-                    info.caller_id,
-                    info.guild_id,
-                    info.channel_id,
-                    info.parent_run_id,
-                    info.tier,
-                    info.model,
-                    StoredStatus.RUNNING,
-                    bounded(info.input, RUN_TEXT_LIMIT),
-                    bounded_json(info.inputs, RUN_TEXT_LIMIT),
-                    info.max_iterations,
-                    to_db(info.started_at),
-                    self._owner_id,
-                    self._progress.get(info.run_id, ""),
-                ),
+            _run_row(
+                info,
+                status=StoredStatus.RUNNING,
+                owner_id=self._owner_id,
+                progress_message_id=self._progress.get(info.run_id, ""),
             )
         )
         return StoreRecorder(info.run_id, self._writer, self._clock)
@@ -180,33 +163,39 @@ class StoreAudit:
     async def record_rejection(self, info: RunInfo, reason: str) -> None:
         """Record a run the budget refused: a ``rejected`` run row (so it shows
         in run lists) and a ``budget_rejected`` event with the reason."""
-        now = to_db(self._clock())
         await self._writer.write(
-            (
-                "INSERT INTO runs (run_id, agent_id, agent_name, caller_id, guild_id, channel_id, parent_run_id, tier,"
-                " status, input, inputs, error, max_iterations, started_at, finished_at, owner_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
-                (
-                    info.run_id,
-                    info.agent_id,
-                    info.agent_name,
-                    info.caller_id,
-                    info.guild_id,
-                    info.channel_id,
-                    info.parent_run_id,
-                    info.tier,
-                    StoredStatus.REJECTED,
-                    bounded(info.input, RUN_TEXT_LIMIT),
-                    bounded_json(info.inputs, RUN_TEXT_LIMIT),
-                    bounded(reason, RUN_TEXT_LIMIT),
-                    info.max_iterations,
-                    to_db(info.started_at),
-                    now,
-                    self._owner_id,
-                ),
+            _run_row(
+                info,
+                on_conflict=" ON CONFLICT (run_id) DO NOTHING",
+                status=StoredStatus.REJECTED,
+                owner_id=self._owner_id,
+                error=bounded(reason, RUN_TEXT_LIMIT),
+                finished_at=to_db(self._clock()),
             ),
             _event(info.run_id, BUDGET_REJECTED_EVENT, {"agent_id": info.agent_id, "message": reason}, self._clock),
         )
+
+
+def _run_row(info: RunInfo, *, on_conflict: str = "", **more: object) -> tuple[str, tuple[Any, ...]]:
+    """A new ``runs`` row: what ``info`` says of the run, and ``more`` columns."""
+    columns: dict[str, object] = {
+        "run_id": info.run_id,
+        "agent_id": info.agent_id,
+        "agent_name": info.agent_name,
+        "caller_id": info.caller_id,
+        "guild_id": info.guild_id,
+        "channel_id": info.channel_id,
+        "parent_run_id": info.parent_run_id,
+        "tier": info.tier,
+        "model": info.model,
+        "input": bounded(info.input, RUN_TEXT_LIMIT),
+        "inputs": bounded_json(info.inputs, RUN_TEXT_LIMIT),
+        "max_iterations": info.max_iterations,
+        "started_at": to_db(info.started_at),
+        **more,
+    }
+    marks = ", ".join("?" * len(columns))
+    return f"INSERT INTO runs ({', '.join(columns)}) VALUES ({marks}){on_conflict}", tuple(columns.values())
 
 
 def _event(run_id: str, kind: str, data: dict[str, Any], clock: Clock) -> tuple[str, tuple[Any, ...]]:

@@ -17,19 +17,27 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
-from bot.delivery import NO_PINGS
-from bot.messages import STATUS_ICON
-from bot.store import StoredStatus
+from bot.discord_host.delivery import NO_PINGS
+from bot.messages.conversation import (
+    CANCEL_LABEL,
+    interrupted_note,
+    progress_finished,
+    progress_interrupted,
+    progress_working,
+    tool_done,
+)
 from executor import Result
 from executor.tools import StepEvent
 
 if TYPE_CHECKING:
-    from bot.runs import RunService
+    from bot.run_service import RunService
     from bot.store import InterruptedRun
 
 log = logging.getLogger(__name__)
 
 MIN_EDIT_INTERVAL = 1.2
+#: Finished tools the progress message lists, newest last.
+DONE_SHOWN = 6
 
 
 class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"executus:cancel:(?P<run_id>[0-9a-f]+)"):
@@ -38,7 +46,7 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ex
 
     def __init__(self, run_id: str) -> None:
         super().__init__(
-            discord.ui.Button(label="Cancel", style=discord.ButtonStyle.danger, custom_id=f"executus:cancel:{run_id}")
+            discord.ui.Button(label=CANCEL_LABEL, style=discord.ButtonStyle.danger, custom_id=f"executus:cancel:{run_id}")
         )
         self.run_id = run_id
 
@@ -49,8 +57,8 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ex
         return cls(match["run_id"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        service: RunService = interaction.client.runs
-        outcome = service.cancel(self.run_id, interaction.user, interaction.permissions.manage_guild)
+        runs: RunService = interaction.client.services.runs
+        outcome = runs.cancel(self.run_id, interaction.user.id, interaction.permissions.manage_guild)
         await interaction.response.send_message(outcome, ephemeral=True)
 
 
@@ -86,20 +94,14 @@ class ProgressMessage:
                 self._running[event.tool] = left
             else:
                 self._running.pop(event.tool, None)
-            self._done = (self._done + [("❌ " if event.is_error else "✔️ ") + event.tool])[-6:]
+            self._done = (self._done + [tool_done(event.tool, event.is_error)])[-DONE_SHOWN:]
         self._dirty = True
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush())
 
     def render(self) -> str:
-        head = f"⚙️ **{self._agent}** is working · step {self._step} of {self._max_steps}"
-        lines = [head]
-        if self._running:
-            lines.append("running " + ", ".join(f"`{t}`" for t in self._running))
-        if self._done:
-            lines.append(" · ".join(self._done))
-        lines.append(f"-# run `{self._run_id}` · {time.monotonic() - self._started:.0f} s")
-        return "\n".join(lines)
+        seconds = time.monotonic() - self._started
+        return progress_working(self._agent, self._step, self._max_steps, self._running, self._done, self._run_id, seconds)
 
     async def _flush(self) -> None:
         while self._dirty:
@@ -120,18 +122,8 @@ class ProgressMessage:
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        u = result.usage
-        parts = [
-            f"{STATUS_ICON[StoredStatus(result.status)]} **{self._agent}** {result.status.value}",
-            f"{result.runtime_seconds:.1f} s",
-            f"{len(result.steps)} tool call{'s' if len(result.steps) != 1 else ''}",
-            f"{u.total_tokens:,} tokens",
-        ]
-        if result.ceiling_hit:
-            parts.append("step limit reached")
-        text = " · ".join(parts) + f"\n-# run `{self._run_id}`"
         try:
-            await self._message.edit(content=text, view=None, allowed_mentions=NO_PINGS)
+            await self._message.edit(content=progress_finished(self._agent, result), view=None, allowed_mentions=NO_PINGS)
         except discord.HTTPException as exc:
             log.warning("run %s: final progress edit failed: %s", self._run_id, exc)
 
@@ -142,20 +134,6 @@ class Notices(Protocol):
     async def notices_pending(self) -> list[InterruptedRun]: ...
 
     async def claim_notice(self, run_id: str) -> bool: ...
-
-
-def interrupted_progress(run: InterruptedRun) -> str:
-    return (
-        f"{STATUS_ICON[StoredStatus.INTERRUPTED]} **{run.agent_name}** {StoredStatus.INTERRUPTED} · the bot stopped before this run finished; ask again"
-        f"\n-# run `{run.run_id}`"
-    )
-
-
-def interrupted_note(run: InterruptedRun) -> str:
-    return (
-        "⚠️ This run was cut off when the bot stopped, so it has no answer. "
-        f"Ask again here to run it once more.\n-# run `{run.run_id}`"
-    )
 
 
 async def announce_interrupted(client: discord.Client, notices: Notices) -> int:
@@ -175,9 +153,9 @@ async def announce_interrupted(client: discord.Client, notices: Notices) -> int:
             continue
         channel = client.get_partial_messageable(int(run.thread_id))
         try:
-            await channel.send(interrupted_note(run), allowed_mentions=NO_PINGS)
+            await channel.send(interrupted_note(run.run_id), allowed_mentions=NO_PINGS)
             await channel.get_partial_message(int(run.progress_message_id)).edit(
-                content=interrupted_progress(run), view=None, allowed_mentions=NO_PINGS
+                content=progress_interrupted(run.agent_name, run.run_id), view=None, allowed_mentions=NO_PINGS
             )
         except discord.HTTPException as exc:  # the thread or the message is gone: nothing left to tell
             log.warning("run %s: could not report it interrupted in thread %s: %s", run.run_id, run.thread_id, exc)

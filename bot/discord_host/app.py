@@ -1,8 +1,8 @@
 """The composition root of the Discord bot (``python -m bot``).
 
-It builds settings, the HTTP client, the store, the core, the metrics
-server (when METRICS_PORT is set) and the bot, and closes them in reverse
-order. On SIGINT/SIGTERM runs in flight are cancelled
+It builds the HTTP client, the store, the services, the metrics server
+(when METRICS_PORT is set) and the bot, and closes them in reverse order;
+nothing else constructs long-lived clients. On SIGINT/SIGTERM runs in flight are cancelled
 through their handles (each ends ``cancelled`` with its audit row and budget
 written and a message in its thread), then the bot disconnects and the store
 commits every queued write.
@@ -18,14 +18,16 @@ import sys
 
 import discord
 
-from bot.client import ExecutusBot
 from bot.config import Settings, secret
-from bot.core import Core, build_core
-from bot.discord_api import DiscordAPIError, point_discord_at
-from bot.health import database_check, gateway_check
+from bot.discord_host.api import DiscordAPIError, point_discord_at
+from bot.discord_host.client import ExecutusBot
+from bot.discord_host.health import gateway_check
+from bot.health import database_check
 from bot.http import http_client
 from bot.metrics import Metrics, rate_limit_trace
 from bot.metrics_server import MetricsServerError, serving
+from bot.run_service import RunService
+from bot.services import build_services
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -47,18 +49,18 @@ async def run_bot(settings: Settings) -> int:
         except DiscordAPIError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        core = build_core(settings, http, store)
+        services = build_services(settings, http, store)
         metrics = Metrics()
         metrics.declare(
-            agents=[*core.agents.agents, *core.agents.skills],
+            agents=[*services.agents.agents, *services.agents.skills],
             models=[spec.model for spec in settings.model_tiers.values()],
         )
-        metrics.watch_runs(in_flight=lambda: len(core.runs.active))
-        bot = ExecutusBot(core, http_trace=rate_limit_trace(metrics))
+        metrics.watch_runs(in_flight=lambda: services.runs.in_flight)
+        bot = ExecutusBot(services, http_trace=rate_limit_trace(metrics))
         checks = {"gateway": gateway_check(bot), "database": database_check(store)}
         try:
             async with serving(metrics, checks, host=settings.metrics_host, port=settings.metrics_port), bot:
-                ended = await _run_until_stopped(bot, core, token)
+                ended = await _run_until_stopped(bot, services.runs, token)
         except MetricsServerError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -68,7 +70,7 @@ async def run_bot(settings: Settings) -> int:
     return 0
 
 
-async def _run_until_stopped(bot: ExecutusBot, core: Core, token: str) -> int | None:
+async def _run_until_stopped(bot: ExecutusBot, runs: RunService, token: str) -> int | None:
     """Run the bot until SIGINT/SIGTERM (then None, after cancelling runs in
     flight) or until it ends by itself (then its exit code)."""
     stop = asyncio.Event()
@@ -82,8 +84,8 @@ async def _run_until_stopped(bot: ExecutusBot, core: Core, token: str) -> int | 
     stop_task.cancel()
     if bot_task.done():
         return _bot_ended(bot_task)
-    log.info("shutting down: cancelling %d run(s)", len(core.runs.active))
-    await core.runs.shutdown()
+    log.info("shutting down: cancelling %d run(s)", runs.in_flight)
+    await runs.shutdown()
     await bot.close()
     await asyncio.gather(bot_task, return_exceptions=True)
     return None

@@ -1,7 +1,9 @@
-"""The parts of the bot that do not need Discord, built once.
+"""The services that need no Discord, built once around an open store.
 
-Shared by the Discord bot and the terminal console (``python -m bot chat``),
-so both run agents through the same executor, tools, store and budgets.
+``build_services`` wires models, tools, agents, the executor and the run
+service. The Discord bot (``bot/discord_host/app.py``) and the terminal
+console (``python -m bot chat``) both start from it, so both run agents
+through the same executor, tools, store and budgets.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import httpx
 
 from bot.agents import LoadedAgents, load_agents
 from bot.config import SEARCH_SETTINGS, Settings
-from bot.runs import RunService
+from bot.run_service import RunService
 from bot.store import Store
 from bot.supervisor import Supervisor
 from executor import Config, Executor, Ports, SummaryCompactor
@@ -24,8 +26,8 @@ from executor.tools.builtin import WEB_SEARCH, builtin_tools
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class Core:
+@dataclass(frozen=True, slots=True)
+class Services:
     settings: Settings
     store: Store
     models: ModelRegistry
@@ -34,7 +36,7 @@ class Core:
     runs: RunService
 
 
-def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Core:
+def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) -> Services:
     """Wire models, tools, agents and the executor around an open store.
 
     Problems in agent files are logged, one line each; the good agents load.
@@ -59,6 +61,8 @@ def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Cor
         log.warning("web_search is not offered (set one of %s); %s run without it", settings_list, ", ".join(without))
     log.info("loaded agents: %s", ", ".join(agents.agents) or "none")
 
+    # No Delivery port: the Discord host answers in the thread it holds, and
+    # the console prints; both get the Result back from the run service.
     executor = Executor(
         Config(
             registry=registry,
@@ -69,4 +73,5 @@ def build_core(settings: Settings, http: httpx.AsyncClient, store: Store) -> Cor
             system_header=settings.system_header,
         )
     )
-    return Core(settings, store, models, agents, executor, RunService(executor, store.conversations, models.context_tokens))
+    runs = RunService(executor, store.conversations, models.context_tokens)
+    return Services(settings, store, models, agents, executor, runs)

@@ -1,4 +1,5 @@
-"""Splitting model output into Discord messages, and fitting the bot's own.
+"""Fitting text into Discord messages: splitting model output, fitting and
+quoting the bot's own. Mechanics only; the wording is ``bot/messages/``.
 
 Discord caps a message at 2,000 characters. Output is cut on paragraph, then
 line boundaries; a cut inside a fenced code block closes the fence (with the
@@ -115,9 +116,3 @@ def quoted(header: str, text: str, limit: int = DISCORD_LIMIT) -> list[str]:
     if not chunks:
         return [header]
     return [f"{header}\n{quote}{chunks[0]}", *(quote + c for c in chunks[1:])]
-
-
-def thread_name(prompt: str, limit: int = 90) -> str:
-    """A thread title from the prompt: first line, trimmed, never empty."""
-    first = " ".join(prompt.strip().split("\n", 1)[0].split())
-    return fit(first, limit) if first else "Agent run"

@@ -11,6 +11,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.messages.conversation import ADMINS_ONLY
+
 
 def interaction_is_admin(interaction: discord.Interaction[Any]) -> bool:
     return interaction.permissions.manage_guild
@@ -37,7 +39,7 @@ def admin_only() -> Any:
 
     def predicate(interaction: discord.Interaction[Any]) -> bool:
         if not interaction_is_admin(interaction):
-            raise app_commands.CheckFailure("⛔ You need the **Manage Server** permission for this command.")
+            raise app_commands.CheckFailure(ADMINS_ONLY)
         return True
 
     return app_commands.check(predicate)

@@ -14,16 +14,12 @@ from dataclasses import dataclass, field
 
 import discord
 
-from bot.text import fit
+from bot.messages.conversation import download_failed, file_refused
 from executor.llm import Image
 from executor.tools import AttachedFile
-from executor.tools.builtin import MAX_IMAGE_BYTES, NotAnImage, checked_image, size_problem
+from executor.tools.builtin import NotAnImage, checked_image, size_problem
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
-#: What members may attach, as the bot tells them.
-IMAGES_ACCEPTED = f"PNG, JPEG, GIF or WebP images up to {MAX_IMAGE_BYTES // 1_000_000} MB"
-#: File names are quoted in Discord messages; a long one is shortened there.
-NAME_WIDTH = 80
 
 
 @dataclass(slots=True)
@@ -32,16 +28,6 @@ class ReadImages:
 
     images: list[Image] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
-
-    def notice(self) -> str | None:
-        """The message that tells the member which files the agent will not see, and why."""
-        if not self.refused:
-            return None
-        lines = "\n".join(f"- {r}" for r in self.refused)
-        return (
-            f"⚠️ Not passed to the agent:\n{lines}\n"
-            f"The agent takes {IMAGES_ACCEPTED}; it answers without these."
-        )
 
 
 def describe(attachments: Sequence[discord.Attachment]) -> tuple[AttachedFile, ...]:
@@ -61,18 +47,17 @@ async def read_images(attachments: Sequence[discord.Attachment]) -> ReadImages:
     for a in attachments:
         if not meant_as_image(a):
             continue
-        name = f"`{fit(a.filename, NAME_WIDTH)}`"
         problem = size_problem(a.size)  # before downloading: a 500 MB file is refused unread
         if problem is not None:
-            out.refused.append(f"{name} {problem}")
+            out.refused.append(file_refused(a.filename, problem))
             continue
         try:
             data = await a.read()
         except discord.HTTPException as exc:
-            out.refused.append(f"{name} could not be downloaded (HTTP {exc.status}); attach it again")
+            out.refused.append(file_refused(a.filename, download_failed(exc.status)))
             continue
         try:
             out.images.append(checked_image(data, a.url))
         except NotAnImage as exc:
-            out.refused.append(f"{name} {exc}")
+            out.refused.append(file_refused(a.filename, str(exc)))
     return out

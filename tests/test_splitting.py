@@ -1,10 +1,10 @@
-"""Splitting and fitting text into Discord messages (bot/text.py)."""
+"""Splitting and fitting text into Discord messages (bot/splitting.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.text import DISCORD_LIMIT, fit, quoted, split_message
+from bot.splitting import DISCORD_LIMIT, fit, quoted, split_message
 
 
 def code_block(opening: str, closing: str, lines: int) -> str:

@@ -1,8 +1,12 @@
-"""ExecutusBot: the discord.py client, given its services by the composition root."""
+"""ExecutusBot: the discord.py client, given its services by the composition root.
+
+It builds the Discord side around them (the thread runner and the owner of
+thread conversations), loads the cogs and syncs their commands, and turns a
+failed command into a member's message in one place (``ExecutusTree.on_error``).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -10,10 +14,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core import Core
-from bot.delivery import NO_PINGS, DiscordDelivery
-from bot.flow import ThreadRunner
-from bot.progress import CancelButton, announce_interrupted
+from bot.discord_host.conversations import ThreadConversations
+from bot.discord_host.delivery import NO_PINGS
+from bot.discord_host.progress import CancelButton
+from bot.discord_host.thread_runner import ThreadRunner
+from bot.messages.conversation import COMMAND_FAILED, NOT_ALLOWED_HERE
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +41,10 @@ class ExecutusTree(app_commands.CommandTree["ExecutusBot"]):
     async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
         """The one place a command failure becomes a member's message."""
         if isinstance(error, app_commands.CheckFailure):
-            text = str(error) or "You are not allowed to use this command here."
+            text = str(error) or NOT_ALLOWED_HERE
         else:
             log.error("command %s failed", interaction.command and interaction.command.qualified_name, exc_info=error)
-            text = "⚠️ Something went wrong handling that command. It has been logged; try again."
+            text = COMMAND_FAILED
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True)
@@ -51,7 +57,7 @@ class ExecutusTree(app_commands.CommandTree["ExecutusBot"]):
 class ExecutusBot(commands.Bot):
     """Slash commands only: no text prefix, nobody pinged by default."""
 
-    def __init__(self, core: Core, **options: Any) -> None:
+    def __init__(self, services: Services, **options: Any) -> None:
         # The bot uses no voice: discord.py's start-up warnings that the voice
         # libraries (PyNaCl, davey) are missing would only alarm operators.
         discord.VoiceClient.warn_nacl = False
@@ -64,12 +70,9 @@ class ExecutusBot(commands.Bot):
             tree_cls=ExecutusTree,
             **options,
         )
-        self.core = core
-        self.runs = core.runs
-        self.runner = ThreadRunner(core.runs, core.store.audit)
-        #: The start-up task that finishes the progress messages of runs cut off earlier.
-        self.announcing: asyncio.Task[None] | None = None
-        core.executor.config.ports.delivery = DiscordDelivery(self, core.runs.upload_limit)
+        self.services = services
+        self.runner = ThreadRunner(services.runs, services.store.audit)
+        self.conversations = ThreadConversations(self, services, self.runner)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(CancelButton)
@@ -80,7 +83,7 @@ class ExecutusBot(commands.Bot):
     async def sync_commands(self) -> None:
         """Global sync takes up to an hour to show up; DISCORD_GUILD_IDS
         syncs to those servers at once (for development)."""
-        guild_ids = self.core.settings.discord_guild_ids
+        guild_ids = self.services.settings.discord_guild_ids
         if not guild_ids:
             synced = await self.tree.sync()
             log.info("synced %d global commands", len(synced))
@@ -93,14 +96,6 @@ class ExecutusBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d server(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
-        if self.announcing is None:  # once per process; on_ready also follows reconnects
-            self.announcing = asyncio.create_task(self._announce_interrupted(), name="announce interrupted runs")
-
-    async def _announce_interrupted(self) -> None:
-        try:
-            await announce_interrupted(self, self.core.store.runs)
-        except Exception:  # best effort: notices not claimed yet stay pending for the next start
-            log.exception("could not report interrupted runs in their threads")
 
     async def on_message(self, message: discord.Message) -> None:
         """Prompts come from cogs' listeners; there are no text commands."""

@@ -1,0 +1,78 @@
+"""The answer of a run, sent into the thread that holds its conversation.
+
+Text is split under 2,000 characters without breaking code blocks; nobody is
+ever pinged (model output can contain ``@everyone`` or role mentions); PostRun
+artifacts are uploaded within the upload size limit and 10 files a message,
+and what does not fit is named in the thread, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import discord
+
+from bot.messages.conversation import EMPTY_ANSWER, too_big_to_attach
+from bot.messages.failures import describe_error
+from bot.splitting import split_message
+from executor import Result
+from executor.tools import Artifact
+
+NO_PINGS = discord.AllowedMentions.none()
+MAX_FILES_PER_MESSAGE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Batches:
+    groups: list[list[Artifact]]
+    too_big: list[Artifact]
+
+
+def pack_artifacts(artifacts: list[Artifact], size_limit: int) -> Batches:
+    """Group artifacts into messages of at most 10 files and ``size_limit``
+    bytes; a single file over the limit cannot be sent and is returned apart."""
+    groups: list[list[Artifact]] = []
+    too_big: list[Artifact] = []
+    current: list[Artifact] = []
+    total = 0
+    for art in artifacts:
+        size = len(art.data)
+        if size > size_limit:
+            too_big.append(art)
+            continue
+        if current and (len(current) == MAX_FILES_PER_MESSAGE or total + size > size_limit):
+            groups.append(current)
+            current, total = [], 0
+        current.append(art)
+        total += size
+    if current:
+        groups.append(current)
+    return Batches(groups, too_big)
+
+
+async def deliver(channel: discord.abc.Messageable, result: Result, upload_limit: int) -> None:
+    """Send ``result`` into ``channel``: the answer (or the partial answer and
+    the error line), then its files within ``upload_limit`` bytes a message.
+    Raises what Discord raises; the caller decides what a failed send means."""
+    if result.err is None:
+        chunks = split_message(result.output) or [EMPTY_ANSWER]
+    else:
+        line = describe_error(result.err, result.run_id)
+        chunks = [*split_message(result.output), line] if result.output else [line]
+    artifacts = result.post_run_result.artifacts if result.post_run_result else []
+    batches = pack_artifacts(artifacts, upload_limit)
+    for chunk in chunks[:-1]:
+        await channel.send(chunk, allowed_mentions=NO_PINGS)
+    first_files = batches.groups[0] if batches.groups else []
+    await channel.send(chunks[-1], files=_files(first_files), allowed_mentions=NO_PINGS)
+    for group in batches.groups[1:]:
+        await channel.send(files=_files(group), allowed_mentions=NO_PINGS)
+    if batches.too_big:
+        await channel.send(
+            too_big_to_attach([(a.name, len(a.data)) for a in batches.too_big], upload_limit), allowed_mentions=NO_PINGS
+        )
+
+
+def _files(artifacts: list[Artifact]) -> list[discord.File]:
+    return [discord.File(io.BytesIO(a.data), filename=a.name) for a in artifacts]

@@ -1,0 +1,81 @@
+"""One run in a Discord thread, from the progress message to the answer.
+
+The runner holds the thread: it posts the progress message, has the run
+service run the agent, sends the answer and its files into the thread with
+the upload limit it was given, and finishes the progress message. The run
+goes down once and its Result comes back once; nothing finds the thread
+again by its id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+import discord
+
+from bot.discord_host.delivery import NO_PINGS, deliver
+from bot.discord_host.progress import ProgressMessage, cancel_view
+from bot.messages.conversation import progress_starting
+from bot.run_service import RunRequest, RunService
+from executor import Result
+
+log = logging.getLogger(__name__)
+
+#: Bound on sending an answer: a hung upload must not hold the thread's turn.
+DELIVERY_TIMEOUT = 120.0
+
+
+class ProgressRecords(Protocol):
+    """Where a run's progress message is recorded with the run (the store's
+    audit), so that a run cut off by a crash can have it finished later."""
+
+    def progress_shown(self, run_id: str, message_id: str) -> AbstractContextManager[None]: ...
+
+
+class ThreadRunner:
+    """Serialises runs per thread (a follow-up sent while a run is going waits
+    its turn instead of being dropped) and drives the progress message."""
+
+    def __init__(self, service: RunService, records: ProgressRecords) -> None:
+        self._service = service
+        self._records = records
+        # Weak: a thread's lock lives only while a run holds or awaits it.
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        #: Runs started here and not yet fully reported (answer and progress
+        #: included), and runs fully reported: for logs and tests.
+        self.in_flight = 0
+        self.completed = 0
+
+    async def run(self, thread: discord.Thread, request: RunRequest, upload_limit: int | None = None) -> Result:
+        """Run ``request`` in ``thread`` and answer there. ``upload_limit``:
+        what the member's interaction allows; else the thread's guild's."""
+        lock = self._locks.get(thread.id)
+        if lock is None:
+            lock = self._locks[thread.id] = asyncio.Lock()
+        self.in_flight += 1
+        try:
+            async with lock:
+                return await self._run(thread, request, upload_limit or thread.guild.filesize_limit)
+        finally:
+            self.in_flight -= 1
+            self.completed += 1
+
+    async def _run(self, thread: discord.Thread, request: RunRequest, upload_limit: int) -> Result:
+        agent_name = request.agent.name or request.agent.id
+        message = await thread.send(
+            progress_starting(agent_name, request.run_id), view=cancel_view(request.run_id), allowed_mentions=NO_PINGS
+        )
+        progress = ProgressMessage(message, request.run_id, agent_name)
+        with self._records.progress_shown(request.run_id, str(message.id)):
+            result = await self._service.run(request, progress.on_step)
+        try:
+            async with asyncio.timeout(DELIVERY_TIMEOUT):
+                await deliver(thread, result, upload_limit)
+        except Exception:  # the run stands, its record has the answer; the progress message still ends
+            log.exception("run %s: could not deliver the answer to thread %s", request.run_id, thread.id)
+        await progress.finish(result)
+        return result

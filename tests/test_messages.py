@@ -1,0 +1,65 @@
+"""The text members read (bot/messages/): one icon for every status a run
+can have, limits and usage worded from the budget vocabulary, and a failed
+run as one short line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.messages.budget import limits_text, spenders_text
+from bot.messages.failures import describe_error
+from bot.messages.runs import STATUS_ICON, run_line
+from bot.store import Limit, Limits, Period, Refusal, RunSummary, Setting, Spender, Spent, StoredStatus
+from bot.store.budget import BudgetRefused
+from executor.errors import BudgetExceeded
+from executor.llm.types import Usage
+from executor.run import RunStatus
+
+
+def summary(status: StoredStatus) -> RunSummary:
+    return RunSummary(
+        run_id="abc123", agent_id="helper", caller_id="7", guild_id="g", channel_id="c", parent_run_id="",
+        tier="fast", model="m", status=status, input="hi", output="", error="",
+        started_at=datetime(2025, 3, 5, tzinfo=UTC), finished_at=None, runtime_seconds=1.5, usage=Usage(3, 4),
+        tool_calls=0, steps=1, ceiling_hit=False,
+    )  # fmt: skip
+
+
+def test_every_run_status_of_the_executor_is_a_stored_status() -> None:
+    assert {s.value for s in RunStatus} <= {s.value for s in StoredStatus}
+
+
+@pytest.mark.parametrize("status", list(StoredStatus))
+def test_every_stored_status_has_its_icon_in_run_lists(status: StoredStatus) -> None:
+    line = run_line(summary(status), show_caller=False)
+    assert line.startswith(f"{STATUS_ICON[status]} `abc123`") and f" {status.value} " in line
+
+
+def test_interrupted_and_rejected_runs_are_told_apart_from_a_bullet() -> None:
+    assert STATUS_ICON[StoredStatus.REJECTED] == "⛔"
+    assert not any(run_line(summary(s), False).startswith("•") for s in StoredStatus)
+
+
+def test_limits_and_spending_are_worded_from_the_vocabulary() -> None:
+    limits = Limits({Limit.RUNS: Setting(5, Period.WEEK), Limit.RUNTIME: Setting(60)})
+    assert limits_text(limits).splitlines() == [
+        "runs: 5 per week",
+        "tokens: unlimited per day",
+        "runtime: 60 s per day",
+        "concurrent: unlimited",
+    ]
+    spent = spenders_text([Spender("9", Spent(runs=2, tokens=1500, runtime_seconds=4.4))], Period.DAY)
+    assert spent.splitlines()[1] == "1. <@9> · 2 runs · 1,500 tokens · 4 s"
+
+
+def test_a_refusal_is_worded_by_the_host_and_recorded_plainly() -> None:
+    refusal = Refusal(Limit.TOKENS, 950, 900, Period.DAY, datetime(2025, 3, 6, tzinfo=UTC))
+    err = BudgetRefused(refusal)
+    assert str(err) == "tokens limit reached: 950 of 900 per day, resets 2025-03-06 00:00 UTC"  # the audit's record
+    assert describe_error(err, "r1") == (
+        "⛔ You have used 950 of 900 tokens this day; resets at 00:00 UTC on Thu 6 Mar. (run `r1`)"
+    )
+    # Another host's Budget may raise the executor's own BudgetExceeded, with its own words.
+    assert describe_error(BudgetExceeded("no runs left"), "r2") == "⛔ no runs left (run `r2`)"

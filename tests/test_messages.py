@@ -63,3 +63,12 @@ def test_a_refusal_is_worded_by_the_host_and_recorded_plainly() -> None:
     )
     # Another host's Budget may raise the executor's own BudgetExceeded, with its own words.
     assert describe_error(BudgetExceeded("no runs left"), "r2") == "⛔ no runs left (run `r2`)"
+
+
+def test_a_loop_guard_says_tool_use_was_stopped_not_the_run() -> None:
+    """After a guard the model still answers without tools (that answer is
+    posted above this line), so the line says what stopped: tool use."""
+    from executor.errors import LoopGuardTripped
+
+    line = describe_error(LoopGuardTripped("same_tool_call_repeats", "x"), "r1")
+    assert "same tool call repeats" in line and "tool use was stopped" in line and line.endswith("(run `r1`)")

@@ -48,7 +48,7 @@ def _error_text(err: BaseException) -> str:
         case CriticKilled():
             return "🛑 The run was stopped because it stopped making progress. Try rephrasing the request."
         case LoopGuardTripped():
-            return f"🔁 The agent got stuck ({err.guard.replace('_', ' ')}) and was stopped. Try rephrasing."
+            return f"🔁 The agent got stuck ({err.guard.replace('_', ' ')}), so its tool use was stopped. Try rephrasing."
         case ModelResolutionError():
             return f"⚙️ No model is available: {err}"
         case ToolboxError():

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     #: This process's identity as the owner of its runs (see bot/store/owners.py);
     #: unset, the store makes one up from host, pid and a random part.
     executor_id: str = ""
+    #: Runs recorded as their own checkpoint, so that a run whose process dies
+    #: resumes when the bot starts again (see bot/store/records.py).
+    runs_durable: bool = True
     agents_dir: Path = Path("agents")
     skills_dir: Path = Path("skills")
     mcp_dir: Path = Path("mcp")

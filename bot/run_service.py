@@ -24,7 +24,7 @@ from bot.messages.conversation import (
     cancelling,
     not_running,
 )
-from executor import BudgetExceeded, Executor, Result, RunnableAgent
+from executor import BudgetExceeded, Executor, Result, RunnableAgent, RunRecord
 from executor.llm import Image, ImageRejectedError, Message, SystemMessage, UserMessage
 from executor.tools import AttachedFile, CancelHandle, Invocation, OnStep, new_run_id
 from executor.tools.builtin import workspace_session_factory
@@ -87,9 +87,11 @@ class RunService:
         self._active: dict[str, ActiveRun] = {}
         self._closing = False
 
-    async def run(self, request: RunRequest, on_step: OnStep | None = None) -> Result:
+    async def run(self, request: RunRequest, on_step: OnStep | None = None, resume: RunRecord | None = None) -> Result:
         """Run to the end and return the Result; the caller delivers it.
-        ``on_step`` sees every step as it happens.
+        ``on_step`` sees every step as it happens. ``resume``: the request is
+        that of a run a gone process started, which goes on from its record
+        (its conversation has not been added to since: the run had not ended).
 
         Raises nothing for a run failure (it is in the Result). A run asked
         for while the bot shuts down ends at once as cancelled.
@@ -116,7 +118,7 @@ class RunService:
                 on_step=on_step,
                 cancel=cancel,
             )
-            result = await self._executor.run(agent, invocation, request.prompt, session_tools)
+            result = await self._executor.run(agent, invocation, request.prompt, session_tools, resume)
         finally:
             self._active.pop(request.run_id, None)
         u = result.usage

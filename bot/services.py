@@ -16,7 +16,7 @@ import httpx
 from bot.agents import LoadedAgents, load_agents
 from bot.config import SEARCH_SETTINGS, Settings
 from bot.run_service import RunService
-from bot.store import Store
+from bot.store import Store, Takeover
 from bot.supervisor import Supervisor
 from executor import Config, Executor, Ports, SummaryCompactor
 from executor.llm import ModelRegistry
@@ -34,6 +34,18 @@ class Services:
     agents: LoadedAgents
     executor: Executor
     runs: RunService
+
+
+def store_of(settings: Settings, takeover: Takeover | None = None) -> Store:
+    """The store the settings name, not yet open. A bot (``takeover`` None)
+    resumes the durable runs of processes that are gone, or interrupts them
+    when RUNS_DURABLE is off; the console passes ``leave``."""
+    return Store(
+        settings.database_url,
+        executor_id=settings.executor_id,
+        durable_runs=settings.runs_durable,
+        takeover=takeover or ("resume" if settings.runs_durable else "interrupt"),
+    )
 
 
 def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) -> Services:

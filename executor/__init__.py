@@ -17,6 +17,8 @@ Layout:
 - ``ports``: the Protocols the host implements (Budget, Audit/RunRecorder,
   Palette, Delivery, Escalator) and the records they receive; ``tracing``:
   the Tracer port (spans around a run, its model and tool calls);
+- ``record``: RunRecord, what a run recorded, which a run resumed after
+  its process died replays;
 - ``loop``: the agent loop; ``hooks``: what the executor does at each of its
   points (progress, critic clock, audit steps); ``critic``, ``compact``,
   ``delegation``, ``state``, ``tasks``, ``errors``;
@@ -53,11 +55,13 @@ from executor.ports import (
     Spend,
     Target,
 )
+from executor.record import NO_CONTEXT, CompactionEdit, RecordedStep, RunRecord, StepContext
 from executor.result import Result, RunStatus
 from executor.run import Executor
 from executor.tracing import NO_TRACING, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
 
 __all__ = [
+    "NO_CONTEXT",
     "NO_TRACING",
     "Audit",
     "Budget",
@@ -65,6 +69,7 @@ __all__ = [
     "Compactor",
     "Config",
     "CriticDecision",
+    "CompactionEdit",
     "CriticKilled",
     "CriticReport",
     "Defaults",
@@ -79,9 +84,11 @@ __all__ = [
     "NoTracing",
     "Palette",
     "Ports",
+    "RecordedStep",
     "Result",
     "RunCancelled",
     "RunInfo",
+    "RunRecord",
     "RunRecorder",
     "RunSpan",
     "RunStats",
@@ -89,6 +96,7 @@ __all__ = [
     "RunTimeout",
     "RunnableAgent",
     "Spend",
+    "StepContext",
     "SummaryCompactor",
     "Target",
     "ToolCallSpan",

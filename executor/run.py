@@ -36,6 +36,7 @@ from executor.hooks import RunHooks
 from executor.llm.model import Model
 from executor.loop import AgentLoop, LoopLimits, SteerMailbox
 from executor.ports import RunInfo, RunRecorder, RunStats, Spend, Target
+from executor.record import RunRecord
 from executor.result import Result, RunStatus
 from executor.state import RunState
 from executor.tasks import caller_cancelled, isolated, stop
@@ -70,6 +71,7 @@ class Executor:
         invocation: Invocation,
         user_input: str,
         session_tools: SessionToolFactory | None = None,
+        resume: RunRecord | None = None,
     ) -> Result:
         """Run ``agent`` and return its Result.
 
@@ -88,8 +90,16 @@ class Executor:
 
         ``session_tools`` mints this run's own tools (and its PostRun and
         Cleanup hooks); a delegated sub-run gets none.
+
+        ``resume``: this run (``invocation.run_id``) was started by a process
+        that died, and goes on here from its record (executor/record.py): no
+        budget check (its reservation stands), its audit rows are added to
+        (``Audit.resume_run``), recorded model responses and tool results are
+        replayed rather than made again, and its time limit and runtime count
+        the time it had already used. ``invocation`` and ``user_input`` must
+        be the run's own, with the history it started with.
         """
-        run = _Run(self, agent, invocation, user_input, session_tools)
+        run = _Run(self, agent, invocation, user_input, session_tools, resume)
         return await run.execute()
 
     def tier_of(self, agent: RunnableAgent) -> str:
@@ -123,6 +133,7 @@ class _Run:
         invocation: Invocation,
         user_input: str,
         session_tools: SessionToolFactory | None,
+        resume: RunRecord | None = None,
     ) -> None:
         cfg = executor.config
         d = cfg.defaults
@@ -131,9 +142,13 @@ class _Run:
         self.agent = agent
         self.input = user_input
         self.session_tools = session_tools
-        #: When run() was called: the run's reported (and charged) runtime. Its
-        #: time limit counts from later, see _drive.
-        self.started = time.monotonic()
+        self.resume = resume
+        #: Run time a resumed run had used before its process died.
+        self.used = resume.elapsed if resume is not None else 0.0
+        #: When run() was called (less the time used before a restart): the
+        #: run's reported (and charged) runtime. Its time limit counts from
+        #: later, see _drive.
+        self.started = time.monotonic() - self.used
         self.tier = executor.tier_of(agent)
         self.max_iter = agent.max_iterations if agent.max_iterations > 0 else d.max_iterations
         self.max_runtime = agent.max_runtime if agent.max_runtime > 0 else d.max_runtime
@@ -145,7 +160,7 @@ class _Run:
             soft_timeout=d.critic_soft_timeout,
             run_id=invocation.run_id,
             agent_id=agent.id,
-            ceiling=self.max_iter,
+            ceiling=max(self.max_iter, resume.ceiling if resume is not None else 0),
             log_event=self._log_event,
             on_activity=invocation.on_activity,
         )
@@ -170,7 +185,8 @@ class _Run:
     async def execute(self) -> Result:
         budget = self.cfg.ports.budget
         # Budget gate (pre-run): a rejected run makes no model call and has nothing to commit.
-        if budget is not None:
+        # A resumed run was admitted before; its reservation stands.
+        if budget is not None and self.resume is None:
             try:
                 await budget.check(self.inv, self.agent.id)
             except asyncio.CancelledError:
@@ -227,7 +243,10 @@ class _Run:
         model = self._resolve_model()
         audit = self.cfg.ports.audit
         if audit is not None:
-            self.rec = await audit.start_run(self._run_info(model.name))
+            if self.resume is not None:
+                self.rec = await audit.resume_run(self.inv.run_id)
+            else:
+                self.rec = await audit.start_run(self._run_info(model.name))
         toolbox = self._toolbox()
         d = self.cfg.defaults
         hooks = RunHooks(
@@ -243,7 +262,9 @@ class _Run:
         compactor = self.cfg.compactor
         compaction = Compaction(compactor, threshold) if compactor is not None and threshold > 0 else None
         limits = LoopLimits(d.max_consecutive_tool_errors, d.max_same_tool_call_repeats)
-        self.loop = AgentLoop(model, toolbox, self.executor.system_prompt(self.agent), limits, hooks, compaction)
+        self.loop = AgentLoop(
+            model, toolbox, self.executor.system_prompt(self.agent), limits, hooks, compaction, self.resume
+        )
         self.res.status, self.res.err = await self._drive(self.loop)
 
     def _toolbox(self) -> Toolbox:
@@ -282,16 +303,19 @@ class _Run:
 
         max_runtime counts from here, when the run starts working: neither time
         queued before run() nor the budget check, model resolution and toolbox
-        build before this eat the run's time (the seed's V10 lesson).
+        build before this eat the run's time (the seed's V10 lesson). A
+        resumed run has only what its earlier process left of it.
         """
-        self.state.started = time.monotonic()
+        self.state.started = time.monotonic() - self.used
         loop_task = asyncio.ensure_future(loop.run(self.input, self.inv.history, self.inv.input_images))
         cancel_task = asyncio.ensure_future(self.inv.cancel.wait())
         kill_task = asyncio.ensure_future(self.critic.killed.wait())
         watch_task = asyncio.ensure_future(self.critic.watch())
         try:
             done, _ = await asyncio.wait(
-                {loop_task, cancel_task, kill_task}, timeout=self.max_runtime, return_when=asyncio.FIRST_COMPLETED
+                {loop_task, cancel_task, kill_task},
+                timeout=max(0.0, self.max_runtime - self.used),
+                return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
             for t in (cancel_task, kill_task, watch_task):

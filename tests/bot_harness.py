@@ -18,7 +18,7 @@ from bot.config import load_settings
 from bot.discord_host.api import point_discord_at
 from bot.discord_host.client import ExecutusBot
 from bot.http import http_client
-from bot.services import Services, build_services
+from bot.services import Services, build_services, store_of
 from bot.store import Store
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.discord_model import Channel, Message
@@ -82,7 +82,7 @@ async def bot_on(
         model_max_retries=0,
         **settings,
     )
-    async with http_client() as http, Store(config.database_url, executor_id=config.executor_id) as store:
+    async with http_client() as http, store_of(config) as store:
         await point_discord_at(config.discord_api_base, http)
         services = build_services(config, http, store)
         bot = ExecutusBot(services)

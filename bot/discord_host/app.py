@@ -27,8 +27,7 @@ from bot.http import http_client
 from bot.metrics import Metrics, rate_limit_trace
 from bot.metrics_server import MetricsServerError, serving
 from bot.run_service import RunService
-from bot.services import build_services
-from bot.store import Store
+from bot.services import build_services, store_of
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ async def run_bot(settings: Settings) -> int:
     if not token:
         print(MISSING_TOKEN, file=sys.stderr)
         return 2
-    async with http_client() as http, Store(settings.database_url, executor_id=settings.executor_id) as store:
+    async with http_client() as http, store_of(settings) as store:
         try:
             await point_discord_at(settings.discord_api_base, http)
         except DiscordAPIError as exc:

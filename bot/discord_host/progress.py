@@ -71,8 +71,11 @@ def cancel_view(run_id: str) -> discord.ui.View:
 class ProgressMessage:
     """Owns one progress message; ``on_step`` is the run's StepEvent observer."""
 
-    def __init__(self, message: discord.Message, run_id: str, agent_name: str) -> None:
+    def __init__(
+        self, message: discord.Message | discord.PartialMessage, run_id: str, agent_name: str, resumed: bool = False
+    ) -> None:
         self._message = message
+        self._resumed = resumed
         self._run_id = run_id
         self._agent = agent_name
         self._step = 0
@@ -101,7 +104,9 @@ class ProgressMessage:
 
     def render(self) -> str:
         seconds = time.monotonic() - self._started
-        return progress_working(self._agent, self._step, self._max_steps, self._running, self._done, self._run_id, seconds)
+        return progress_working(
+            self._agent, self._step, self._max_steps, self._running, self._done, self._run_id, seconds, self._resumed
+        )
 
     async def _flush(self) -> None:
         while self._dirty:

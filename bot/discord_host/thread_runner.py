@@ -5,13 +5,18 @@ service run the agent, sends the answer and its files into the thread with
 the upload limit it was given, and finishes the progress message. The run
 goes down once and its Result comes back once; nothing finds the thread
 again by its id.
+
+A run a gone process started (durable runs, see bot/store/records.py) is
+resumed here too, in its thread, on its progress message, which says so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
+from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -19,9 +24,10 @@ import discord
 
 from bot.discord_host.delivery import NO_PINGS, deliver
 from bot.discord_host.progress import ProgressMessage, cancel_view
-from bot.messages.conversation import progress_starting
+from bot.messages.conversation import progress_resumed, progress_starting
 from bot.run_service import RunRequest, RunService
-from executor import Result
+from bot.store import ResumeRequest
+from executor import Result, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +39,9 @@ class ProgressRecords(Protocol):
     """Where a run's progress message is recorded with the run (the store's
     audit), so that a run cut off by a crash can have it finished later."""
 
-    def progress_shown(self, run_id: str, message_id: str) -> AbstractContextManager[None]: ...
+    def progress_shown(
+        self, run_id: str, message_id: str, resume: ResumeRequest | None = None
+    ) -> AbstractContextManager[None]: ...
 
 
 class ThreadRunner:
@@ -53,29 +61,67 @@ class ThreadRunner:
     async def run(self, thread: discord.Thread, request: RunRequest, upload_limit: int | None = None) -> Result:
         """Run ``request`` in ``thread`` and answer there. ``upload_limit``:
         what the member's interaction allows; else the thread's guild's."""
+        async with self._turn(thread):
+            agent_name = request.agent.name or request.agent.id
+            message = await thread.send(
+                progress_starting(agent_name, request.run_id), view=cancel_view(request.run_id), allowed_mentions=NO_PINGS
+            )
+            progress = ProgressMessage(message, request.run_id, agent_name)
+            with self._records.progress_shown(request.run_id, str(message.id), resume_request(request)):
+                result = await self._service.run(request, progress.on_step)
+            return await self._answer(thread, progress, result, upload_limit or thread.guild.filesize_limit)
+
+    async def resume(self, thread: discord.Thread, request: RunRequest, progress_message_id: int, record: RunRecord) -> Result:
+        """Resume ``request``'s run, which a gone process started, from
+        ``record``, and answer in ``thread``; its progress message says it
+        resumed after a restart. Takes the thread's turn before its first
+        await, so a follow-up caught up after it waits for it."""
+        async with self._turn(thread):
+            agent_name = request.agent.name or request.agent.id
+            message = thread.get_partial_message(progress_message_id)
+            progress = ProgressMessage(message, request.run_id, agent_name, resumed=True)
+            try:
+                await message.edit(content=progress_resumed(agent_name, request.run_id), allowed_mentions=NO_PINGS)
+            except discord.HTTPException as exc:  # the message is gone: the run still answers
+                log.warning("run %s: could not mark its progress message resumed: %s", request.run_id, exc)
+            result = await self._service.run(request, progress.on_step, resume=record)
+            return await self._answer(thread, progress, result, thread.guild.filesize_limit)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, thread: discord.Thread) -> AsyncIterator[None]:
+        """The thread's turn: one run at a time in a thread, in order of arrival."""
         lock = self._locks.get(thread.id)
         if lock is None:
             lock = self._locks[thread.id] = asyncio.Lock()
         self.in_flight += 1
         try:
             async with lock:
-                return await self._run(thread, request, upload_limit or thread.guild.filesize_limit)
+                yield
         finally:
             self.in_flight -= 1
             self.completed += 1
 
-    async def _run(self, thread: discord.Thread, request: RunRequest, upload_limit: int) -> Result:
-        agent_name = request.agent.name or request.agent.id
-        message = await thread.send(
-            progress_starting(agent_name, request.run_id), view=cancel_view(request.run_id), allowed_mentions=NO_PINGS
-        )
-        progress = ProgressMessage(message, request.run_id, agent_name)
-        with self._records.progress_shown(request.run_id, str(message.id)):
-            result = await self._service.run(request, progress.on_step)
+    async def _answer(
+        self, thread: discord.Thread, progress: ProgressMessage, result: Result, upload_limit: int
+    ) -> Result:
         try:
             async with asyncio.timeout(DELIVERY_TIMEOUT):
                 await deliver(thread, result, upload_limit)
         except Exception:  # the run stands, its record has the answer; the progress message still ends
-            log.exception("run %s: could not deliver the answer to thread %s", request.run_id, thread.id)
+            log.exception("run %s: could not deliver the answer to thread %s", result.run_id, thread.id)
         await progress.finish(result)
         return result
+
+
+def resume_request(request: RunRequest) -> ResumeRequest:
+    """What to ask again to resume ``request``'s run in another process."""
+    return ResumeRequest(
+        agent_id=request.agent.id,
+        caller_id=request.caller_id,
+        guild_id=request.guild_id,
+        thread_id=request.thread_id,
+        prompt=request.prompt,
+        images=tuple(request.images),
+        attachments=request.attachments,
+        session_tools=request.session_tools,
+    )

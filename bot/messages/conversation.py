@@ -130,11 +130,27 @@ def progress_starting(agent_name: str, run_id: str) -> str:
     return f"⚙️ **{agent_name}** is starting…\n{_run_footer(run_id)}"
 
 
+#: Said on the progress message of a run resumed after its process died.
+RESUMED = "resumed after a restart"
+
+
+def progress_resumed(agent_name: str, run_id: str) -> str:
+    return f"⚙️ **{agent_name}** {RESUMED}…\n{_run_footer(run_id)}"
+
+
 def progress_working(
-    agent_name: str, step: int, max_steps: int, running: Iterable[str], done: Sequence[str], run_id: str, seconds: float
+    agent_name: str,
+    step: int,
+    max_steps: int,
+    running: Iterable[str],
+    done: Sequence[str],
+    run_id: str,
+    seconds: float,
+    resumed: bool = False,
 ) -> str:
-    """``running``: tools going now; ``done``: finished ones as ``tool_done`` made them, newest last."""
-    lines = [f"⚙️ **{agent_name}** is working · step {step} of {max_steps}"]
+    """``running``: tools going now; ``done``: finished ones as ``tool_done`` made them, newest last.
+    ``resumed``: the run was resumed after a restart."""
+    lines = [f"⚙️ **{agent_name}** is working · step {step} of {max_steps}" + (f" · {RESUMED}" if resumed else "")]
     tools = [f"`{t}`" for t in running]
     if tools:
         lines.append("running " + ", ".join(tools))

@@ -21,7 +21,8 @@ from bot.store.errors import StoreOpenError
 from bot.store.migrations import SchemaTooNewError
 from bot.store.owners import check_executor_id, new_executor_id
 from bot.store.periods import Period
-from bot.store.recovery import Recovery
+from bot.store.records import ResumableRun, ResumeRequest
+from bot.store.recovery import Recovery, Takeover
 from bot.store.runs import (
     EventRecord,
     InterruptedRun,
@@ -57,6 +58,8 @@ __all__ = [
     "PeriodUsage",
     "Recovery",
     "Refusal",
+    "ResumableRun",
+    "ResumeRequest",
     "RunDetail",
     "RunSummary",
     "Runs",
@@ -72,6 +75,7 @@ __all__ = [
     "StoreOpenError",
     "StoreRecorder",
     "StoredStatus",
+    "Takeover",
     "ToolCallRecord",
     "check_executor_id",
     "database_path",

@@ -17,7 +17,7 @@ from bot.store.mcp_pins import StorePins
 from bot.store.migrations import apply_migrations
 from bot.store.opening import open_errors, postgres_errors, prepare_location
 from bot.store.owners import OwnerLocks, Owners, check_executor_id, new_executor_id
-from bot.store.recovery import Recovery, recover
+from bot.store.recovery import Recovery, Takeover, recover
 from bot.store.runs import Runs
 from bot.store.sqlite import SQLiteDatabase
 from bot.store.threads import AgentThreads
@@ -65,6 +65,8 @@ class Store:
         clock: Clock = utc_now,
         executor_id: str | None = None,
         lease_seconds: float | None = None,
+        durable_runs: bool = True,
+        takeover: Takeover = "interrupt",
     ) -> None:
         self.url = database_url
         self.backend = backend(database_url)
@@ -77,6 +79,10 @@ class Store:
         self.clock = clock
         #: This process's identity as the owner of its runs.
         self.executor_id = check_executor_id(executor_id) if executor_id else new_executor_id()
+        #: Runs recorded as their checkpoint (RUNS_DURABLE), and what this
+        #: process does with the resumable runs of gone ones (recovery.py).
+        self.durable_runs = durable_runs
+        self.takeover = takeover
         #: Migrations this open applied, and what it recovered from dead processes.
         self.applied_migrations: list[int] = []
         self.recovery = Recovery(0, 0)
@@ -91,8 +97,17 @@ class Store:
         clock: Clock = utc_now,
         executor_id: str | None = None,
         lease_seconds: float | None = None,
+        durable_runs: bool = True,
+        takeover: Takeover = "interrupt",
     ) -> Store:
-        store = cls(database_url, clock=clock, executor_id=executor_id, lease_seconds=lease_seconds)
+        store = cls(
+            database_url,
+            clock=clock,
+            executor_id=executor_id,
+            lease_seconds=lease_seconds,
+            durable_runs=durable_runs,
+            takeover=takeover,
+        )
         await store._start()
         return store
 
@@ -149,28 +164,35 @@ class Store:
                     writer_db, serial, reader, owner = await _open_sqlite(stack, self.url, self.path, self.executor_id)
                     self.applied_migrations = await apply_migrations(writer_db)
                     await _hold(stack, owner)
-                    self.recovery = await recover(writer_db, self.clock(), owner)
+                    self.recovery = await recover(writer_db, self.clock(), owner, self.takeover)
             else:
                 with postgres_errors(self.url):
                     writer_db = serial = reader = await _open_postgres(stack, self.url)
                     self.applied_migrations = await apply_migrations(writer_db)
                     owner = _leases(writer_db, self.executor_id, self.lease_seconds)
                     await _hold(stack, owner)
-                    self.recovery = await recover(writer_db, self.clock(), owner)
+                    self.recovery = await recover(writer_db, self.clock(), owner, self.takeover)
             writer = Writer(writer_db)
             writer.start()
             stack.push_async_callback(writer.close)  # runs first on close: drains before the connections go
             self._parts = _Parts(
-                audit=StoreAudit(writer, self.clock, self.executor_id),
+                audit=StoreAudit(writer, self.clock, self.executor_id, self.durable_runs),
                 budget=StoreBudget(serial, self.clock, self.executor_id),
                 conversations=Conversations(writer, reader, self.clock),
                 threads=AgentThreads(writer, reader, serial, self.clock),
-                runs=Runs(reader, serial),
+                runs=Runs(reader, serial, self.clock),
                 mcp_pins=StorePins(writer, reader, self.clock),
             )
             self._resources = stack.pop_all()
         if self.applied_migrations:
             log.info("store %s: applied migrations %s", self.shown, self.applied_migrations)
+        if self.recovery.resumed:
+            log.warning(
+                "store %s: took over %d run(s) of %s, a process that is gone, to resume them",
+                self.shown,
+                len(self.recovery.resumed),
+                ", ".join(sorted(self.recovery.owners)) or "?",
+            )
         if self.recovery.interrupted_runs or self.recovery.released_reservations:
             log.warning(
                 "store %s: marked %d runs interrupted and released %d budget reservations left by %s,"

@@ -9,6 +9,7 @@ through the same executor, tools, store and budgets.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -18,7 +19,7 @@ from bot.config import SEARCH_SETTINGS, Settings
 from bot.run_service import RunService
 from bot.store import Store, Takeover
 from bot.supervisor import Supervisor
-from executor import Config, Executor, Ports, SummaryCompactor
+from executor import NO_TRACING, Config, Executor, Ports, SummaryCompactor, Tracer
 from executor.llm import ModelRegistry
 from executor.tools import Registry, Visibility
 from executor.tools.builtin import WEB_SEARCH, builtin_tools
@@ -36,20 +37,27 @@ class Services:
     runs: RunService
 
 
-def store_of(settings: Settings, takeover: Takeover | None = None) -> Store:
+def store_of(
+    settings: Settings, takeover: Takeover | None = None, on_commit: Callable[[float], None] | None = None
+) -> Store:
     """The store the settings name, not yet open. A bot (``takeover`` None)
     resumes the durable runs of processes that are gone, or interrupts them
-    when RUNS_DURABLE is off; the console passes ``leave``."""
+    when RUNS_DURABLE is off; the console passes ``leave``. ``on_commit``:
+    see Store."""
     return Store(
         settings.database_url,
         executor_id=settings.executor_id,
         durable_runs=settings.runs_durable,
         takeover=takeover or ("resume" if settings.runs_durable else "interrupt"),
+        on_commit=on_commit,
     )
 
 
-def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) -> Services:
+def build_services(
+    settings: Settings, http: httpx.AsyncClient, store: Store, tracer: Tracer = NO_TRACING
+) -> Services:
     """Wire models, tools, agents and the executor around an open store.
+    ``tracer`` sees every run, model call and tool call (the bot's RunObserver).
 
     Problems in agent files are logged, one line each; the good agents load.
     Agents naming web_search while no search backend is set load without it,
@@ -79,7 +87,9 @@ def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) ->
         Config(
             registry=registry,
             models=models,
-            ports=Ports(budget=store.budget, audit=store.audit, palette=agents, escalator=Supervisor()),
+            ports=Ports(
+                budget=store.budget, audit=store.audit, palette=agents, escalator=Supervisor(), tracer=tracer
+            ),
             compactor=SummaryCompactor(),
             context_tokens=models.context_tokens,
             system_header=settings.system_header,

@@ -58,11 +58,12 @@ from executor.ports import (
 from executor.record import NO_CONTEXT, CompactionEdit, RecordedStep, RunRecord, StepContext
 from executor.result import Result, RunStatus
 from executor.run import Executor
-from executor.tracing import NO_TRACING, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
+from executor.tracing import NO_TRACING, REJECTED, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
 
 __all__ = [
     "NO_CONTEXT",
     "NO_TRACING",
+    "REJECTED",
     "Audit",
     "Budget",
     "BudgetExceeded",

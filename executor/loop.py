@@ -31,6 +31,7 @@ from executor.llm.types import (
 from executor.record import CompactionEdit, RecordedStep, RunRecord
 from executor.tools.base import ToolResult
 from executor.tools.registry import Toolbox
+from executor.tracing import NO_TRACING, Tracer
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +126,11 @@ class AgentLoop:
         limits: LoopLimits,
         hooks: LoopHooks,
         compaction: Compaction | None = None,
+        tracer: Tracer = NO_TRACING,
         replay: RunRecord | None = None,
     ) -> None:
         self.model = model
+        self.tracer = tracer
         self._replay = replay or RunRecord()
         self.toolbox = toolbox
         self.limits = limits
@@ -237,8 +240,13 @@ class AgentLoop:
         async def one(call: ToolCall) -> ToolResult:
             await self.hooks.tool_started(index, call)
             recorded = self._replay.results.get((index, call.id))
-            result = recorded if recorded is not None else await self.toolbox.call(call)
-            await self.hooks.tool_finished(index, call, result, replayed=recorded is not None)
+            if recorded is not None:  # it ran before the restart: its result is replayed
+                await self.hooks.tool_finished(index, call, recorded, replayed=True)
+                return recorded
+            with self.tracer.execute_tool(tool=call.name, call_id=call.id) as span:
+                result = await self.toolbox.call(call)
+                span.record(not result.is_error)
+            await self.hooks.tool_finished(index, call, result)
             return result
 
         results = list(await asyncio.gather(*(one(c) for c in calls)))

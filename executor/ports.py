@@ -16,6 +16,7 @@ from executor.record import NO_CONTEXT, StepContext
 from executor.result import Result
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
+from executor.tracing import NO_TRACING, Tracer
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,3 +168,6 @@ class Ports:
     palette: Palette | None = None
     delivery: Delivery | None = None
     escalator: Escalator | None = None
+    #: Spans around runs, model calls and tool calls; the host's metrics
+    #: observer and OpenTelemetry both come in through it.
+    tracer: Tracer = NO_TRACING

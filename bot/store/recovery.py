@@ -46,6 +46,8 @@ class Recovery:
     owners: frozenset[str] = frozenset()
     #: Runs this process took over to resume, oldest first.
     resumed: tuple[str, ...] = ()
+    #: The agent of each run marked interrupted (one entry a run), for the run counters.
+    interrupted_agents: tuple[str, ...] = ()
 
 
 async def recover(db: Database, now: datetime, owners: Owners, takeover: Takeover = "interrupt") -> Recovery:
@@ -72,19 +74,25 @@ async def _recover(tx: Tx, now: datetime, owners: Owners, takeover: Takeover) ->
         if takeover == "resume":
             await _own(tx, kept, owners.owner_id)
         spare, spared = _except(kept)
-        interrupted, released = await interrupt(tx, f"{{t}}owner_id IN {_marks(ids)}{spare}", (*ids, *spared), now)
-    return Recovery(interrupted, released, gone, tuple(kept) if takeover == "resume" else ())
+        agents, released = await interrupt(tx, f"{{t}}owner_id IN {_marks(ids)}{spare}", (*ids, *spared), now)
+    return Recovery(len(agents), released, gone, tuple(kept) if takeover == "resume" else (), agents)
 
 
-async def interrupt(tx: Tx, condition: str, params: Sequence[object], now: datetime) -> tuple[int, int]:
+async def interrupt(
+    tx: Tx, condition: str, params: Sequence[object], now: datetime
+) -> tuple[tuple[str, ...], int]:
     """Mark the ``running`` runs that meet ``condition`` ``interrupted``, with
     the steps, tool calls, tokens and runtime their rows show, and move the
     reservations that meet it to the ledger, charged with what their run
-    recorded; how many of each. ``condition`` reads columns that both
+    recorded. Returns the agent of each run interrupted, and how many
+    reservations were released. ``condition`` reads columns that both
     ``runs`` and ``budget_reservations`` have, each prefixed with ``{t}``."""
     stamp = to_db(now)
     runtime = tx.dialect.seconds_between("MAX(s.created_at)", "runs.started_at")
-    interrupted = await tx.execute(
+    agents = await tx.fetchall(
+        f"SELECT agent_id FROM runs WHERE status = ? AND {condition.format(t='')}", (StoredStatus.RUNNING, *params)
+    )
+    await tx.execute(
         f"""
         UPDATE runs SET
             status = ?,
@@ -118,7 +126,7 @@ async def interrupt(tx: Tx, condition: str, params: Sequence[object], now: datet
         (StoredStatus.INTERRUPTED, stamp, *params),
     )
     released = await tx.execute(f"DELETE FROM budget_reservations WHERE {condition.format(t='')}", params)
-    return interrupted, released
+    return tuple(row[0] for row in agents), released
 
 
 async def _resumable(tx: Tx, owner_ids: Sequence[str]) -> list[str]:

@@ -113,8 +113,8 @@ class Runs:
         ``interrupted``, its reservation charged with what it recorded, its
         thread owed a notice. False when it was not running."""
         now = self._clock()
-        changed, _ = await self._serial.transact(lambda tx: interrupt(tx, "{t}run_id = ?", (run_id,), now), write=True)
-        return changed == 1
+        agents, _ = await self._serial.transact(lambda tx: interrupt(tx, "{t}run_id = ?", (run_id,), now), write=True)
+        return len(agents) == 1
 
     async def notices_pending(self) -> list[InterruptedRun]:
         """Interrupted runs whose thread has not been told yet (see recovery.py)."""

@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.store import DEFAULT_DATABASE_URL
+from bot.store.leases import LEASE_SECONDS
 from bot.store.owners import check_executor_id
 from executor.llm import (
     DEFAULT_ANTHROPIC_BASE_URL,
@@ -81,6 +82,9 @@ class Settings(BaseSettings):
     #: Runs recorded as their own checkpoint, so that a run whose process dies
     #: resumes when the bot starts again (see bot/store/records.py).
     runs_durable: bool = True
+    #: PostgreSQL: how long this process's lease lasts unrenewed, so how soon
+    #: after it dies another process (or it, restarted) takes over its runs.
+    lease_seconds: float = Field(LEASE_SECONDS, gt=1)
     agents_dir: Path = Path("agents")
     skills_dir: Path = Path("skills")
     mcp_dir: Path = Path("mcp")

@@ -49,6 +49,7 @@ def store_of(
         executor_id=settings.executor_id,
         durable_runs=settings.runs_durable,
         takeover=takeover or ("resume" if settings.runs_durable else "interrupt"),
+        lease_seconds=settings.lease_seconds,
         on_commit=on_commit,
     )
 

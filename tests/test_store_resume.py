@@ -6,6 +6,7 @@ as the opening process says."""
 from __future__ import annotations
 
 from bot.store import ResumeRequest, Store, StoredStatus
+from bot.store.recovery import MAX_RESUMES
 from executor import CompactionEdit, StepContext
 from executor.llm import AssistantMessage, Image, ToolCall, ToolResultMessage, Usage, UserMessage
 from executor.tools import AttachedFile, Invocation, ToolResult
@@ -114,3 +115,13 @@ def test_the_transcript_messages_of_a_step_keep_tool_results() -> None:
     )
     assert (edit.head, edit.tail, edit.inserted) == (1, 1, (UserMessage("sum"),))
     assert edit.apply(before) == [before[0], UserMessage("sum"), before[2]]
+
+
+async def test_a_run_that_keeps_killing_its_process_is_interrupted_at_last(database: DatabaseUnderTest) -> None:
+    await start_durable_run(database)
+    for attempt in range(MAX_RESUMES):
+        async with Store(database.url, executor_id=f"bot{attempt}", takeover="resume") as store:
+            assert store.recovery.resumed == ("r1",)
+            await store.audit.resume_run("r1")  # ... and the process dies again
+    async with Store(database.url, executor_id="last", takeover="resume") as store:
+        assert store.recovery.resumed == () and store.recovery.interrupted_runs == 1

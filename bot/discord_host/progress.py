@@ -128,7 +128,7 @@ class ProgressMessage:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         try:
-            await self._message.edit(content=progress_finished(self._agent, result), view=None, allowed_mentions=NO_PINGS)
+            await self._message.edit(content=progress_finished(self._agent, result, self._resumed), view=None, allowed_mentions=NO_PINGS)
         except discord.HTTPException as exc:
             log.warning("run %s: final progress edit failed: %s", self._run_id, exc)
 

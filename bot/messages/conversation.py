@@ -164,7 +164,8 @@ def tool_done(tool: str, failed: bool) -> str:
     return ("❌ " if failed else "✔️ ") + tool
 
 
-def progress_finished(agent_name: str, result: Result) -> str:
+def progress_finished(agent_name: str, result: Result, resumed: bool = False) -> str:
+    """``resumed``: the run was resumed after a restart (its runtime counts both parts)."""
     u = result.usage
     parts = [
         f"{STATUS_ICON[StoredStatus(result.status)]} **{agent_name}** {result.status.value}",
@@ -174,6 +175,8 @@ def progress_finished(agent_name: str, result: Result) -> str:
     ]
     if result.ceiling_hit:
         parts.append("step limit reached")
+    if resumed:
+        parts.append(RESUMED)
     return " · ".join(parts) + "\n" + _run_footer(result.run_id)
 
 

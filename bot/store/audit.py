@@ -195,8 +195,10 @@ class StoreAudit:
         return StoreRecorder(info.run_id, self._writer, self._clock, self.durable)
 
     async def resume_run(self, run_id: str) -> StoreRecorder:
-        """The recorder of a run this process took over (``Store.recovery.resumed``)."""
-        await self._writer.submit(_event(run_id, RUN_RESUMED_EVENT, {"owner_id": self._owner_id}, self._clock))
+        """The recorder of a run this process took over (``Store.recovery.resumed``).
+        The ``run_resumed`` event is committed first: recovery counts them
+        (a run that keeps killing its process is not resumed for ever)."""
+        await self._writer.write(_event(run_id, RUN_RESUMED_EVENT, {"owner_id": self._owner_id}, self._clock))
         return StoreRecorder(run_id, self._writer, self._clock, self.durable)
 
     async def record_rejection(self, info: RunInfo, reason: str) -> None:

@@ -30,10 +30,14 @@ from typing import Literal
 
 from bot.store.clock import to_db
 from bot.store.database import Database, Tx
+from bot.store.audit import RUN_RESUMED_EVENT
 from bot.store.owners import Owners
 from bot.store.statuses import StoredStatus
 
 INTERRUPTED_ERROR = "the bot stopped before this run finished"
+#: A run resumed this many times whose process died again each time is
+#: interrupted instead: it may be what kills its process.
+MAX_RESUMES = 3
 
 Takeover = Literal["resume", "leave", "interrupt"]
 
@@ -133,8 +137,10 @@ async def _resumable(tx: Tx, owner_ids: Sequence[str]) -> list[str]:
     """The resumable runs of ``owner_ids``, oldest first."""
     rows = await tx.fetchall(
         f"SELECT run_id FROM runs WHERE status = ? AND owner_id IN {_marks(owner_ids)}"
-        " AND resume != '' AND parent_run_id = '' ORDER BY started_at",
-        (StoredStatus.RUNNING, *owner_ids),
+        " AND resume != '' AND parent_run_id = ''"
+        " AND (SELECT COUNT(*) FROM events e WHERE e.run_id = runs.run_id AND e.kind = ?) < ?"
+        " ORDER BY started_at",
+        (StoredStatus.RUNNING, *owner_ids, RUN_RESUMED_EVENT, MAX_RESUMES),
     )
     return [row[0] for row in rows]
 

@@ -70,13 +70,13 @@ async def bot_on(
     stop the bot and start it again on the same world and database).
     ``settings`` override the defaults below (``openai_base_url`` included)."""
     settings.setdefault("openai_base_url", model.base_url)
+    settings.setdefault("agents_dir", ROOT / "agents")
+    settings.setdefault("skills_dir", ROOT / "skills")
     config = load_settings(
         discord_token=emu.token,
         discord_api_base=emu.api_base,
         discord_guild_ids=str(emu.guild.id),
         database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        agents_dir=ROOT / "agents",
-        skills_dir=ROOT / "skills",
         openai_api_key="sk-test-secret-key",
         model_tiers="fast=openai/fake-fast,smart=openai/fake-smart",
         model_max_retries=0,

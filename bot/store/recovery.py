@@ -27,6 +27,8 @@ class Recovery:
     released_reservations: int
     #: The owners whose runs or reservations were taken over.
     owners: frozenset[str] = frozenset()
+    #: The agent of each run marked interrupted (one entry a run), for the run counters.
+    interrupted_agents: tuple[str, ...] = ()
 
 
 async def recover(db: Database, now: datetime, owners: Owners) -> Recovery:
@@ -51,6 +53,9 @@ async def _recover(tx: Tx, now: datetime, owners: Owners) -> Recovery:
         among = f"({', '.join('?' * len(ids))})"
         stamp = to_db(now)
         runtime = tx.dialect.seconds_between("MAX(s.created_at)", "runs.started_at")
+        agents = await tx.fetchall(
+            f"SELECT agent_id FROM runs WHERE status = ? AND owner_id IN {among}", (StoredStatus.RUNNING, *ids)
+        )
         interrupted = await tx.execute(
             f"""
             UPDATE runs SET
@@ -85,4 +90,4 @@ async def _recover(tx: Tx, now: datetime, owners: Owners) -> Recovery:
             (StoredStatus.INTERRUPTED, stamp, *ids),
         )
         released = await tx.execute(f"DELETE FROM budget_reservations WHERE owner_id IN {among}", ids)
-    return Recovery(interrupted, released, gone)
+    return Recovery(interrupted, released, gone, tuple(row[0] for row in agents))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -67,6 +68,7 @@ class Store:
         clock: Clock = utc_now,
         executor_id: str | None = None,
         lease_seconds: float | None = None,
+        on_commit: Callable[[float], None] | None = None,
     ) -> None:
         self.url = database_url
         self.backend = backend(database_url)
@@ -77,6 +79,8 @@ class Store:
         #: PostgreSQL: how long this process's lease lasts unrenewed (see leases.py).
         self.lease_seconds = lease_seconds
         self.clock = clock
+        #: Told the seconds each batch of writes took to commit (store write latency).
+        self.on_commit = on_commit
         #: This process's identity as the owner of its runs.
         self.executor_id = check_executor_id(executor_id) if executor_id else new_executor_id()
         #: Migrations this open applied, and what it recovered from dead processes.
@@ -163,7 +167,7 @@ class Store:
                     owner = _leases(writer_db, self.executor_id, self.lease_seconds)
                     await _hold(stack, owner)
                     self.recovery = await recover(writer_db, self.clock(), owner)
-            writer = Writer(writer_db)
+            writer = Writer(writer_db, self.on_commit)
             writer.start()
             stack.push_async_callback(writer.close)  # runs first on close: drains before the connections go
             self._parts = _Parts(

@@ -82,7 +82,9 @@ async def bot_on(
         model_max_retries=0,
         **settings,
     )
-    async with http_client() as http, Store(config.database_url, executor_id=config.executor_id) as store:
+    async with http_client() as http, Store(
+        config.database_url, executor_id=config.executor_id, shards=config.shards()
+    ) as store:
         await point_discord_at(config.discord_api_base, http)
         services = build_services(config, http, store)
         bot = ExecutusBot(services)

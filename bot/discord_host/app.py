@@ -43,7 +43,9 @@ async def run_bot(settings: Settings) -> int:
     if not token:
         print(MISSING_TOKEN, file=sys.stderr)
         return 2
-    async with http_client() as http, Store(settings.database_url, executor_id=settings.executor_id) as store:
+    async with http_client() as http, Store(
+        settings.database_url, executor_id=settings.executor_id, shards=settings.shards()
+    ) as store:
         try:
             await point_discord_at(settings.discord_api_base, http)
         except DiscordAPIError as exc:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from bot.shards import Shards
 from bot.store.audit import StoreAudit
 from bot.store.budget import StoreBudget
 from bot.store.clock import Clock, utc_now
@@ -65,6 +66,7 @@ class Store:
         clock: Clock = utc_now,
         executor_id: str | None = None,
         lease_seconds: float | None = None,
+        shards: Shards | None = None,
     ) -> None:
         self.url = database_url
         self.backend = backend(database_url)
@@ -75,6 +77,8 @@ class Store:
         #: PostgreSQL: how long this process's lease lasts unrenewed (see leases.py).
         self.lease_seconds = lease_seconds
         self.clock = clock
+        #: The Discord shards this process runs: it recovers only their guilds' runs (see recovery.py).
+        self.shards = shards or Shards()
         #: This process's identity as the owner of its runs.
         self.executor_id = check_executor_id(executor_id) if executor_id else new_executor_id()
         #: Migrations this open applied, and what it recovered from dead processes.
@@ -91,8 +95,9 @@ class Store:
         clock: Clock = utc_now,
         executor_id: str | None = None,
         lease_seconds: float | None = None,
+        shards: Shards | None = None,
     ) -> Store:
-        store = cls(database_url, clock=clock, executor_id=executor_id, lease_seconds=lease_seconds)
+        store = cls(database_url, clock=clock, executor_id=executor_id, lease_seconds=lease_seconds, shards=shards)
         await store._start()
         return store
 
@@ -149,14 +154,14 @@ class Store:
                     writer_db, serial, reader, owner = await _open_sqlite(stack, self.url, self.path, self.executor_id)
                     self.applied_migrations = await apply_migrations(writer_db)
                     await _hold(stack, owner)
-                    self.recovery = await recover(writer_db, self.clock(), owner)
+                    self.recovery = await recover(writer_db, self.clock(), owner, self.shards)
             else:
                 with postgres_errors(self.url):
                     writer_db = serial = reader = await _open_postgres(stack, self.url)
                     self.applied_migrations = await apply_migrations(writer_db)
                     owner = _leases(writer_db, self.executor_id, self.lease_seconds)
                     await _hold(stack, owner)
-                    self.recovery = await recover(writer_db, self.clock(), owner)
+                    self.recovery = await recover(writer_db, self.clock(), owner, self.shards)
             writer = Writer(writer_db)
             writer.start()
             stack.push_async_callback(writer.close)  # runs first on close: drains before the connections go

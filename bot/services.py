@@ -18,7 +18,7 @@ from bot.config import SEARCH_SETTINGS, Settings
 from bot.run_service import RunService
 from bot.store import Store
 from bot.supervisor import Supervisor
-from executor import Config, Executor, Ports, SummaryCompactor
+from executor import NO_TRACING, Config, Executor, Ports, SummaryCompactor, Tracer
 from executor.llm import ModelRegistry
 from executor.tools import Registry, Visibility
 from executor.tools.builtin import WEB_SEARCH, builtin_tools
@@ -36,8 +36,11 @@ class Services:
     runs: RunService
 
 
-def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) -> Services:
+def build_services(
+    settings: Settings, http: httpx.AsyncClient, store: Store, tracer: Tracer = NO_TRACING
+) -> Services:
     """Wire models, tools, agents and the executor around an open store.
+    ``tracer`` sees every run, model call and tool call (the bot's RunObserver).
 
     Problems in agent files are logged, one line each; the good agents load.
     Agents naming web_search while no search backend is set load without it,
@@ -67,7 +70,9 @@ def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) ->
         Config(
             registry=registry,
             models=models,
-            ports=Ports(budget=store.budget, audit=store.audit, palette=agents, escalator=Supervisor()),
+            ports=Ports(
+                budget=store.budget, audit=store.audit, palette=agents, escalator=Supervisor(), tracer=tracer
+            ),
             compactor=SummaryCompactor(),
             context_tokens=models.context_tokens,
             system_header=settings.system_header,

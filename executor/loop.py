@@ -30,6 +30,7 @@ from executor.llm.types import (
 )
 from executor.tools.base import ToolResult
 from executor.tools.registry import Toolbox
+from executor.tracing import NO_TRACING, Tracer
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,10 @@ class AgentLoop:
         limits: LoopLimits,
         hooks: LoopHooks,
         compaction: Compaction | None = None,
+        tracer: Tracer = NO_TRACING,
     ) -> None:
         self.model = model
+        self.tracer = tracer
         self.toolbox = toolbox
         self.limits = limits
         self.hooks = hooks
@@ -198,7 +201,9 @@ class AgentLoop:
 
         async def one(call: ToolCall) -> ToolResult:
             await self.hooks.tool_started(index, call)
-            result = await self.toolbox.call(call)
+            with self.tracer.execute_tool(tool=call.name, call_id=call.id) as span:
+                result = await self.toolbox.call(call)
+                span.record(not result.is_error)
             await self.hooks.tool_finished(index, call, result)
             return result
 

@@ -15,6 +15,7 @@ from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.result import Result
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
+from executor.tracing import NO_TRACING, Tracer
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,3 +154,6 @@ class Ports:
     palette: Palette | None = None
     delivery: Delivery | None = None
     escalator: Escalator | None = None
+    #: Spans around runs, model calls and tool calls; the host's metrics
+    #: observer and OpenTelemetry both come in through it.
+    tracer: Tracer = NO_TRACING

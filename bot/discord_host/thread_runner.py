@@ -49,6 +49,8 @@ class ThreadRunner:
         #: included), and runs fully reported: for logs and tests.
         self.in_flight = 0
         self.completed = 0
+        #: Runs waiting for their thread's turn (the queued runs gauge).
+        self.queued = 0
 
     async def run(self, thread: discord.Thread, request: RunRequest, upload_limit: int | None = None) -> Result:
         """Run ``request`` in ``thread`` and answer there. ``upload_limit``:
@@ -58,8 +60,15 @@ class ThreadRunner:
             lock = self._locks[thread.id] = asyncio.Lock()
         self.in_flight += 1
         try:
-            async with lock:
+            self.queued += 1
+            try:
+                await lock.acquire()
+            finally:
+                self.queued -= 1
+            try:
                 return await self._run(thread, request, upload_limit or thread.guild.filesize_limit)
+            finally:
+                lock.release()
         finally:
             self.in_flight -= 1
             self.completed += 1

@@ -35,6 +35,8 @@ class Recovery:
     released_reservations: int
     #: The owners whose runs or reservations were taken over.
     owners: frozenset[str] = frozenset()
+    #: The agent of each run marked interrupted (one entry a run), for the run counters.
+    interrupted_agents: tuple[str, ...] = ()
 
 
 def served(dialect: Dialect, shards: Shards, column: str) -> str:
@@ -81,6 +83,10 @@ async def _recover(tx: Tx, now: datetime, owners: Owners, shards: Shards) -> Rec
         among = f"({', '.join('?' * len(ids))})"
         stamp = to_db(now)
         runtime = tx.dialect.seconds_between("MAX(s.created_at)", "runs.started_at")
+        agents = await tx.fetchall(
+            f"SELECT agent_id FROM runs WHERE status = ? AND owner_id IN {among} AND {run_served}",
+            (StoredStatus.RUNNING, *ids),
+        )
         interrupted = await tx.execute(
             f"""
             UPDATE runs SET
@@ -119,4 +125,4 @@ async def _recover(tx: Tx, now: datetime, owners: Owners, shards: Shards) -> Rec
             f" AND {served(tx.dialect, shards, 'budget_reservations.guild_id')}",
             ids,
         )
-    return Recovery(interrupted, released, gone)
+    return Recovery(interrupted, released, gone, tuple(row[0] for row in agents))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -67,6 +68,7 @@ class Store:
         executor_id: str | None = None,
         lease_seconds: float | None = None,
         shards: Shards | None = None,
+        on_commit: Callable[[float], None] | None = None,
     ) -> None:
         self.url = database_url
         self.backend = backend(database_url)
@@ -79,6 +81,8 @@ class Store:
         self.clock = clock
         #: The Discord shards this process runs: it recovers only their guilds' runs (see recovery.py).
         self.shards = shards or Shards()
+        #: Told the seconds each batch of writes took to commit (store write latency).
+        self.on_commit = on_commit
         #: This process's identity as the owner of its runs.
         self.executor_id = check_executor_id(executor_id) if executor_id else new_executor_id()
         #: Migrations this open applied, and what it recovered from dead processes.
@@ -162,7 +166,7 @@ class Store:
                     owner = _leases(writer_db, self.executor_id, self.lease_seconds)
                     await _hold(stack, owner)
                     self.recovery = await recover(writer_db, self.clock(), owner, self.shards)
-            writer = Writer(writer_db)
+            writer = Writer(writer_db, self.on_commit)
             writer.start()
             stack.push_async_callback(writer.close)  # runs first on close: drains before the connections go
             self._parts = _Parts(

@@ -16,6 +16,7 @@ from bot.store.clock import Clock, utc_now
 from bot.store.conversations import Conversations
 from bot.store.database import Database
 from bot.store.mcp_pins import StorePins
+from bot.store.memory import StoreMemory
 from bot.store.migrations import apply_migrations
 from bot.store.opening import open_errors, postgres_errors, prepare_location
 from bot.store.owners import OwnerLocks, Owners, check_executor_id, new_executor_id
@@ -37,6 +38,7 @@ class _Parts:
     threads: AgentThreads
     runs: Runs
     mcp_pins: StorePins
+    memory: StoreMemory
 
 
 class Store:
@@ -144,6 +146,10 @@ class Store:
     def mcp_pins(self) -> StorePins:
         return self._open().mcp_pins
 
+    @property
+    def memory(self) -> StoreMemory:
+        return self._open().memory
+
     def _open(self) -> _Parts:
         if self._parts is None:
             raise RuntimeError("the store is not open (use Store.open(...) or async with Store(...))")
@@ -176,6 +182,7 @@ class Store:
                 threads=AgentThreads(writer, reader, serial, self.clock),
                 runs=Runs(reader, serial),
                 mcp_pins=StorePins(writer, reader, self.clock),
+                memory=StoreMemory(serial, reader, self.clock),
             )
             self._resources = stack.pop_all()
         if self.applied_migrations:

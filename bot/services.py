@@ -16,6 +16,7 @@ import httpx
 
 from bot.agents import LoadedAgents, load_agents
 from bot.config import SEARCH_SETTINGS, Settings
+from bot.memory_tools import memory_tools
 from bot.run_service import RunService
 from bot.store import Store, Takeover
 from bot.supervisor import Supervisor
@@ -50,6 +51,7 @@ def store_of(
         durable_runs=settings.runs_durable,
         takeover=takeover or ("resume" if settings.runs_durable else "interrupt"),
         lease_seconds=settings.lease_seconds,
+        shards=settings.shards(),
         on_commit=on_commit,
     )
 
@@ -66,7 +68,7 @@ def build_services(
     """
     models = settings.model_registry(http)
     search = settings.search_backend()
-    registry = Registry(builtin_tools(search=search))
+    registry = Registry([*builtin_tools(search=search), *memory_tools(store.memory)])
     agents = load_agents(
         settings.agents_dir,
         set(registry.names(Visibility.PRIVATE)),

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from executor.compact import Compaction, CompactionEvent, MeteredModel
 from executor.errors import LoopGuardTripped
-from executor.llm.model import Model, ModelResponse
+from executor.llm.model import Model, ModelResponse, OnDelta, ToolChoice
 from executor.llm.types import (
     AssistantMessage,
     Image,
@@ -70,6 +70,10 @@ class LoopLimits:
 class LoopHooks(Protocol):
     """What the executor observes of the loop. Every method is awaited inline,
     so implementations must be quick (the host debounces its UI)."""
+
+    @property
+    def on_delta(self) -> OnDelta | None:
+        """Where the model's answers stream to, as they are written; None: no streaming."""
 
     def ceiling(self) -> int:
         """The current step ceiling; the critic may raise it mid-run."""
@@ -190,7 +194,8 @@ class AgentLoop:
         await self.hooks.before_model(index)
         edit = await self._compact(self.compaction) if self.compaction is not None else None
         tools = self.toolbox.specs() if with_tools else []
-        response = await self.model.complete(self.messages, tools, tool_choice="auto" if tools else "none")
+        choice: ToolChoice = "auto" if tools else "none"
+        response = await self.model.complete(self.messages, tools, tool_choice=choice, on_delta=self.hooks.on_delta)
         self.usage += response.usage
         self.messages.append(response.message)
         if with_tools and response.message.tool_calls:

@@ -231,6 +231,7 @@ class ThreadConversations:
             images=images.images,
             attachments=describe(attachments),
             session_tools=agent.session_tools,
+            stream=agent.stream,
         )
         await self._runner.run(thread, request, upload_limit)
 
@@ -242,14 +243,18 @@ class ThreadConversations:
         process cut off, and take up the messages posted in recently active
         agent threads while the bot was down (Discord does not replay them).
         Threads are caught up side by side, each one's messages in order,
-        after the run resumed in it."""
+        after the run resumed in it; only those of guilds this process's
+        shards own (another shard process catches up the rest: REST would
+        reach them from here too)."""
         try:
             await self._resume_runs()
         except Exception:  # what is not resumed is still this process's: the next start takes it up
             log.exception("resuming runs after a restart failed")
         since = datetime.now(UTC) - CATCH_UP_WINDOW
+        shards = self._services.settings.shards()
         jobs: list[Awaitable[object]] = [announce_interrupted(self._client, self._services.store.runs)]
-        jobs += [self._catch_up(record) for record in await self._threads.active_since(since)]
+        threads = [record for record in await self._threads.active_since(since) if shards.owns(record.guild_id)]
+        jobs += [self._catch_up(record) for record in threads]
         for outcome in await asyncio.gather(*jobs, return_exceptions=True):
             if isinstance(outcome, Exception):  # best effort: what is not claimed yet waits for the next start
                 log.error("catching up after downtime failed", exc_info=outcome)
@@ -287,6 +292,7 @@ class ThreadConversations:
             images=asked.images,
             attachments=asked.attachments,
             session_tools=asked.session_tools,
+            stream=agent.stream,
         )
         log.info("resuming run %s in thread %s after a restart", run.run_id, asked.thread_id)
         task = asyncio.create_task(

@@ -4,7 +4,8 @@ The runner holds the thread: it posts the progress message, has the run
 service run the agent, sends the answer and its files into the thread with
 the upload limit it was given, and finishes the progress message. The run
 goes down once and its Result comes back once; nothing finds the thread
-again by its id.
+again by its id. An answer the agent streams grows in the thread while the
+model writes it (``streaming.py``) and ends as the same messages.
 
 A run a gone process started (durable runs, see bot/store/records.py) is
 resumed here too, in its thread, on its progress message, which says so.
@@ -22,8 +23,10 @@ from typing import Protocol
 
 import discord
 
+from bot.coalesce import Clock, MonotonicClock
 from bot.discord_host.delivery import NO_PINGS, deliver
 from bot.discord_host.progress import ProgressMessage, cancel_view
+from bot.discord_host.streaming import StreamedAnswer
 from bot.messages.conversation import progress_resumed, progress_starting
 from bot.run_service import RunRequest, RunService
 from bot.store import ResumeRequest
@@ -48,9 +51,11 @@ class ThreadRunner:
     """Serialises runs per thread (a follow-up sent while a run is going waits
     its turn instead of being dropped) and drives the progress message."""
 
-    def __init__(self, service: RunService, records: ProgressRecords) -> None:
+    def __init__(self, service: RunService, records: ProgressRecords, clock: Clock | None = None) -> None:
         self._service = service
         self._records = records
+        #: What paces the edits of progress messages and streamed answers.
+        self.clock = clock or MonotonicClock()
         # Weak: a thread's lock lives only while a run holds or awaits it.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         #: Runs started here and not yet fully reported (answer and progress
@@ -68,12 +73,13 @@ class ThreadRunner:
             message = await thread.send(
                 progress_starting(agent_name, request.run_id), view=cancel_view(request.run_id), allowed_mentions=NO_PINGS
             )
-            progress = ProgressMessage(message, request.run_id, agent_name)
+            progress = ProgressMessage(message, request.run_id, agent_name, self.clock)
             with self._records.progress_shown(request.run_id, str(message.id), resume_request(request)):
-                result = await self._service.run(request, progress.on_step)
-            return await self._answer(thread, progress, result, upload_limit or thread.guild.filesize_limit)
+                return await self._drive(thread, request, progress, upload_limit or thread.guild.filesize_limit)
 
-    async def resume(self, thread: discord.Thread, request: RunRequest, progress_message_id: int, record: RunRecord) -> Result:
+    async def resume(
+        self, thread: discord.Thread, request: RunRequest, progress_message_id: int, record: RunRecord
+    ) -> Result:
         """Resume ``request``'s run, which a gone process started, from
         ``record``, and answer in ``thread``; its progress message says it
         resumed after a restart. Takes the thread's turn before its first
@@ -81,13 +87,12 @@ class ThreadRunner:
         async with self._turn(thread):
             agent_name = request.agent.name or request.agent.id
             message = thread.get_partial_message(progress_message_id)
-            progress = ProgressMessage(message, request.run_id, agent_name, resumed=True)
+            progress = ProgressMessage(message, request.run_id, agent_name, self.clock, resumed=True)
             try:
                 await message.edit(content=progress_resumed(agent_name, request.run_id), allowed_mentions=NO_PINGS)
             except discord.HTTPException as exc:  # the message is gone: the run still answers
                 log.warning("run %s: could not mark its progress message resumed: %s", request.run_id, exc)
-            result = await self._service.run(request, progress.on_step, resume=record)
-            return await self._answer(thread, progress, result, thread.guild.filesize_limit)
+            return await self._drive(thread, request, progress, thread.guild.filesize_limit, record)
 
     @contextlib.asynccontextmanager
     async def _turn(self, thread: discord.Thread) -> AsyncIterator[None]:
@@ -110,14 +115,25 @@ class ThreadRunner:
             self.in_flight -= 1
             self.completed += 1
 
-    async def _answer(
-        self, thread: discord.Thread, progress: ProgressMessage, result: Result, upload_limit: int
+    async def _drive(
+        self,
+        thread: discord.Thread,
+        request: RunRequest,
+        progress: ProgressMessage,
+        upload_limit: int,
+        resume: RunRecord | None = None,
     ) -> Result:
+        """Run, answer, and finish the progress message."""
+        answer = StreamedAnswer(thread, progress, self.clock) if request.stream else None
+        if answer is None:
+            result = await self._service.run(request, progress.on_step, resume=resume)
+        else:
+            result = await self._service.run(request, answer.on_step, answer.on_delta, resume=resume)
         try:
             async with asyncio.timeout(DELIVERY_TIMEOUT):
-                await deliver(thread, result, upload_limit)
+                await deliver(thread, result, upload_limit, answer)
         except Exception:  # the run stands, its record has the answer; the progress message still ends
-            log.exception("run %s: could not deliver the answer to thread %s", result.run_id, thread.id)
+            log.exception("run %s: could not deliver the answer to thread %s", request.run_id, thread.id)
         await progress.finish(result)
         return result
 

@@ -146,11 +146,15 @@ def progress_working(
     done: Sequence[str],
     run_id: str,
     seconds: float,
+    choosing: Sequence[str] = (),
     resumed: bool = False,
 ) -> str:
-    """``running``: tools going now; ``done``: finished ones as ``tool_done`` made them, newest last.
+    """``running``: tools going now; ``done``: finished ones as ``tool_done`` made
+    them, newest last; ``choosing``: tools the model is writing a call to;
     ``resumed``: the run was resumed after a restart."""
     lines = [f"⚙️ **{agent_name}** is working · step {step} of {max_steps}" + (f" · {RESUMED}" if resumed else "")]
+    if choosing:
+        lines.append("choosing " + ", ".join(f"`{t}`" for t in choosing) + "…")
     tools = [f"`{t}`" for t in running]
     if tools:
         lines.append("running " + ", ".join(tools))

@@ -15,6 +15,12 @@ the opening process's ``Takeover``:
   stay as they are, for the next bot to start;
 - ``interrupt`` (a bot without RUNS_DURABLE): they end like the rest.
 
+With Discord shards (``bot/shards.py``), a run also belongs to its guild's
+shard: a process takes over only the runs, and reservations, of the guilds
+its shards own (``served``): resumes them, or interrupts them. The others
+wait for a process that runs their shard, the restarted owner first of all,
+which is also the one that hears from their threads.
+
 The rest are marked ``interrupted``, their reservations released. One that
 showed a progress message is left with ``notice_pending``, so a process
 connected to Discord finishes that message and tells its thread
@@ -23,14 +29,16 @@ connected to Discord finishes that message and tells its thread
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from bot.shards import DM_SHARD, Shards
+from bot.store.audit import RUN_RESUMED_EVENT
 from bot.store.clock import to_db
 from bot.store.database import Database, Tx
-from bot.store.audit import RUN_RESUMED_EVENT
+from bot.store.dialect import Dialect
 from bot.store.owners import Owners
 from bot.store.statuses import StoredStatus
 
@@ -54,47 +62,78 @@ class Recovery:
     interrupted_agents: tuple[str, ...] = ()
 
 
-async def recover(db: Database, now: datetime, owners: Owners, takeover: Takeover = "interrupt") -> Recovery:
+def served(dialect: Dialect, shards: Shards, column: str) -> str:
+    """A SQL condition: the guild id in ``column`` (text) is one of the
+    guilds ``shards`` own, by Discord's rule ``(guild_id >> 22) % count``.
+    Rows without a Discord guild (DMs, stored as '', and the console's) go
+    with shard 0, as Discord sends DMs there. Always true for a process that
+    runs every shard. The shard ids are integers (``Shards`` checks them),
+    so they are written into the SQL rather than passed as parameters."""
+    if shards.everything:
+        return "1 = 1"
+    assert shards.count is not None and shards.ids is not None
+    shard = (
+        f"CASE WHEN {dialect.is_number(column)} THEN (CAST({column} AS BIGINT) >> 22) % {int(shards.count)}"
+        f" ELSE {DM_SHARD} END"
+    )
+    return f"({shard} IN ({', '.join(str(int(i)) for i in shards.ids)}))"
+
+
+async def recover(
+    db: Database, now: datetime, owners: Owners, takeover: Takeover = "interrupt", shards: Shards | None = None
+) -> Recovery:
     """Take over the resumable runs of gone owners as ``takeover`` says (see
     above). Mark their other ``running`` runs ``interrupted``, with the steps,
     tool calls, tokens and runtime their rows show; move those owners'
     reservations to the ledger as ``interrupted`` with the tokens and runtime
     their run recorded (a crash does not make spend free). One transaction,
     while the gone owners are held so none can come back meanwhile; two
-    processes recovering at once take turns."""
-    return await db.transact(lambda tx: _recover(tx, now, owners, takeover), write=True, key="recovery")
+    processes recovering at once take turns. Only runs and reservations
+    of guilds ``shards`` own (default: every guild) are taken over."""
+    mine = shards or Shards()
+    return await db.transact(lambda tx: _recover(tx, now, owners, takeover, mine), write=True, key="recovery")
 
 
-async def _recover(tx: Tx, now: datetime, owners: Owners, takeover: Takeover) -> Recovery:
+async def _recover(tx: Tx, now: datetime, owners: Owners, takeover: Takeover, shards: Shards) -> Recovery:
+    run_served = served(tx.dialect, shards, "runs.guild_id")
+    reservation_served = served(tx.dialect, shards, "b.guild_id")
     rows = await tx.fetchall(
-        "SELECT owner_id FROM runs WHERE status = ? UNION SELECT owner_id FROM budget_reservations",
+        f"SELECT owner_id FROM runs WHERE status = ? AND {run_served}"
+        f" UNION SELECT owner_id FROM budget_reservations b WHERE {reservation_served}",
         (StoredStatus.RUNNING,),
     )
     async with owners.claim_gone(tx, {row[0] for row in rows}) as gone:
         if not gone:
             return Recovery(0, 0)
         ids = sorted(gone)
-        kept = [] if takeover == "interrupt" else await _resumable(tx, ids)
+        kept = [] if takeover == "interrupt" else await _resumable(tx, ids, run_served)
         if takeover == "resume":
             await _own(tx, kept, owners.owner_id)
         spare, spared = _except(kept)
-        agents, released = await interrupt(tx, f"{{t}}owner_id IN {_marks(ids)}{spare}", (*ids, *spared), now)
+
+        def theirs(t: str) -> str:
+            return f"{t}owner_id IN {_marks(ids)}{spare.format(t=t)} AND {served(tx.dialect, shards, t + 'guild_id')}"
+
+        agents, released = await interrupt(tx, theirs, (*ids, *spared), now)
     return Recovery(len(agents), released, gone, tuple(kept) if takeover == "resume" else (), agents)
 
 
-async def interrupt(
-    tx: Tx, condition: str, params: Sequence[object], now: datetime
-) -> tuple[tuple[str, ...], int]:
+#: A condition on a run (``runs``) or a reservation (``budget_reservations``),
+#: given the prefix its columns are written with: ``runs.``, ``b.`` or none.
+Where = Callable[[str], str]
+
+
+async def interrupt(tx: Tx, condition: Where, params: Sequence[object], now: datetime) -> tuple[tuple[str, ...], int]:
     """Mark the ``running`` runs that meet ``condition`` ``interrupted``, with
     the steps, tool calls, tokens and runtime their rows show, and move the
     reservations that meet it to the ledger, charged with what their run
     recorded. Returns the agent of each run interrupted, and how many
     reservations were released. ``condition`` reads columns that both
-    ``runs`` and ``budget_reservations`` have, each prefixed with ``{t}``."""
+    ``runs`` and ``budget_reservations`` have."""
     stamp = to_db(now)
     runtime = tx.dialect.seconds_between("MAX(s.created_at)", "runs.started_at")
     agents = await tx.fetchall(
-        f"SELECT agent_id FROM runs WHERE status = ? AND {condition.format(t='')}", (StoredStatus.RUNNING, *params)
+        f"SELECT agent_id FROM runs WHERE status = ? AND {condition('')}", (StoredStatus.RUNNING, *params)
     )
     await tx.execute(
         f"""
@@ -111,7 +150,7 @@ async def interrupt(
                 (SELECT COALESCE(SUM(reasoning_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
             cached_tokens = (SELECT COALESCE(SUM(cached_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
             runtime_seconds = COALESCE((SELECT {runtime} FROM steps s WHERE s.run_id = runs.run_id), 0.0)
-        WHERE status = ? AND {condition.format(t="runs.")}
+        WHERE status = ? AND {condition("runs.")}
         """,
         (StoredStatus.INTERRUPTED, INTERRUPTED_ERROR, stamp, StoredStatus.RUNNING, *params),
     )
@@ -124,19 +163,19 @@ async def interrupt(
             COALESCE(r.runtime_seconds, 0), COALESCE(r.input_tokens, 0), COALESCE(r.output_tokens, 0),
             COALESCE(r.reasoning_tokens, 0), COALESCE(r.cached_tokens, 0)
         FROM budget_reservations b LEFT JOIN runs r ON r.run_id = b.run_id
-        WHERE {condition.format(t="b.")}
+        WHERE {condition("b.")}
         ON CONFLICT (run_id) DO NOTHING
         """,
         (StoredStatus.INTERRUPTED, stamp, *params),
     )
-    released = await tx.execute(f"DELETE FROM budget_reservations WHERE {condition.format(t='')}", params)
+    released = await tx.execute(f"DELETE FROM budget_reservations WHERE {condition('')}", params)
     return tuple(row[0] for row in agents), released
 
 
-async def _resumable(tx: Tx, owner_ids: Sequence[str]) -> list[str]:
-    """The resumable runs of ``owner_ids``, oldest first."""
+async def _resumable(tx: Tx, owner_ids: Sequence[str], run_served: str) -> list[str]:
+    """The resumable runs of ``owner_ids`` in the guilds served here, oldest first."""
     rows = await tx.fetchall(
-        f"SELECT run_id FROM runs WHERE status = ? AND owner_id IN {_marks(owner_ids)}"
+        f"SELECT run_id FROM runs WHERE status = ? AND owner_id IN {_marks(owner_ids)} AND {run_served}"
         " AND resume != '' AND parent_run_id = ''"
         " AND (SELECT COUNT(*) FROM events e WHERE e.run_id = runs.run_id AND e.kind = ?) < ?"
         " ORDER BY started_at",

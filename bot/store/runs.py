@@ -113,7 +113,9 @@ class Runs:
         ``interrupted``, its reservation charged with what it recorded, its
         thread owed a notice. False when it was not running."""
         now = self._clock()
-        agents, _ = await self._serial.transact(lambda tx: interrupt(tx, "{t}run_id = ?", (run_id,), now), write=True)
+        agents, _ = await self._serial.transact(
+            lambda tx: interrupt(tx, lambda t: f"{t}run_id = ?", (run_id,), now), write=True
+        )
         return len(agents) == 1
 
     async def notices_pending(self) -> list[InterruptedRun]:

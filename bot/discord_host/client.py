@@ -8,6 +8,7 @@ failed command into a member's message in one place (``ExecutusTree.on_error``).
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import discord
@@ -19,11 +20,12 @@ from bot.discord_host.delivery import NO_PINGS
 from bot.discord_host.progress import CancelButton
 from bot.discord_host.thread_runner import ThreadRunner
 from bot.messages.conversation import COMMAND_FAILED, NOT_ALLOWED_HERE
+from bot.observer import RunObserver
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.ask", "cogs.runs", "cogs.budget")
+COGS = ("cogs.ask", "cogs.runs", "cogs.budget", "cogs.status")
 
 
 def intents() -> discord.Intents:
@@ -57,7 +59,9 @@ class ExecutusTree(app_commands.CommandTree["ExecutusBot"]):
 class ExecutusBot(commands.Bot):
     """Slash commands only: no text prefix, nobody pinged by default."""
 
-    def __init__(self, services: Services, **options: Any) -> None:
+    def __init__(self, services: Services, observer: RunObserver, **options: Any) -> None:
+        """``observer`` is the executor's tracer in ``services`` (it knows how
+        the model providers' calls went, for /executus status)."""
         # The bot uses no voice: discord.py's start-up warnings that the voice
         # libraries (PyNaCl, davey) are missing would only alarm operators.
         discord.VoiceClient.warn_nacl = False
@@ -71,6 +75,9 @@ class ExecutusBot(commands.Bot):
             **options,
         )
         self.services = services
+        self.observer = observer
+        #: When the bot was built (monotonic): its uptime.
+        self.started = time.monotonic()
         self.runner = ThreadRunner(services.runs, services.store.audit)
         self.conversations = ThreadConversations(self, services, self.runner)
 

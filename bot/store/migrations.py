@@ -201,6 +201,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (server_id, tool)
     );
     """,
+    # 7: retention (retention.py) finds what is older than AUDIT_RETENTION_DAYS by these.
+    """
+    CREATE INDEX runs_by_start ON runs (started_at);
+    CREATE INDEX budget_ledger_by_start ON budget_ledger (started_at);
+    """,
 )
 
 

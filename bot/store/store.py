@@ -19,6 +19,7 @@ from bot.store.migrations import apply_migrations
 from bot.store.opening import open_errors, postgres_errors, prepare_location
 from bot.store.owners import OwnerLocks, Owners, check_executor_id, new_executor_id
 from bot.store.recovery import Recovery, recover
+from bot.store.retention import Retention
 from bot.store.runs import Runs
 from bot.store.sqlite import SQLiteDatabase
 from bot.store.threads import AgentThreads
@@ -36,6 +37,7 @@ class _Parts:
     threads: AgentThreads
     runs: Runs
     mcp_pins: StorePins
+    retention: Retention
 
 
 class Store:
@@ -139,6 +141,10 @@ class Store:
     def mcp_pins(self) -> StorePins:
         return self._open().mcp_pins
 
+    @property
+    def retention(self) -> Retention:
+        return self._open().retention
+
     def _open(self) -> _Parts:
         if self._parts is None:
             raise RuntimeError("the store is not open (use Store.open(...) or async with Store(...))")
@@ -171,6 +177,7 @@ class Store:
                 threads=AgentThreads(writer, reader, serial, self.clock),
                 runs=Runs(reader, serial),
                 mcp_pins=StorePins(writer, reader, self.clock),
+                retention=Retention(writer, reader, self.clock),
             )
             self._resources = stack.pop_all()
         if self.applied_migrations:

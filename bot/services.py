@@ -15,6 +15,7 @@ import httpx
 
 from bot.agents import LoadedAgents, load_agents
 from bot.config import SEARCH_SETTINGS, Settings
+from bot.memory_tools import memory_tools
 from bot.run_service import RunService
 from bot.store import Store
 from bot.supervisor import Supervisor
@@ -48,7 +49,7 @@ def build_services(
     """
     models = settings.model_registry(http)
     search = settings.search_backend()
-    registry = Registry(builtin_tools(search=search))
+    registry = Registry([*builtin_tools(search=search), *memory_tools(store.memory)])
     agents = load_agents(
         settings.agents_dir,
         set(registry.names(Visibility.PRIVATE)),

@@ -94,7 +94,9 @@ async def bot_on(
     }
     config = load_settings(**(defaults | settings))
     metrics = metrics or Metrics()
-    store = Store(config.database_url, executor_id=config.executor_id, on_commit=metrics.store_write)
+    store = Store(
+        config.database_url, executor_id=config.executor_id, shards=config.shards(), on_commit=metrics.store_write
+    )
     async with http_client() as http, store:
         await point_discord_at(config.discord_api_base, http)
         bot = observed_bot(config, http, store, metrics, tracer)

@@ -260,3 +260,20 @@ def test_access_rules(tmp_path: Path) -> None:
     assert not admins.may_run(["moderators"]) and admins.may_run([], is_admin=True)
     assert [a.id for a in loaded.available_to(["Moderators"])] == ["mods", "open"]
     assert [a.id for a in loaded.available_to([], is_admin=True)] == ["admins", "mods", "open"]
+
+
+def test_memory_is_opted_into_with_memory_true_not_by_listing_its_tools(tmp_path: Path) -> None:
+    loaded = load(
+        tmp_path,
+        {
+            "keeper.toml": GOOD_AGENT + "memory = true\n",
+            "plain.toml": GOOD_AGENT,
+            "sneaky.toml": GOOD_AGENT.replace('"write_file"', '"write_file", "recall"'),
+        },
+        {"s.toml": GOOD_SKILL.replace('description = "Shortens text."', 'description = "x"\ntools = ["remember"]')},
+    )
+    assert loaded.agents["keeper"].runnable().tools == ("calculator", "recall", "remember")
+    assert "recall" not in loaded.agents["plain"].runnable().tools
+    assert "sneaky" not in loaded.agents and "s" not in loaded.skills
+    assert any("sneaky.toml: tools: " in p and "'recall' comes with 'memory = true'" in p for p in loaded.problems)
+    assert any("s.toml: tools: " in p and "'remember' comes with 'memory = true'" in p for p in loaded.problems)

@@ -3,8 +3,9 @@
 ``Store`` opens the database and hands out the parts: ``store.audit`` (the
 executor's Audit port, rejected runs included), ``store.budget`` (its Budget
 port and the limits admin API), ``store.conversations``, ``store.threads``,
-``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools) and
-``store.retention`` (pruning what is older than AUDIT_RETENTION_DAYS). ``migrate`` is ``python -m bot migrate``.
+``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools),
+``store.memory`` (members' memories) and ``store.retention`` (pruning what is
+older than AUDIT_RETENTION_DAYS). ``migrate`` is ``python -m bot migrate``.
 
 The store returns data, never sentences: a budget refusal is a ``Refusal``,
 a bad limit an ``InvalidLimit``; ``bot/messages/`` words them. ``Limit`` is
@@ -19,6 +20,7 @@ from bot.store.conversations import Conversations
 from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
 from bot.store.limits import MAX_LIMIT, InvalidLimit, Limit, LimitChange, LimitProblem, Limits, Setting
 from bot.store.errors import StoreOpenError
+from bot.store.memory import MAX_MEMORIES, MAX_MEMORY_CHARS, Memory, MemoryFull, StoreMemory
 from bot.store.migrations import SchemaTooNewError
 from bot.store.owners import check_executor_id, new_executor_id
 from bot.store.periods import Period
@@ -42,6 +44,8 @@ from bot.store.writer import StoreClosedError
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "MAX_LIMIT",
+    "MAX_MEMORIES",
+    "MAX_MEMORY_CHARS",
     "AgentThread",
     "AgentThreads",
     "BudgetRefused",
@@ -55,6 +59,8 @@ __all__ = [
     "LimitProblem",
     "Limits",
     "MemberUsage",
+    "Memory",
+    "MemoryFull",
     "Period",
     "PeriodUsage",
     "Recovery",
@@ -73,6 +79,7 @@ __all__ = [
     "StoreAudit",
     "StoreBudget",
     "StoreClosedError",
+    "StoreMemory",
     "StoreOpenError",
     "StoreRecorder",
     "StoredStatus",

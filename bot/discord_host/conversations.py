@@ -228,6 +228,7 @@ class ThreadConversations:
             images=images.images,
             attachments=describe(attachments),
             session_tools=agent.session_tools,
+            stream=agent.stream,
         )
         await self._runner.run(thread, request, upload_limit)
 

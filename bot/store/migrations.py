@@ -215,6 +215,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX memories_by_member ON memories (scope, member_id, id);
     """,
+    # 8: retention (retention.py) finds what is older than AUDIT_RETENTION_DAYS by these.
+    """
+    CREATE INDEX runs_by_start ON runs (started_at);
+    CREATE INDEX budget_ledger_by_start ON budget_ledger (started_at);
+    """,
 )
 
 

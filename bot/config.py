@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     #: PostgreSQL: how long this process's lease lasts unrenewed, so how soon
     #: after it dies another process (or it, restarted) takes over its runs.
     lease_seconds: float = Field(LEASE_SECONDS, gt=1)
+    #: Days runs and idle conversations are kept (bot/store/retention.py); 0 keeps them forever.
+    audit_retention_days: int = Field(90, ge=0)
     #: Discord sharding (see bot/shards.py): the total number of shards, and
     #: those this process runs. Unset: what GET /gateway/bot recommends, all here.
     shard_count: int | None = Field(None, ge=1)

@@ -3,8 +3,9 @@
 ``Store`` opens the database and hands out the parts: ``store.audit`` (the
 executor's Audit port, rejected runs included), ``store.budget`` (its Budget
 port and the limits admin API), ``store.conversations``, ``store.threads``,
-``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools) and
-``store.memory`` (members' memories). ``migrate`` is ``python -m bot migrate``.
+``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools),
+``store.memory`` (members' memories) and ``store.retention`` (pruning what is
+older than AUDIT_RETENTION_DAYS). ``migrate`` is ``python -m bot migrate``.
 
 The store returns data, never sentences: a budget refusal is a ``Refusal``,
 a bad limit an ``InvalidLimit``; ``bot/messages/`` words them. ``Limit`` is
@@ -25,6 +26,7 @@ from bot.store.owners import check_executor_id, new_executor_id
 from bot.store.periods import Period
 from bot.store.records import ResumableRun, ResumeRequest
 from bot.store.recovery import Recovery, Takeover
+from bot.store.retention import Pruned, Retention
 from bot.store.runs import (
     EventRecord,
     InterruptedRun,
@@ -63,9 +65,11 @@ __all__ = [
     "Period",
     "PeriodUsage",
     "Recovery",
+    "Pruned",
     "Refusal",
     "ResumableRun",
     "ResumeRequest",
+    "Retention",
     "RunDetail",
     "RunSummary",
     "Runs",

@@ -215,7 +215,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX memories_by_member ON memories (scope, member_id, id);
     """,
-    # 8: durable runs (records.py): a run's rows are its checkpoint. Steps
+    # 8: retention (retention.py) finds what is older than AUDIT_RETENTION_DAYS by these.
+    """
+    CREATE INDEX runs_by_start ON runs (started_at);
+    CREATE INDEX budget_ledger_by_start ON budget_ledger (started_at);
+    """,
+    # 9: durable runs (records.py): a run's rows are its checkpoint. Steps
     # and tool calls keep the whole response or result to replay (the audit
     # columns are bounded), runs the request to resume them with; images are
     # stored once, by the SHA-256 of their bytes.

@@ -67,10 +67,13 @@ def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) ->
         Config(
             registry=registry,
             models=models,
-            ports=Ports(budget=store.budget, audit=store.audit, palette=agents, escalator=Supervisor()),
+            ports=Ports(
+                budget=store.budget, audit=store.audit, palette=agents, escalator=Supervisor(), calls=store.calls
+            ),
             compactor=SummaryCompactor(),
             context_tokens=models.context_tokens,
             system_header=settings.system_header,
+            tariffs=settings.tariffs(models),
         )
     )
     runs = RunService(executor, store.conversations, models.context_tokens)

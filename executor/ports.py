@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 from executor.agent import RunnableAgent
 from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.result import Result
+from executor.spending import CallBudget
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
 
@@ -153,3 +154,5 @@ class Ports:
     palette: Palette | None = None
     delivery: Delivery | None = None
     escalator: Escalator | None = None
+    #: Holds money for each model call (executor/spending.py).
+    calls: CallBudget | None = None

@@ -10,6 +10,7 @@ from types import TracebackType
 
 from bot.store.audit import StoreAudit
 from bot.store.budget import StoreBudget
+from bot.store.calls import StoreCallBudget
 from bot.store.clock import Clock, utc_now
 from bot.store.conversations import Conversations
 from bot.store.database import Database
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 class _Parts:
     audit: StoreAudit
     budget: StoreBudget
+    calls: StoreCallBudget
     conversations: Conversations
     threads: AgentThreads
     runs: Runs
@@ -120,6 +122,10 @@ class Store:
         return self._open().budget
 
     @property
+    def calls(self) -> StoreCallBudget:
+        return self._open().calls
+
+    @property
     def conversations(self) -> Conversations:
         return self._open().conversations
 
@@ -163,6 +169,7 @@ class Store:
             self._parts = _Parts(
                 audit=StoreAudit(writer, self.clock, self.executor_id),
                 budget=StoreBudget(serial, self.clock, self.executor_id),
+                calls=StoreCallBudget(serial, self.clock),
                 conversations=Conversations(writer, reader, self.clock),
                 threads=AgentThreads(writer, reader, serial, self.clock),
                 runs=Runs(reader, serial),

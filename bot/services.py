@@ -15,10 +15,11 @@ import httpx
 
 from bot.agents import LoadedAgents, load_agents
 from bot.config import SEARCH_SETTINGS, Settings
+from bot.memory_tools import memory_tools
 from bot.run_service import RunService
 from bot.store import Store
 from bot.supervisor import Supervisor
-from executor import Config, Executor, Ports, SummaryCompactor
+from executor import NO_TRACING, Config, Executor, Ports, SummaryCompactor, Tracer
 from executor.llm import ModelRegistry
 from executor.tools import Registry, Visibility
 from executor.tools.builtin import WEB_SEARCH, builtin_tools
@@ -36,8 +37,11 @@ class Services:
     runs: RunService
 
 
-def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) -> Services:
+def build_services(
+    settings: Settings, http: httpx.AsyncClient, store: Store, tracer: Tracer = NO_TRACING
+) -> Services:
     """Wire models, tools, agents and the executor around an open store.
+    ``tracer`` sees every run, model call and tool call (the bot's RunObserver).
 
     Problems in agent files are logged, one line each; the good agents load.
     Agents naming web_search while no search backend is set load without it,
@@ -45,7 +49,7 @@ def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) ->
     """
     models = settings.model_registry(http)
     search = settings.search_backend()
-    registry = Registry(builtin_tools(search=search))
+    registry = Registry([*builtin_tools(search=search), *memory_tools(store.memory)])
     agents = load_agents(
         settings.agents_dir,
         set(registry.names(Visibility.PRIVATE)),
@@ -68,7 +72,12 @@ def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) ->
             registry=registry,
             models=models,
             ports=Ports(
-                budget=store.budget, audit=store.audit, palette=agents, escalator=Supervisor(), calls=store.calls
+                budget=store.budget,
+                audit=store.audit,
+                palette=agents,
+                escalator=Supervisor(),
+                tracer=tracer,
+                calls=store.calls,
             ),
             compactor=SummaryCompactor(),
             context_tokens=models.context_tokens,

@@ -58,10 +58,11 @@ from executor.ports import (
 from executor.result import Result, RunStatus
 from executor.run import Executor
 from executor.spending import BudgetReached, CallBudget, Tariff, Tariffs
-from executor.tracing import NO_TRACING, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
+from executor.tracing import NO_TRACING, REJECTED, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
 
 __all__ = [
     "NO_TRACING",
+    "REJECTED",
     "Audit",
     "Budget",
     "BudgetExceeded",

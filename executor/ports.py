@@ -16,6 +16,7 @@ from executor.result import Result
 from executor.spending import CallBudget
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
+from executor.tracing import NO_TRACING, Tracer
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,5 +155,8 @@ class Ports:
     palette: Palette | None = None
     delivery: Delivery | None = None
     escalator: Escalator | None = None
+    #: Spans around runs, model calls and tool calls; the host's metrics
+    #: observer and OpenTelemetry both come in through it.
+    tracer: Tracer = NO_TRACING
     #: Holds money for each model call (executor/spending.py).
     calls: CallBudget | None = None

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     #: This process's identity as the owner of its runs (see bot/store/owners.py);
     #: unset, the store makes one up from host, pid and a random part.
     executor_id: str = ""
+    #: Days runs and idle conversations are kept (bot/store/retention.py); 0 keeps them forever.
+    audit_retention_days: int = Field(90, ge=0)
     #: Discord sharding (see bot/shards.py): the total number of shards, and
     #: those this process runs. Unset: what GET /gateway/bot recommends, all here.
     shard_count: int | None = Field(None, ge=1)

@@ -4,8 +4,9 @@
 executor's Audit port, rejected runs included), ``store.budget`` (its Budget
 port and the limits admin API), ``store.calls`` (its CallBudget port:
 money held per model call), ``store.conversations``, ``store.threads``,
-``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools) and
-``store.memory`` (members' memories). ``migrate`` is ``python -m bot migrate``.
+``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools),
+``store.memory`` (members' memories) and ``store.retention`` (pruning what is
+older than AUDIT_RETENTION_DAYS). ``migrate`` is ``python -m bot migrate``.
 
 The store returns data, never sentences: a budget refusal is a ``Refusal``,
 a bad limit an ``InvalidLimit``; ``bot/messages/`` words them. ``Limit`` is
@@ -26,6 +27,7 @@ from bot.store.migrations import SchemaTooNewError
 from bot.store.owners import check_executor_id, new_executor_id
 from bot.store.periods import Period
 from bot.store.recovery import Recovery
+from bot.store.retention import Pruned, Retention
 from bot.store.runs import (
     EventRecord,
     InterruptedRun,
@@ -65,7 +67,9 @@ __all__ = [
     "Period",
     "PeriodUsage",
     "Recovery",
+    "Pruned",
     "Refusal",
+    "Retention",
     "RunDetail",
     "RunSummary",
     "Runs",

@@ -215,7 +215,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX memories_by_member ON memories (scope, member_id, id);
     """,
-    # 8: budgets in money. A limit in USD (micro-dollars); what each model
+    # 8: retention (retention.py) finds what is older than AUDIT_RETENTION_DAYS by these.
+    """
+    CREATE INDEX runs_by_start ON runs (started_at);
+    CREATE INDEX budget_ledger_by_start ON budget_ledger (started_at);
+    """,
+    # 9: budgets in money. A limit in USD (micro-dollars); what each model
     # call held and cost (``budget_calls``: held before the call, settled
     # after; ``started_at`` is its run's, the period it counts in); the cost
     # of each step, run and ledger entry, with the calls of unknown price

@@ -22,6 +22,7 @@ from bot.store.migrations import apply_migrations
 from bot.store.opening import open_errors, postgres_errors, prepare_location
 from bot.store.owners import OwnerLocks, Owners, check_executor_id, new_executor_id
 from bot.store.recovery import Recovery, recover
+from bot.store.retention import Retention
 from bot.store.runs import Runs
 from bot.store.sqlite import SQLiteDatabase
 from bot.store.threads import AgentThreads
@@ -41,6 +42,7 @@ class _Parts:
     runs: Runs
     mcp_pins: StorePins
     memory: StoreMemory
+    retention: Retention
 
 
 class Store:
@@ -156,6 +158,10 @@ class Store:
     def memory(self) -> StoreMemory:
         return self._open().memory
 
+    @property
+    def retention(self) -> Retention:
+        return self._open().retention
+
     def _open(self) -> _Parts:
         if self._parts is None:
             raise RuntimeError("the store is not open (use Store.open(...) or async with Store(...))")
@@ -190,6 +196,7 @@ class Store:
                 runs=Runs(reader, serial),
                 mcp_pins=StorePins(writer, reader, self.clock),
                 memory=StoreMemory(serial, reader, self.clock),
+                retention=Retention(writer, reader, self.clock),
             )
             self._resources = stack.pop_all()
         if self.applied_migrations:

@@ -6,7 +6,6 @@ client) and by a server-side check on every call.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import discord
@@ -24,6 +23,7 @@ from bot.messages.budget import (
     spenders_and_default,
     usage_text,
 )
+from bot.limit_options import changes_from
 from bot.store import MAX_LIMIT, InvalidLimit, Limit, LimitChange, Period, role_key
 from executor.llm.pricing import MICROS_PER_USD
 
@@ -37,39 +37,6 @@ PeriodName = Literal["day", "week", "month"]
 #: The option descriptions of the limits, and the choices of ``clear``, from the vocabulary.
 LIMIT_HINTS = {limit.key: limit.hint for limit in Limit}
 LIMIT_CHOICES = [app_commands.Choice(name=limit.key, value=limit.key) for limit in Limit]
-
-
-def changes_from(
-    runs: int | None,
-    tokens: int | None,
-    runtime: float | None,
-    concurrent: int | None,
-    usd: float | None,
-    period: str | None,
-    clear: str | None,
-) -> list[LimitChange]:
-    """The changes an admin's options make. ``usd`` is in dollars (stored in
-    micro-dollars). ``period`` applies to the limits given with it; ``clear``
-    removes one limit (back to unlimited, the roles' or the server default)."""
-    given: dict[Limit, float | None] = {
-        Limit.RUNS: runs,
-        Limit.TOKENS: tokens,
-        Limit.RUNTIME: runtime,
-        Limit.CONCURRENT: concurrent,
-        Limit.USD: _micros(usd) if usd is not None else None,
-    }
-    per = Period(period) if period else None
-    changes = [LimitChange(limit, value, per) for limit, value in given.items() if value is not None]
-    if clear:
-        changes.append(LimitChange(Limit.named(clear), None))
-    return changes
-
-
-def _micros(usd: float) -> float:
-    """Dollars as whole micro-dollars, rounded to the nearest; an amount that
-    cannot be a limit (negative, too large, not finite) is passed on for the
-    store to refuse with its reason."""
-    return round(usd * MICROS_PER_USD) if math.isfinite(usd) else usd
 
 
 @app_commands.guild_only()

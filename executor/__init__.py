@@ -19,6 +19,8 @@ Layout:
   the Tracer port (spans around a run, its model and tool calls);
 - ``record``: RunRecord, what a run recorded, which a run resumed after
   its process died replays;
+- ``spending``: each model call held against the member's money, priced
+  and settled (the CallBudget port, BudgetReached);
 - ``loop``: the agent loop; ``hooks``: what the executor does at each of its
   points (progress, critic clock, audit steps); ``critic``, ``compact``,
   ``delegation``, ``state``, ``tasks``, ``errors``;
@@ -58,6 +60,7 @@ from executor.ports import (
 from executor.record import NO_CONTEXT, CompactionEdit, RecordedStep, RunRecord, StepContext
 from executor.result import Result, RunStatus
 from executor.run import Executor
+from executor.spending import BudgetReached, CallBudget, Tariff, Tariffs
 from executor.tracing import NO_TRACING, REJECTED, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
 
 __all__ = [
@@ -67,6 +70,8 @@ __all__ = [
     "Audit",
     "Budget",
     "BudgetExceeded",
+    "BudgetReached",
+    "CallBudget",
     "Compactor",
     "Config",
     "CriticDecision",
@@ -100,6 +105,8 @@ __all__ = [
     "StepContext",
     "SummaryCompactor",
     "Target",
+    "Tariff",
+    "Tariffs",
     "ToolCallSpan",
     "ToolboxError",
     "Tracer",

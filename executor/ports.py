@@ -14,6 +14,7 @@ from executor.agent import RunnableAgent
 from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.record import NO_CONTEXT, StepContext
 from executor.result import Result
+from executor.spending import CallBudget
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
 from executor.tracing import NO_TRACING, Tracer
@@ -171,3 +172,5 @@ class Ports:
     #: Spans around runs, model calls and tool calls; the host's metrics
     #: observer and OpenTelemetry both come in through it.
     tracer: Tracer = NO_TRACING
+    #: Holds money for each model call (executor/spending.py).
+    calls: CallBudget | None = None

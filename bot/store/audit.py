@@ -32,6 +32,8 @@ _STEP_VALUES = (
     "output_tokens",
     "reasoning_tokens",
     "cached_tokens",
+    "cost_micros",
+    "unpriced_calls",
     "replay",
     "created_at",
 )
@@ -87,6 +89,8 @@ class StoreRecorder:
                     usage.output_tokens,
                     usage.reasoning_tokens,
                     usage.cached_tokens,
+                    usage.cost_micros,
+                    usage.unpriced_calls,
                     replay,
                     to_db(self._clock()),
                 ),
@@ -126,8 +130,8 @@ class StoreRecorder:
         await self._writer.write(
             (
                 "UPDATE runs SET status = ?, output = ?, error = ?, finished_at = ?, runtime_seconds = ?,"
-                " input_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cached_tokens = ?, tool_calls = ?,"
-                " steps = ?, ceiling_hit = ? WHERE run_id = ? AND status = ?",
+                " input_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cached_tokens = ?, cost_micros = ?,"
+                " unpriced_calls = ?, tool_calls = ?, steps = ?, ceiling_hit = ? WHERE run_id = ? AND status = ?",
                 (
                     stats.status,
                     bounded(stats.output, RUN_TEXT_LIMIT),
@@ -138,6 +142,8 @@ class StoreRecorder:
                     usage.output_tokens,
                     usage.reasoning_tokens,
                     usage.cached_tokens,
+                    usage.cost_micros,
+                    usage.unpriced_calls,
                     stats.tool_calls,
                     stats.steps,
                     int(stats.ceiling_hit),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from bot.store.clock import Clock, to_db
@@ -146,7 +146,8 @@ def _assistant(m: AssistantMessage) -> JSON:
 
 
 def _usage(u: Usage) -> list[int]:
-    return [u.input_tokens, u.output_tokens, u.reasoning_tokens, u.cached_tokens, u.cache_write_tokens, u.requests]
+    """Every count of ``u``, in field order (``Usage(*counts)`` reads it back)."""
+    return [getattr(u, f.name) for f in fields(u)]
 
 
 class _Decoder:

@@ -246,7 +246,10 @@ async def test_two_shard_processes_on_postgresql_each_answer_only_their_own_guil
                 await emu.post_message("and then?", user=emu.member, channel=thread)
                 await said(emu, thread, f"follow-up answer in shard {shard}")
             model.script(Reply.text("never arrives", delay=60))
+            asked = len(model.requests)
             slow = await ask(emu, guilds[1], "a slow question")
+            # Mid-run: its model call is made (and its slow reply taken) before the click.
+            await emu.wait_for(lambda: len(model.requests) > asked or None, timeout=START)
             progress = await emu.wait_for(
                 lambda: next((m for m in bot_said(emu, slow) if m.custom_ids), None), timeout=START
             )

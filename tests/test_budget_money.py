@@ -169,3 +169,25 @@ async def test_a_refused_call_costs_nothing_and_a_broken_off_one_keeps_its_hold(
     held = dict(database.rows("SELECT run_id, held_micros FROM budget_calls"))
     assert rows["refused"] == -held["refused"]  # settled at 0: the provider billed nothing
     assert rows["broken"] == 0 and held["broken"] > 0  # it may have been billed: the hold stays
+
+
+class UnsettledBudget:
+    """A CallBudget whose database goes away between holding and settling."""
+
+    def __init__(self) -> None:
+        self.held: list[int | None] = []
+
+    async def reserve_call(self, invocation: Invocation, model: str, worst_case: int | None) -> str:
+        self.held.append(worst_case)
+        return "hold-1"
+
+    async def settle_call(self, hold: str, cost: int | None) -> None:
+        raise ConnectionError("the database went away")
+
+
+async def test_a_hold_that_cannot_be_settled_does_not_cost_the_member_the_answer() -> None:
+    budget = UnsettledBudget()
+    executor = make_executor(ScriptedModel([text("kept")]), ports=Ports(calls=budget), tariffs=lambda tier: DEAR)
+    result = await executor.run(AGENT, Invocation("u1"), "hi")
+    assert result.status is RunStatus.OK and result.output == "kept"
+    assert budget.held[0] is not None and budget.held[0] > 0 and result.usage.cost == 6_000

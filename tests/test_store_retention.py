@@ -41,7 +41,8 @@ async def a_run(store: Store, run_id: str, *, close: bool = True) -> None:
 async def a_ledger_row(store: Store, run_id: str) -> None:
     invocation = Invocation("u1", run_id=run_id, guild_id="g1")
     await store.budget.check(invocation, "helper")
-    await store.budget.commit(invocation, Spend(1.0, Usage(10, 5), "ok"))
+    await store.calls.settle_call(await store.calls.reserve_call(invocation, "m", 20), 15)
+    await store.budget.commit(invocation, Spend(1.0, Usage(10, 5, cost_micros=15), "ok"))
 
 
 async def test_prune_deletes_what_is_older_in_batches_and_keeps_the_rest(database: DatabaseUnderTest) -> None:
@@ -77,6 +78,7 @@ async def test_prune_deletes_what_is_older_in_batches_and_keeps_the_rest(databas
         assert len(database.rows("SELECT seq FROM conversation_messages WHERE thread_id = 'busy-thread'")) == 2
         ledger = {r[0] for r in database.rows("SELECT run_id FROM budget_ledger")}
         assert ledger == {"soon-0", "recent"}
+        assert {r[0] for r in database.rows("SELECT run_id FROM budget_calls")} == ledger
 
         # A week's retention still keeps the ledger rows this month's budgets count.
         pruned = await store.retention.prune(7)
@@ -84,6 +86,7 @@ async def test_prune_deletes_what_is_older_in_batches_and_keeps_the_rest(databas
         assert {r[0] for r in database.rows("SELECT run_id FROM budget_ledger")} == {"recent"}
         usage = await store.budget.usage("g1", "u1")
         assert usage.periods[Period.MONTH].spent.runs == 1  # the month's run is still counted
+        assert usage.periods[Period.MONTH].spent.usd_micros == 15  # and its money
 
 
 async def test_the_bot_prunes_in_the_background_while_runs_are_written(database: DatabaseUnderTest) -> None:

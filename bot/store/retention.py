@@ -5,7 +5,8 @@ The audit trail grows with every run (about 1.2 KB a run on SQLite, see
 finished runs that started before the cutoff with their steps, tool calls
 and events, the conversations of threads idle since before it, and budget
 ledger rows older than both the cutoff and the start of every budget period
-(day, week, month) in force, so no member's usage shrinks mid-period.
+(day, week, month) in force, so no member's usage shrinks mid-period, with
+their runs' model calls (``budget_calls``, which money is summed from).
 
 It works in small batches: each is one write of at most ``batch`` runs (or
 threads, or ledger rows) queued on the store's writer like any other write,
@@ -150,7 +151,7 @@ class Retention:
         )
         ids = [row[0] for row in rows]
         if ids:
-            await self._writer.write(*_delete_where_in(("budget_ledger",), "run_id", ids))
+            await self._writer.write(*_delete_where_in(("budget_calls", "budget_ledger"), "run_id", ids))
         return len(ids)
 
 

@@ -15,7 +15,9 @@ Layout:
 - ``agent``, ``result``, ``config``: RunnableAgent; Result and RunStatus;
   Config, Defaults and the ModelResolver;
 - ``ports``: the Protocols the host implements (Budget, Audit/RunRecorder,
-  Palette, Delivery, Escalator) and the records they receive; ``tracing``:
+  Palette, Delivery, Escalator, ToolSource) and the records they receive;
+  ``approval``: approval gates (the Approver port, its requests and
+  decisions, an agent's ApprovalPolicy); ``tracing``:
   the Tracer port (spans around a run, its model and tool calls);
 - ``loop``: the agent loop; ``hooks``: what the executor does at each of its
   points (progress, critic clock, audit steps); ``critic``, ``compact``,
@@ -26,6 +28,13 @@ Layout:
 from __future__ import annotations
 
 from executor.agent import RunnableAgent
+from executor.approval import (
+    DEFAULT_APPROVAL_TIMEOUT,
+    ApprovalDecision,
+    ApprovalPolicy,
+    ApprovalRequest,
+    Approver,
+)
 from executor.compact import Compactor, SummaryCompactor
 from executor.config import Config, Defaults, ModelResolver
 from executor.errors import (
@@ -52,13 +61,19 @@ from executor.ports import (
     RunStats,
     Spend,
     Target,
+    ToolSource,
 )
 from executor.result import Result, RunStatus
 from executor.run import Executor
 from executor.tracing import NO_TRACING, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
 
 __all__ = [
+    "DEFAULT_APPROVAL_TIMEOUT",
     "NO_TRACING",
+    "ApprovalDecision",
+    "ApprovalPolicy",
+    "ApprovalRequest",
+    "Approver",
     "Audit",
     "Budget",
     "BudgetExceeded",
@@ -92,6 +107,7 @@ __all__ = [
     "SummaryCompactor",
     "Target",
     "ToolCallSpan",
+    "ToolSource",
     "ToolboxError",
     "Tracer",
 ]

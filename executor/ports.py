@@ -1,4 +1,5 @@
-"""Ports: the Protocols the host implements and passes into ``Config``.
+"""Ports: the Protocols the host implements and passes into ``Config``
+(with ``Approver``, in ``executor/approval.py``).
 
 Each is optional; the executor is None-safe about all of them, as the Go
 executor is. One method per capability.
@@ -11,9 +12,10 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from executor.agent import RunnableAgent
+from executor.approval import Approver
 from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.result import Result
-from executor.tools.base import ToolResult
+from executor.tools.base import Tool, ToolResult
 from executor.tools.invocation import Invocation
 
 
@@ -146,6 +148,14 @@ class Escalator(Protocol):
     async def escalate(self, report: CriticReport) -> CriticDecision: ...
 
 
+class ToolSource(Protocol):
+    """Tools from outside the registry (the host's MCP servers)."""
+
+    async def tools(self, agent: RunnableAgent, invocation: Invocation) -> list[Tool]:
+        """The tools ``agent.external_tools`` allows that can be offered now.
+        Never raises for a source that is down: it offers nothing."""
+
+
 @dataclass(slots=True)
 class Ports:
     budget: Budget | None = None
@@ -153,3 +163,5 @@ class Ports:
     palette: Palette | None = None
     delivery: Delivery | None = None
     escalator: Escalator | None = None
+    tools: ToolSource | None = None
+    approver: Approver | None = None

@@ -70,12 +70,13 @@ async def bot_on(
     stop the bot and start it again on the same world and database).
     ``settings`` override the defaults below (``openai_base_url`` included)."""
     settings.setdefault("openai_base_url", model.base_url)
+    settings.setdefault("agents_dir", ROOT / "agents")
+    settings.setdefault("mcp_dir", tmp_path / "no-mcp")
     config = load_settings(
         discord_token=emu.token,
         discord_api_base=emu.api_base,
         discord_guild_ids=str(emu.guild.id),
         database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        agents_dir=ROOT / "agents",
         skills_dir=ROOT / "skills",
         openai_api_key="sk-test-secret-key",
         model_tiers="fast=openai/fake-fast,smart=openai/fake-smart",
@@ -96,6 +97,7 @@ async def bot_on(
             await services.runs.shutdown(timeout=5)
             await bot.close()
             await asyncio.gather(task, return_exceptions=True)
+            await services.mcp.close()
 
 
 async def thread_of_a_past_run(tmp_path: Path, emu: DiscordEmulator, model: FakeOpenAIServer, prompt: str) -> Channel:

@@ -3,11 +3,11 @@ needs (who may start an agent, which per-run session tools it uses)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from executor import RunnableAgent
+from executor import ApprovalPolicy, RunnableAgent
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,9 @@ class AgentDefinition:
     max_runtime: float = 0.0
     critic: bool = False
     access: Access = field(default_factory=Access)
+    #: MCP tools it may use: server id -> tool names (``*``: all).
+    mcp: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    approval: ApprovalPolicy | None = None
 
     def runnable(self) -> RunnableAgent:
         return RunnableAgent(
@@ -58,6 +61,8 @@ class AgentDefinition:
             max_iterations=self.max_iterations,
             max_runtime=self.max_runtime,
             critic=self.critic,
+            external_tools=self.mcp,
+            approval=self.approval,
         )
 
     def may_run(self, member_roles: Iterable[str], is_admin: bool = False) -> bool:
@@ -80,6 +85,7 @@ class SkillDefinition:
     tools: tuple[str, ...] = ()
     max_iterations: int = 0
     max_runtime: float = 0.0
+    mcp: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def runnable(self) -> RunnableAgent:
         return RunnableAgent(
@@ -93,4 +99,5 @@ class SkillDefinition:
             max_runtime=self.max_runtime,
             inputs_schema=self.inputs_schema,
             prompt_template=self.prompt_template,
+            external_tools=self.mcp,
         )

@@ -27,7 +27,7 @@ from bot.http import http_client
 from bot.metrics import Metrics, rate_limit_trace
 from bot.metrics_server import MetricsServerError, serving
 from bot.run_service import RunService
-from bot.services import build_services
+from bot.services import Services, build_services
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -50,24 +50,31 @@ async def run_bot(settings: Settings) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         services = build_services(settings, http, store)
-        metrics = Metrics()
-        metrics.declare(
-            agents=[*services.agents.agents, *services.agents.skills],
-            models=[spec.model for spec in settings.model_tiers.values()],
-        )
-        metrics.watch_runs(in_flight=lambda: services.runs.in_flight)
-        bot = ExecutusBot(services, http_trace=rate_limit_trace(metrics))
-        checks = {"gateway": gateway_check(bot), "database": database_check(store)}
-        try:
-            async with serving(metrics, checks, host=settings.metrics_host, port=settings.metrics_port), bot:
-                ended = await _run_until_stopped(bot, services.runs, token)
-        except MetricsServerError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+        async with services.mcp:  # leaving it stops the MCP servers, after the runs that used them
+            ended = await _serve(settings, services, store, token)
         if ended is not None:
             return ended
     log.info("stopped")
     return 0
+
+
+async def _serve(settings: Settings, services: Services, store: Store, token: str) -> int | None:
+    """The bot and its metrics server until stopped: None, or the exit code
+    when the bot ended by itself or the metrics server could not start."""
+    metrics = Metrics()
+    metrics.declare(
+        agents=[*services.agents.agents, *services.agents.skills],
+        models=[spec.model for spec in settings.model_tiers.values()],
+    )
+    metrics.watch_runs(in_flight=lambda: services.runs.in_flight)
+    bot = ExecutusBot(services, http_trace=rate_limit_trace(metrics))
+    checks = {"gateway": gateway_check(bot), "database": database_check(store)}
+    try:
+        async with serving(metrics, checks, host=settings.metrics_host, port=settings.metrics_port), bot:
+            return await _run_until_stopped(bot, services.runs, token)
+    except MetricsServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 async def _run_until_stopped(bot: ExecutusBot, runs: RunService, token: str) -> int | None:

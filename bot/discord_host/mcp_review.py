@@ -1,0 +1,46 @@
+"""The Approve button under one tool of /mcp review.
+
+The view carries the fingerprint of the change the admin was shown; the
+manager re-pins only that change (one that changed again since is
+refused). Manage Server is checked again on the click, on the bot's side.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+
+from bot.discord_host.delivery import NO_PINGS
+from bot.discord_host.permissions import interaction_is_admin
+from bot.mcp import McpManager, Pin
+from bot.messages.conversation import ADMINS_ONLY
+from bot.messages.mcp import APPROVE_CHANGE, review_done
+
+#: Seconds the review's button works; /mcp review shows it again after.
+REVIEW_TIMEOUT = 900.0
+
+
+class ReviewView(discord.ui.View):
+    def __init__(self, manager: McpManager, pin: Pin) -> None:
+        super().__init__(timeout=REVIEW_TIMEOUT)
+        assert pin.changed is not None
+        self._manager = manager
+        self._pin = pin
+        self._fingerprint = pin.changed.fingerprint()
+        button: discord.ui.Button[ReviewView] = discord.ui.Button(
+            label=APPROVE_CHANGE,
+            style=discord.ButtonStyle.success,
+            custom_id=f"executus:mcp-review:{pin.server}:{self._fingerprint[:32]}",
+        )
+        button.callback = self._approve  # type: ignore[method-assign]
+        self.add_item(button)
+
+    async def _approve(self, interaction: discord.Interaction[Any]) -> None:
+        if not interaction_is_admin(interaction):
+            await interaction.response.send_message(ADMINS_ONLY, ephemeral=True)
+            return
+        pin = self._pin
+        approved = await self._manager.approve(pin.server, pin.tool, self._fingerprint, by=str(interaction.user.id))
+        self.stop()
+        await interaction.response.edit_message(content=review_done(pin, approved), view=None, allowed_mentions=NO_PINGS)

@@ -17,10 +17,11 @@ from bot.agents import LoadedAgents, load_agents
 from bot.approvals import Approvals
 from bot.config import SEARCH_SETTINGS, Settings
 from bot.mcp import McpManager, load_servers
+from bot.memory_tools import memory_tools
 from bot.run_service import RunService
 from bot.store import Store
 from bot.supervisor import Supervisor
-from executor import Config, Executor, Ports, SummaryCompactor
+from executor import NO_TRACING, Config, Executor, Ports, SummaryCompactor, Tracer
 from executor.llm import ModelRegistry
 from executor.tools import Registry, Visibility
 from executor.tools.builtin import WEB_SEARCH, builtin_tools
@@ -41,8 +42,11 @@ class Services:
     approvals: Approvals
 
 
-def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) -> Services:
+def build_services(
+    settings: Settings, http: httpx.AsyncClient, store: Store, tracer: Tracer = NO_TRACING
+) -> Services:
     """Wire models, tools, agents and the executor around an open store.
+    ``tracer`` sees every run, model call and tool call (the bot's RunObserver).
 
     Problems in agent files are logged, one line each; the good agents load.
     Agents naming web_search while no search backend is set load without it,
@@ -52,7 +56,7 @@ def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) ->
     """
     models = settings.model_registry(http)
     search = settings.search_backend()
-    registry = Registry(builtin_tools(search=search))
+    registry = Registry([*builtin_tools(search=search), *memory_tools(store.memory)])
     servers = load_servers(settings.mcp_dir)
     for problem in servers.problems:
         log.warning("MCP server files: %s", problem)
@@ -89,6 +93,7 @@ def build_services(settings: Settings, http: httpx.AsyncClient, store: Store) ->
                 escalator=Supervisor(),
                 tools=mcp,
                 approver=approvals,
+                tracer=tracer,
             ),
             compactor=SummaryCompactor(),
             context_tokens=models.context_tokens,

@@ -65,11 +65,12 @@ from executor.ports import (
 )
 from executor.result import Result, RunStatus
 from executor.run import Executor
-from executor.tracing import NO_TRACING, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
+from executor.tracing import NO_TRACING, REJECTED, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
 
 __all__ = [
     "DEFAULT_APPROVAL_TIMEOUT",
     "NO_TRACING",
+    "REJECTED",
     "ApprovalDecision",
     "ApprovalPolicy",
     "ApprovalRequest",

@@ -11,11 +11,11 @@ a MeteredModel and charges what it spent to the run (usage, audit, budget).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from executor.llm.model import Model, ModelResponse, OnDelta, ToolChoice
+from executor.llm.model import ForwardingModel, Model, ModelResponse
 from executor.llm.types import (
     AssistantMessage,
     Message,
@@ -78,27 +78,16 @@ class Compaction:
         )
 
 
-class MeteredModel:
+class MeteredModel(ForwardingModel):
     """A Model that totals the usage of the calls made through it, so the
     executor can charge a compactor's calls to the run."""
 
     def __init__(self, model: Model) -> None:
-        self._model = model
+        super().__init__(model)
         self.usage = Usage()
 
-    @property
-    def name(self) -> str:
-        return self._model.name
-
-    async def complete(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolSpec] = (),
-        *,
-        tool_choice: ToolChoice = "auto",
-        on_delta: OnDelta | None = None,
-    ) -> ModelResponse:
-        response = await self._model.complete(messages, tools, tool_choice=tool_choice, on_delta=on_delta)
+    async def _forward(self, call: Callable[[], Awaitable[ModelResponse]]) -> ModelResponse:
+        response = await call()
         self.usage += response.usage
         return response
 

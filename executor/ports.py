@@ -17,6 +17,7 @@ from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.result import Result
 from executor.tools.base import Tool, ToolResult
 from executor.tools.invocation import Invocation
+from executor.tracing import NO_TRACING, Tracer
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,3 +166,6 @@ class Ports:
     escalator: Escalator | None = None
     tools: ToolSource | None = None
     approver: Approver | None = None
+    #: Spans around runs, model calls and tool calls; the host's metrics
+    #: observer and OpenTelemetry both come in through it.
+    tracer: Tracer = NO_TRACING

@@ -44,6 +44,7 @@ from executor.tasks import caller_cancelled, isolated, stop
 from executor.tools.invocation import Invocation
 from executor.tools.registry import Toolbox
 from executor.tools.session import SessionToolFactory, SessionTools
+from executor.tracing import REJECTED, TracedModel, split_model_name
 
 log = logging.getLogger(__name__)
 
@@ -166,10 +167,32 @@ class _Run:
         self.rec: RunRecorder | None = None
         self.session: SessionTools | None = None
         self.loop: AgentLoop | None = None
+        #: The budget gate refused the run (its span ends ``rejected``).
+        self.rejected = False
 
     # -- the run ----------------------------------------------------------
 
     async def execute(self) -> Result:
+        """The run inside its ``invoke_agent`` span, which ends with the run's
+        status on every path (a caller's cancellation included)."""
+        try:
+            self.model: Model | ModelResolutionError = self._resolve_model()
+            provider, model = split_model_name(self.model.name)
+        except ModelResolutionError as exc:  # the run fails in _main, after the budget gate, and says why
+            self.model, provider, model = exc, "", ""
+        with self.cfg.ports.tracer.invoke_agent(
+            agent_id=self.agent.id,
+            agent_name=self.agent.name or self.agent.id,
+            run_id=self.res.run_id,
+            provider=provider,
+            model=model,
+        ) as span:
+            try:
+                return await self._execute()
+            finally:
+                span.finish(REJECTED if self.rejected else self.res.status.value, self.res.usage)
+
+    async def _execute(self) -> Result:
         budget = self.cfg.ports.budget
         # Budget gate (pre-run): a rejected run makes no model call and has nothing to commit.
         if budget is not None:
@@ -220,13 +243,16 @@ class _Run:
         self.res.err = err
         self.res.status = RunStatus.ERROR
         audit = self.cfg.ports.audit
-        if audit is not None and isinstance(err, BudgetExceeded):
+        self.rejected = isinstance(err, BudgetExceeded)
+        if audit is not None and self.rejected:
             await self._isolated(audit.record_rejection(self._run_info(""), str(err)), "audit rejection")
         await self._deliver()
         return self.res
 
     async def _main(self) -> None:
-        model = self._resolve_model()
+        if isinstance(self.model, ModelResolutionError):
+            raise self.model
+        model = TracedModel(self.model, self.cfg.ports.tracer)
         audit = self.cfg.ports.audit
         if audit is not None:
             self.rec = await audit.start_run(self._run_info(model.name))
@@ -240,12 +266,15 @@ class _Run:
             log_event=self._log_event,
             on_step=self.inv.on_step,
             steps=self.res.steps,
+            on_delta=self.inv.on_delta,
         )
         threshold = self.executor.compaction_threshold(self.tier)
         compactor = self.cfg.compactor
         compaction = Compaction(compactor, threshold) if compactor is not None and threshold > 0 else None
         limits = LoopLimits(d.max_consecutive_tool_errors, d.max_same_tool_call_repeats)
-        self.loop = AgentLoop(model, toolbox, self.executor.system_prompt(self.agent), limits, hooks, compaction)
+        self.loop = AgentLoop(
+            model, toolbox, self.executor.system_prompt(self.agent), limits, hooks, compaction, self.cfg.ports.tracer
+        )
         self.res.status, self.res.err = await self._drive(self.loop)
 
     async def _toolbox(self) -> Toolbox:

@@ -14,16 +14,22 @@ what is known only at the end (usage, the run's status, a tool's outcome).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
+from executor.llm.model import ForwardingModel, Model, ModelResponse
 from executor.llm.types import Usage
+
+#: The status a run span finishes with when the budget gate refused the run:
+#: it never started (no model call, no audit recorder).
+REJECTED = "rejected"
 
 
 class RunSpan(Protocol):
     def finish(self, status: str, usage: Usage) -> None:
-        """The run's terminal status (a ``RunStatus`` value) and its total usage."""
+        """The run's terminal status (a ``RunStatus`` value, or :data:`REJECTED`)
+        and its total usage. Called exactly once, on every path."""
 
 
 class ModelCallSpan(Protocol):
@@ -37,10 +43,15 @@ class ToolCallSpan(Protocol):
 
 
 class Tracer(Protocol):
+    """The host's tracer. Its methods and span handles must not raise: the
+    run path calls them outside any error handling of its own."""
+
     def invoke_agent(
         self, *, agent_id: str, agent_name: str, run_id: str, provider: str, model: str
     ) -> AbstractContextManager[RunSpan]:
-        """Around one whole run; model and tool spans opened inside it are its children."""
+        """Around one whole run, the budget gate included; model and tool spans
+        opened inside it (and the runs it delegates to) are its children.
+        ``provider`` and ``model`` are empty when the tier does not resolve."""
 
     def chat(self, *, provider: str, model: str) -> AbstractContextManager[ModelCallSpan]:
         """Around one model call (``provider`` as in ``ModelSpec``: openai, anthropic)."""
@@ -81,3 +92,26 @@ _DISCARD = _Discard()
 
 #: What the executor uses when the host passes no Tracer.
 NO_TRACING: Tracer = NoTracing()
+
+
+def split_model_name(name: str) -> tuple[str, str]:
+    """``provider/model`` (a ``Model.name``) as its two parts; a name without
+    a slash is a model of no known provider."""
+    provider, slash, model = name.partition("/")
+    return (provider, model) if slash else ("", name)
+
+
+class TracedModel(ForwardingModel):
+    """A Model whose every call is a ``chat`` span with the call's usage:
+    the loop's turns, its last tool-less answer and compaction summaries."""
+
+    def __init__(self, model: Model, tracer: Tracer) -> None:
+        super().__init__(model)
+        self._tracer = tracer
+        self._provider, self._name = split_model_name(model.name)
+
+    async def _forward(self, call: Callable[[], Awaitable[ModelResponse]]) -> ModelResponse:
+        with self._tracer.chat(provider=self._provider, model=self._name) as span:
+            response = await call()
+            span.record(response.usage)
+        return response

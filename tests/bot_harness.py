@@ -1,7 +1,8 @@
 """The real bot, in-process, against the Discord emulator and a fake model server.
 
 Everything but Discord and the model provider is the production wiring
-(``bot.services.build_services``, ``ExecutusBot``, a real SQLite file): the bot finds
+(``bot.discord_host.app.observed_bot``: the services, ``ExecutusBot`` and
+their metrics observer; a real SQLite file): the bot finds
 its gateway through ``GET <DISCORD_API_BASE>/gateway`` like in production.
 """
 
@@ -16,10 +17,13 @@ from typing import Any
 
 from bot.config import load_settings
 from bot.discord_host.api import point_discord_at
+from bot.discord_host.app import observed_bot
 from bot.discord_host.client import ExecutusBot
 from bot.http import http_client
-from bot.services import Services, build_services
+from bot.metrics import Metrics
+from bot.services import Services
 from bot.store import Store
+from executor import NO_TRACING, Tracer
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.discord_model import Channel, Message
 from tests.fakes.model_servers import FakeOpenAIServer
@@ -64,29 +68,40 @@ async def running_bot(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]
 
 @contextlib.asynccontextmanager
 async def bot_on(
-    tmp_path: Path, emu: DiscordEmulator, model: FakeOpenAIServer, **settings: Any
+    tmp_path: Path,
+    emu: DiscordEmulator,
+    model: FakeOpenAIServer,
+    metrics: Metrics | None = None,
+    tracer: Tracer = NO_TRACING,
+    **settings: Any,
 ) -> AsyncIterator[Harness]:
     """The bot on an emulator and model server the caller keeps (so a test can
     stop the bot and start it again on the same world and database).
-    ``settings`` override the defaults below (``openai_base_url`` included)."""
-    settings.setdefault("openai_base_url", model.base_url)
-    settings.setdefault("agents_dir", ROOT / "agents")
-    settings.setdefault("mcp_dir", tmp_path / "no-mcp")
-    config = load_settings(
-        discord_token=emu.token,
-        discord_api_base=emu.api_base,
-        discord_guild_ids=str(emu.guild.id),
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        skills_dir=ROOT / "skills",
-        openai_api_key="sk-test-secret-key",
-        model_tiers="fast=openai/fake-fast,smart=openai/fake-smart",
-        model_max_retries=0,
-        **settings,
+    ``settings`` override the defaults below.
+    ``metrics`` and ``tracer``: what the bot counts and traces, wired as
+    ``python -m bot`` wires them (the store's write latency, the RunObserver)."""
+    defaults: dict[str, Any] = {
+        "discord_token": emu.token,
+        "discord_api_base": emu.api_base,
+        "discord_guild_ids": str(emu.guild.id),
+        "database_url": f"sqlite:///{tmp_path / 'bot.db'}",
+        "agents_dir": ROOT / "agents",
+        "skills_dir": ROOT / "skills",
+        "mcp_dir": tmp_path / "no-mcp",
+        "openai_api_key": "sk-test-secret-key",
+        "openai_base_url": model.base_url,
+        "model_tiers": "fast=openai/fake-fast,smart=openai/fake-smart",
+        "model_max_retries": 0,
+    }
+    config = load_settings(**(defaults | settings))
+    metrics = metrics or Metrics()
+    store = Store(
+        config.database_url, executor_id=config.executor_id, shards=config.shards(), on_commit=metrics.store_write
     )
-    async with http_client() as http, Store(config.database_url, executor_id=config.executor_id) as store:
+    async with http_client() as http, store:
         await point_discord_at(config.discord_api_base, http)
-        services = build_services(config, http, store)
-        bot = ExecutusBot(services)
+        bot = observed_bot(config, http, store, metrics, tracer)
+        services = bot.services
         task = asyncio.create_task(bot.start(emu.token))
         try:
             await emu.wait_until_ready()

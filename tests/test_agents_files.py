@@ -100,6 +100,7 @@ def test_relative_directory_shows_in_messages(tmp_path: Path, monkeypatch: pytes
         (GOOD_AGENT.replace('"calculator"', '"shell"'), "tools: unknown tool 'shell' (known: calculator,"),
         (GOOD_AGENT.replace('"calculator"', '"write_file"'), "tools: listed more than once: write_file"),
         (GOOD_AGENT + "critic = 'yes'\n", "critic: Input should be a valid boolean"),
+        (GOOD_AGENT + "stream = 'no'\n", "stream: Input should be a valid boolean"),
         (GOOD_AGENT + "[palette]\nskills = ['nope']\n", "palette.skills: no skill 'nope' was loaded"),
         (GOOD_AGENT + "[palette]\nagents = ['ghost']\n", "palette.agents: no agent 'ghost' was loaded"),
         (GOOD_AGENT + "[palette]\nagents = ['x']\n", "palette: an agent cannot delegate to itself (agents lists 'x')"),
@@ -295,3 +296,20 @@ def test_mcp_and_approval_problems_name_the_field(tmp_path: Path, text: str, pro
     loaded = load_agents(write(tmp_path / "agents", {"x.toml": text}), TOOLS, mcp_servers={"github", "files"})
     assert "x" not in loaded.agents
     assert any(problem in p for p in loaded.problems), loaded.problems
+
+
+def test_memory_is_opted_into_with_memory_true_not_by_listing_its_tools(tmp_path: Path) -> None:
+    loaded = load(
+        tmp_path,
+        {
+            "keeper.toml": GOOD_AGENT + "memory = true\n",
+            "plain.toml": GOOD_AGENT,
+            "sneaky.toml": GOOD_AGENT.replace('"write_file"', '"write_file", "recall"'),
+        },
+        {"s.toml": GOOD_SKILL.replace('description = "Shortens text."', 'description = "x"\ntools = ["remember"]')},
+    )
+    assert loaded.agents["keeper"].runnable().tools == ("calculator", "recall", "remember")
+    assert "recall" not in loaded.agents["plain"].runnable().tools
+    assert "sneaky" not in loaded.agents and "s" not in loaded.skills
+    assert any("sneaky.toml: tools: " in p and "'recall' comes with 'memory = true'" in p for p in loaded.problems)
+    assert any("s.toml: tools: " in p and "'remember' comes with 'memory = true'" in p for p in loaded.problems)

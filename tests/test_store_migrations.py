@@ -179,3 +179,10 @@ async def test_parts_are_unavailable_when_closed(database: DatabaseUnderTest) ->
     with pytest.raises(RuntimeError, match="not open"):
         store.budget
     await store.close()  # idempotent
+
+
+def test_full_text_search_is_each_databases_own() -> None:
+    """Migration 7's memories get an FTS5 table on SQLite and a tsvector on PostgreSQL."""
+    on_sqlite, on_postgres = script(7, SQLITE), script(7, POSTGRESQL)
+    assert "USING fts5" in on_sqlite and "tsvector" not in on_sqlite
+    assert "tsvector" in on_postgres and "fts5" not in on_postgres

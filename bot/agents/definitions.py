@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.memory_tools import MEMORY_TOOL_NAMES
 from executor import ApprovalPolicy, RunnableAgent
 
 
@@ -43,6 +44,10 @@ class AgentDefinition:
     max_iterations: int = 0
     max_runtime: float = 0.0
     critic: bool = False
+    #: The answer is shown while the model writes it (``stream = false`` turns it off).
+    stream: bool = True
+    #: Whether the agent has the memory tools (remember, recall).
+    memory: bool = False
     access: Access = field(default_factory=Access)
     #: MCP tools it may use: server id -> tool names (``*``: all).
     mcp: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -55,7 +60,7 @@ class AgentDefinition:
             description=self.description,
             system_prompt=self.system_prompt,
             tier=self.tier,
-            tools=self.tools,
+            tools=(*self.tools, *(sorted(MEMORY_TOOL_NAMES) if self.memory else ())),
             skills=self.skills,
             agents=self.agents,
             max_iterations=self.max_iterations,

@@ -57,6 +57,8 @@ class Known:
 
     tools: Set[str]
     agent_tools: Set[str] = frozenset()
+    #: Tools an agent gets from ``memory = true`` only, never by listing them.
+    memory_tools: Set[str] = frozenset()
     tiers: Set[str] | None = None
     skills: Set[str] = frozenset()
     #: MCP server ids from MCP_DIR; None leaves ``mcp`` tables unchecked.
@@ -74,7 +76,9 @@ def _check_tools(tools: list[str], info: ValidationInfo, *, agent: bool) -> list
     allowed = known.tools | known.agent_tools if agent else known.tools
     bad = []
     for name in tools:
-        if name in known.agent_tools and not agent:
+        if name in known.memory_tools:
+            bad.append(f"{name!r} comes with 'memory = true' (agents only); do not list it in tools")
+        elif name in known.agent_tools and not agent:
             bad.append(f"{name!r} is only available to agents, not skills")
         elif name not in allowed:
             bad.append(f"unknown tool {name!r} (known: {', '.join(sorted(allowed))})")
@@ -211,6 +215,9 @@ class AgentFile(Definition):
     system_prompt: str = Field(min_length=1)
     palette: PaletteFile = Field(default_factory=PaletteFile)
     critic: bool = False
+    #: Whether the answer grows in the thread while the model writes it.
+    stream: bool = True
+    memory: bool = False
     access: AccessFile = Field(default_factory=AccessFile)
     approve: ApproveFile | None = None
 

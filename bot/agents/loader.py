@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from bot.agents.definitions import Access, AgentDefinition, SkillDefinition
 from bot.agents.files import AgentFile, Identified, Known, SkillFile
+from bot.memory_tools import MEMORY_TOOL_NAMES
 from bot.tomlfile import read_toml
 from executor import ApprovalPolicy, RunnableAgent
 from executor.tools.builtin import OPTIONAL_TOOL_NAMES, WORKSPACE_TOOL_NAMES, describe_errors
@@ -80,7 +81,11 @@ def load_agents(
     problems = loaded.problems
     unavailable = frozenset(optional_tools) - frozenset(known_tools)
     known = Known(
-        tools=frozenset(known_tools) | unavailable, agent_tools=session_tools, tiers=tiers, mcp_servers=mcp_servers
+        tools=frozenset(known_tools) | unavailable,
+        agent_tools=session_tools,
+        memory_tools=MEMORY_TOOL_NAMES,
+        tiers=tiers,
+        mcp_servers=mcp_servers,
     )
     if skills_dir is not None:
         for path, skill in _by_id(_read_dir(Path(skills_dir), SkillFile, known, problems), problems).values():
@@ -165,6 +170,8 @@ def _agent(f: AgentFile, path: Path, session_tools: Set[str]) -> AgentDefinition
         max_iterations=f.max_iterations or 0,
         max_runtime=f.max_runtime or 0.0,
         critic=f.critic,
+        stream=f.stream,
+        memory=f.memory,
         access=Access(f.access.everyone, frozenset(r.casefold() for r in f.access.roles)),
         mcp=_mcp(f),
         approval=ApprovalPolicy(frozenset(f.approve.tools), tuple(f.approve.by), f.approve.timeout) if f.approve else None,

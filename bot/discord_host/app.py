@@ -15,8 +15,10 @@ import contextlib
 import logging
 import signal
 import sys
+from typing import Any
 
 import discord
+import httpx
 
 from bot.config import Settings, secret
 from bot.discord_host.api import DiscordAPIError, point_discord_at
@@ -26,9 +28,12 @@ from bot.health import database_check
 from bot.http import http_client
 from bot.metrics import Metrics, rate_limit_trace
 from bot.metrics_server import MetricsServerError, serving
+from bot.observer import RunObserver, declare_names
 from bot.run_service import RunService
-from bot.services import Services, build_services
+from bot.services import build_services
 from bot.store import Store
+from bot.tracing import Tracing, TracingUnavailable, open_tracing
+from executor import NO_TRACING, Tracer
 
 log = logging.getLogger(__name__)
 
@@ -43,38 +48,63 @@ async def run_bot(settings: Settings) -> int:
     if not token:
         print(MISSING_TOKEN, file=sys.stderr)
         return 2
-    async with http_client() as http, Store(settings.database_url, executor_id=settings.executor_id) as store:
+    try:
+        tracing = open_tracing(settings.otel_exporter_otlp_endpoint)
+    except TracingUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return await _serve(settings, token, tracing)
+    finally:
+        if tracing is not None:
+            await asyncio.to_thread(tracing.shutdown)  # exports the spans still queued
+
+
+async def _serve(settings: Settings, token: str, tracing: Tracing | None) -> int:
+    metrics = Metrics()
+    store = Store(
+        settings.database_url,
+        executor_id=settings.executor_id,
+        shards=settings.shards(),
+        on_commit=metrics.store_write,
+    )
+    async with http_client() as http, store:
         try:
             await point_discord_at(settings.discord_api_base, http)
         except DiscordAPIError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        services = build_services(settings, http, store)
-        async with services.mcp:  # leaving it stops the MCP servers, after the runs that used them
-            ended = await _serve(settings, services, store, token)
+        tracer = tracing.tracer if tracing is not None else NO_TRACING
+        bot = observed_bot(settings, http, store, metrics, tracer, http_trace=rate_limit_trace(metrics))
+        services = bot.services
+        checks = {"gateway": gateway_check(bot), "database": database_check(store)}
+        try:
+            # Leaving services.mcp stops the MCP servers, after the runs that used them.
+            async with services.mcp, serving(metrics, checks, host=settings.metrics_host, port=settings.metrics_port), bot:
+                ended = await _run_until_stopped(bot, services.runs, token)
+        except MetricsServerError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         if ended is not None:
             return ended
     log.info("stopped")
     return 0
 
 
-async def _serve(settings: Settings, services: Services, store: Store, token: str) -> int | None:
-    """The bot and its metrics server until stopped: None, or the exit code
-    when the bot ended by itself or the metrics server could not start."""
-    metrics = Metrics()
-    metrics.declare(
-        agents=[*services.agents.agents, *services.agents.skills],
-        models=[spec.model for spec in settings.model_tiers.values()],
-    )
-    metrics.watch_runs(in_flight=lambda: services.runs.in_flight)
-    bot = ExecutusBot(services, http_trace=rate_limit_trace(metrics))
-    checks = {"gateway": gateway_check(bot), "database": database_check(store)}
-    try:
-        async with serving(metrics, checks, host=settings.metrics_host, port=settings.metrics_port), bot:
-            return await _run_until_stopped(bot, services.runs, token)
-    except MetricsServerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+def observed_bot(
+    settings: Settings, http: httpx.AsyncClient, store: Store, metrics: Metrics, tracer: Tracer, **options: Any
+) -> ExecutusBot:
+    """The services and the bot, with every run, model call and tool call
+    counted into ``metrics`` and traced by ``tracer`` (one RunObserver), the
+    runs start-up recovery interrupted counted, and the run gauges read from
+    the host. ``store`` should have been opened with ``on_commit=metrics.store_write``."""
+    observer = RunObserver(metrics, settings.price_table(), tracer)
+    services = build_services(settings, http, store, observer)
+    declare_names(metrics, services)
+    observer.recovered(store.recovery)
+    bot = ExecutusBot(services, **options)
+    metrics.watch_runs(in_flight=lambda: services.runs.in_flight, queued=lambda: bot.runner.queued)
+    return bot
 
 
 async def _run_until_stopped(bot: ExecutusBot, runs: RunService, token: str) -> int | None:

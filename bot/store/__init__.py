@@ -3,7 +3,8 @@
 ``Store`` opens the database and hands out the parts: ``store.audit`` (the
 executor's Audit port, rejected runs included), ``store.budget`` (its Budget
 port and the limits admin API), ``store.conversations``, ``store.threads``,
-``store.runs`` and ``store.mcp_pins`` (the PinStore of MCP tools). ``migrate`` is ``python -m bot migrate``.
+``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools) and
+``store.memory`` (members' memories). ``migrate`` is ``python -m bot migrate``.
 
 The store returns data, never sentences: a budget refusal is a ``Refusal``,
 a bad limit an ``InvalidLimit``; ``bot/messages/`` words them. ``Limit`` is
@@ -18,6 +19,7 @@ from bot.store.conversations import Conversations
 from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
 from bot.store.limits import MAX_LIMIT, InvalidLimit, Limit, LimitChange, LimitProblem, Limits, Setting
 from bot.store.errors import StoreOpenError
+from bot.store.memory import MAX_MEMORIES, MAX_MEMORY_CHARS, Memory, MemoryFull, StoreMemory
 from bot.store.migrations import SchemaTooNewError
 from bot.store.owners import check_executor_id, new_executor_id
 from bot.store.periods import Period
@@ -40,6 +42,8 @@ from bot.store.writer import StoreClosedError
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "MAX_LIMIT",
+    "MAX_MEMORIES",
+    "MAX_MEMORY_CHARS",
     "AgentThread",
     "AgentThreads",
     "BudgetRefused",
@@ -53,6 +57,8 @@ __all__ = [
     "LimitProblem",
     "Limits",
     "MemberUsage",
+    "Memory",
+    "MemoryFull",
     "Period",
     "PeriodUsage",
     "Recovery",
@@ -69,6 +75,7 @@ __all__ = [
     "StoreAudit",
     "StoreBudget",
     "StoreClosedError",
+    "StoreMemory",
     "StoreOpenError",
     "StoreRecorder",
     "StoredStatus",

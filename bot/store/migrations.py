@@ -8,7 +8,8 @@ processes start at once.
 
 The scripts are written for SQLite and rendered for PostgreSQL by
 ``Dialect.render`` (its column types); ``POSTGRESQL_ONLY`` adds what SQLite
-has built in or does another way.
+has built in or does another way, and ``SQLITE_ONLY`` what only SQLite
+spells its own way (an FTS5 table where PostgreSQL has a tsvector column).
 """
 
 from __future__ import annotations
@@ -201,6 +202,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (server_id, tool)
     );
     """,
+    # 7: what members asked agents to remember (memory.py), per scope (a
+    # guild id, or the personal scope of DMs) and member. Full-text search
+    # is added per database below.
+    """
+    CREATE TABLE memories (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX memories_by_member ON memories (scope, member_id, id);
+    """,
 )
 
 
@@ -240,6 +254,26 @@ POSTGRESQL_ONLY: dict[int, str] = {
         expires_at TIMESTAMPTZ NOT NULL
     );
     """,
+    # Full-text search over memories: a generated tsvector ('simple': no
+    # stemming, as FTS5's default tokenizer) with a GIN index.
+    7: """
+    ALTER TABLE memories ADD COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('simple', content)) STORED;
+    CREATE INDEX memories_search ON memories USING GIN (search);
+    """,
+}
+#: Appended to a migration on SQLite, for what PostgreSQL does another way.
+SQLITE_ONLY: dict[int, str] = {
+    # Full-text search over memories: an external-content FTS5 table kept in
+    # step with ``memories`` by triggers (rows are inserted and deleted, never updated).
+    7: """
+    CREATE VIRTUAL TABLE memories_fts USING fts5(content, content='memories', content_rowid='id');
+    CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+        INSERT INTO memories_fts (rowid, content) VALUES (new.id, new.content);
+    END;
+    CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+        INSERT INTO memories_fts (memories_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    END;
+    """,
 }
 #: The advisory lock that serialises migrations on PostgreSQL.
 _LOCK = "schema_migrations"
@@ -247,8 +281,8 @@ _LOCK = "schema_migrations"
 
 def script(version: int, dialect: Dialect) -> str:
     """Migration ``version`` as ``dialect``'s database runs it."""
-    text = dialect.render(MIGRATIONS[version - 1])
-    return text + POSTGRESQL_ONLY.get(version, "") if dialect.name == "postgresql" else text
+    only = POSTGRESQL_ONLY if dialect.name == "postgresql" else SQLITE_ONLY
+    return dialect.render(MIGRATIONS[version - 1]) + only.get(version, "")
 
 
 async def apply_migrations(db: Database) -> list[int]:

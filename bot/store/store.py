@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from bot.shards import Shards
 from bot.store.audit import StoreAudit
 from bot.store.budget import StoreBudget
 from bot.store.clock import Clock, utc_now
 from bot.store.conversations import Conversations
 from bot.store.database import Database
 from bot.store.mcp_pins import StorePins
+from bot.store.memory import StoreMemory
 from bot.store.migrations import apply_migrations
 from bot.store.opening import open_errors, postgres_errors, prepare_location
 from bot.store.owners import OwnerLocks, Owners, check_executor_id, new_executor_id
@@ -35,6 +38,7 @@ class _Parts:
     threads: AgentThreads
     runs: Runs
     mcp_pins: StorePins
+    memory: StoreMemory
 
 
 class Store:
@@ -65,6 +69,8 @@ class Store:
         clock: Clock = utc_now,
         executor_id: str | None = None,
         lease_seconds: float | None = None,
+        shards: Shards | None = None,
+        on_commit: Callable[[float], None] | None = None,
     ) -> None:
         self.url = database_url
         self.backend = backend(database_url)
@@ -75,6 +81,10 @@ class Store:
         #: PostgreSQL: how long this process's lease lasts unrenewed (see leases.py).
         self.lease_seconds = lease_seconds
         self.clock = clock
+        #: The Discord shards this process runs: it recovers only their guilds' runs (see recovery.py).
+        self.shards = shards or Shards()
+        #: Told the seconds each batch of writes took to commit (store write latency).
+        self.on_commit = on_commit
         #: This process's identity as the owner of its runs.
         self.executor_id = check_executor_id(executor_id) if executor_id else new_executor_id()
         #: Migrations this open applied, and what it recovered from dead processes.
@@ -91,8 +101,9 @@ class Store:
         clock: Clock = utc_now,
         executor_id: str | None = None,
         lease_seconds: float | None = None,
+        shards: Shards | None = None,
     ) -> Store:
-        store = cls(database_url, clock=clock, executor_id=executor_id, lease_seconds=lease_seconds)
+        store = cls(database_url, clock=clock, executor_id=executor_id, lease_seconds=lease_seconds, shards=shards)
         await store._start()
         return store
 
@@ -135,6 +146,10 @@ class Store:
     def mcp_pins(self) -> StorePins:
         return self._open().mcp_pins
 
+    @property
+    def memory(self) -> StoreMemory:
+        return self._open().memory
+
     def _open(self) -> _Parts:
         if self._parts is None:
             raise RuntimeError("the store is not open (use Store.open(...) or async with Store(...))")
@@ -149,15 +164,15 @@ class Store:
                     writer_db, serial, reader, owner = await _open_sqlite(stack, self.url, self.path, self.executor_id)
                     self.applied_migrations = await apply_migrations(writer_db)
                     await _hold(stack, owner)
-                    self.recovery = await recover(writer_db, self.clock(), owner)
+                    self.recovery = await recover(writer_db, self.clock(), owner, self.shards)
             else:
                 with postgres_errors(self.url):
                     writer_db = serial = reader = await _open_postgres(stack, self.url)
                     self.applied_migrations = await apply_migrations(writer_db)
                     owner = _leases(writer_db, self.executor_id, self.lease_seconds)
                     await _hold(stack, owner)
-                    self.recovery = await recover(writer_db, self.clock(), owner)
-            writer = Writer(writer_db)
+                    self.recovery = await recover(writer_db, self.clock(), owner, self.shards)
+            writer = Writer(writer_db, self.on_commit)
             writer.start()
             stack.push_async_callback(writer.close)  # runs first on close: drains before the connections go
             self._parts = _Parts(
@@ -167,6 +182,7 @@ class Store:
                 threads=AgentThreads(writer, reader, serial, self.clock),
                 runs=Runs(reader, serial),
                 mcp_pins=StorePins(writer, reader, self.clock),
+                memory=StoreMemory(serial, reader, self.clock),
             )
             self._resources = stack.pop_all()
         if self.applied_migrations:

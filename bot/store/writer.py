@@ -6,7 +6,8 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,8 +55,10 @@ class Writer:
     retried one transaction each, so one bad write cannot sink the others.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, on_commit: Callable[[float], None] | None = None) -> None:
         self._db = db
+        #: Told how many seconds each committed transaction took (the store write latency metric).
+        self._on_commit = on_commit
         # Unbounded: back-pressure is ``_room``, so that close() can wake the
         # callers waiting for room (a full asyncio.Queue would strand them).
         self._queue: asyncio.Queue[_Write | None] = asyncio.Queue()
@@ -163,7 +166,10 @@ class Writer:
                 else:
                     runs.append((sql, [params]))
         groups = [run for runs in by_table.values() for run in runs]
+        started = time.perf_counter()
         await self._db.transact(lambda tx: _execute(tx, groups), write=True, durable=any(w.durable for w in batch))
+        if self._on_commit is not None:
+            self._on_commit(time.perf_counter() - started)
 
     async def _apply_alone(self, w: _Write) -> None:
         try:

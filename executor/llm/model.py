@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -59,3 +59,31 @@ class Model(Protocol):
         tool_choice: ToolChoice = "auto",
         on_delta: OnDelta | None = None,
     ) -> ModelResponse: ...
+
+
+class ForwardingModel:
+    """A Model that passes every call on to ``model`` through ``_forward``:
+    the base of the executor's wrappers (metering a compactor's calls,
+    tracing every call), which override ``_forward`` alone."""
+
+    def __init__(self, model: Model) -> None:
+        self._model = model
+
+    @property
+    def name(self) -> str:
+        return self._model.name
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        *,
+        tool_choice: ToolChoice = "auto",
+        on_delta: OnDelta | None = None,
+    ) -> ModelResponse:
+        return await self._forward(
+            lambda: self._model.complete(messages, tools, tool_choice=tool_choice, on_delta=on_delta)
+        )
+
+    async def _forward(self, call: Callable[[], Awaitable[ModelResponse]]) -> ModelResponse:
+        return await call()

@@ -60,8 +60,19 @@ acknowledgement and the first followup after a "thinking" defer replacing
 that placeholder, empty messages refused, the 2000-character content limit,
 ephemeral messages never reaching the gateway, intents (privileged ones
 refused unless enabled, message content blanked without MESSAGE_CONTENT),
-and RESUME replaying missed events. Not emulated: rate limits, channel
-permission overwrites and permission checks on REST calls, DMs, forums,
+and RESUME replaying missed events.
+
+Sharding, as Discord does it: ``GET /gateway/bot`` recommends
+``recommended_shards``; IDENTIFY's ``shard`` (``[shard_id, shard_count]``,
+refused with 4010 when invalid) makes a session receive only its guilds,
+those with ``(guild_id >> 22) % shard_count == shard_id`` (READY's list,
+GUILD_CREATE and every guild event), and DMs on shard 0 only.
+``add_guild(name, shard=(id, count))`` adds a guild on a chosen shard
+(before the bot connects); every helper above acts in the guild of the
+channel it is given. ``post_direct_message`` dispatches a DM.
+
+Not emulated: rate limits, channel permission overwrites and permission
+checks on REST calls, DM channels (a DM is dispatched, no more), forums,
 webhooks other than interaction ones, voice.
 
 ``DiscordEmulator`` is built in layers, one module each, every one using only
@@ -79,13 +90,25 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
 
 from aiohttp import web
 
 from .discord_codes import REPLY
 from .discord_http import Route
 from .discord_interactions import Interactions
-from .discord_model import PUBLIC_THREAD, Channel, Member, Message, Role, Upload, User, resolve_mentions
+from .discord_model import (
+    GUILD_TEXT,
+    PUBLIC_THREAD,
+    Channel,
+    Guild,
+    Member,
+    Message,
+    Role,
+    Upload,
+    User,
+    resolve_mentions,
+)
 from .discord_world import API_PREFIX
 
 
@@ -218,6 +241,26 @@ class DiscordEmulator(Interactions):
         app.router.add_get("/", self._gateway)
         app.router.add_route("*", "/{tail:.*}", self._unknown_route)
 
+    # ------------------------------------------------------- more guilds
+
+    def add_guild(self, name: str, *, shard: tuple[int, int] | None = None) -> Guild:
+        """Another guild the bot is in, before the bot connects: the same
+        owner, admin, ordinary member and bot, with the same kinds of roles,
+        and a ``general`` text channel (``emu.channel("general", guild)``).
+        ``shard`` ``(shard_id, shard_count)`` picks an id that Discord routes
+        to that shard. Every guild's events go to the shards that own it."""
+        guild_id = self._ids.next() if shard is None else self._ids.next_on_shard(*shard)
+        guild = self._new_guild(name, self.owner.id, guild_id)
+        for member in self.guild.members.values():
+            self._add_member(member.user, [], guild)
+        for role in (self.bot_role, self.manager_role, self.admin_role):
+            copy = self._add_role(Role(self._ids.next(), role.name, role.permissions, role.position, role.bot_id), guild)
+            for member in self.guild.members.values():
+                if role.id in member.role_ids:
+                    guild.members[member.id].role_ids.append(copy.id)
+        self._add_channel(Channel(self._ids.next(), GUILD_TEXT, "general", guild.id))
+        return guild
+
     # --------------------------------------------- simulating Discord users
 
     def add_member(
@@ -259,18 +302,19 @@ class DiscordEmulator(Interactions):
     ) -> Message:
         """A user posts in a channel or thread; the bot gets MESSAGE_CREATE."""
         await self.wait_until_ready()
-        member = self._member(user)
         target = self._channel_of(channel)
-        message = Message(self._ids.next(), target.id, self.guild.id, member.user, content=content)
+        guild = self._guild_of(target)
+        member = self._member(user, guild)
+        message = Message(self._ids.next(), target.id, guild.id, member.user, content=content)
         message.attachments = [self._store_upload(target.id, upload) for upload in attachments]
         replied = None
         if reply_to is not None:
             message.type = REPLY
             message.message_reference = {"type": 0, "message_id": str(reply_to.id),
-                                         "channel_id": str(reply_to.channel_id), "guild_id": str(self.guild.id)}
+                                         "channel_id": str(reply_to.channel_id), "guild_id": str(guild.id)}
             replied = reply_to.author
         message.mentions, message.mention_role_ids, message.mention_everyone = resolve_mentions(
-            self.guild, content, None, replied
+            guild, content, None, replied
         )
         self._messages[message.id] = message
         target.last_message_id = message.id
@@ -279,6 +323,19 @@ class DiscordEmulator(Interactions):
             target.member_ids.add(member.id)
         await self._broadcast("MESSAGE_CREATE", self._message_payload(message, event=True))
         return message
+
+    async def post_direct_message(self, content: str, *, user: Member | User | None = None) -> dict[str, Any]:
+        """A user DMs the bot: MESSAGE_CREATE without a guild, which Discord
+        sends to shard 0 only, and only to a session with the DIRECT_MESSAGES
+        intent. Only that routing is emulated: the DM channel has no REST
+        routes. Returns the event's payload."""
+        await self.wait_until_ready()
+        author = self._member(user).user
+        message = Message(self._ids.next(), self._dm_channel_ids.setdefault(author.id, self._ids.next()), 0, author,
+                          content=content)
+        payload = message.payload()
+        await self._broadcast("MESSAGE_CREATE", payload)
+        return payload
 
     async def start_thread(
         self,

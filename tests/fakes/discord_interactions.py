@@ -178,9 +178,10 @@ class Interactions(RestRoutes):
         command does not declare.
         """
         await self.wait_until_ready()
-        member = self._member(user)
+        channel_obj = self._channel_of(channel)
+        member = self._member(user, self._guild_of(channel_obj))
         top, *path = name.split()
-        command = self._find_command(top)
+        command = self._find_command(top, channel_obj.guild_id)
         resolved: dict[str, dict[str, Any]] = {}
         definitions = command.get("options") or []
         nested: list[dict[str, Any]] = []
@@ -194,7 +195,6 @@ class Interactions(RestRoutes):
             entry: dict[str, Any] = {"name": part, "type": definition["type"], "options": []}
             holder.append(entry)
             holder, definitions = entry["options"], definition.get("options") or []
-        channel_obj = self._channel_of(channel)
         holder.extend(self._options(definitions, options or {}, resolved, channel_obj.id))
         data: dict[str, Any] = {"id": command["id"], "name": top, "type": CHAT_INPUT}
         if nested:
@@ -205,8 +205,8 @@ class Interactions(RestRoutes):
             data["resolved"] = resolved
         return await self._interact(APPLICATION_COMMAND, data, member, channel_obj, command=name)
 
-    def _find_command(self, name: str) -> dict[str, Any]:
-        for command in [*self.guild_commands.get(self.guild.id, []), *self.global_commands]:
+    def _find_command(self, name: str, guild_id: int) -> dict[str, Any]:
+        for command in [*self.guild_commands.get(guild_id, []), *self.global_commands]:
             if command["name"] == name and command["type"] == CHAT_INPUT:
                 return command
         raise LookupError(f"no slash command /{name} was synced; Discord only offers synced commands")
@@ -242,20 +242,21 @@ class Interactions(RestRoutes):
             attachment = self._store_upload(channel_id, value)
             resolved.setdefault("attachments", {})[str(attachment.id)] = {**attachment.payload(), "ephemeral": True}
             return str(attachment.id)
+        guild = self._guild_of(self._channel_of(channel_id))
         if kind == CHANNEL:
             channel = self._channel_of(value)
-            entry = {**channel.payload(), "permissions": str(self.permissions_of(self.bot_member))}
+            entry = {**channel.payload(), "permissions": str(self.permissions_of(self.bot_member, guild))}
             resolved.setdefault("channels", {})[str(channel.id)] = entry
             return str(channel.id)
         if isinstance(value, Role) and kind in (ROLE, MENTIONABLE):
             resolved.setdefault("roles", {})[str(value.id)] = value.payload()
             return str(value.id)
         if isinstance(value, (Member, User)) and kind in (USER, MENTIONABLE):
-            member = self._member(value)
+            member = self._member(value, guild)
             resolved.setdefault("users", {})[str(member.id)] = member.user.payload()
             resolved.setdefault("members", {})[str(member.id)] = {
                 **member.payload(with_user=False),
-                "permissions": str(self.permissions_of(member)),
+                "permissions": str(self.permissions_of(member, guild)),
             }
             return str(member.id)
         raise TypeError(f"cannot pass {value!r} as an option of type {kind}")
@@ -331,24 +332,27 @@ class Interactions(RestRoutes):
         await self.wait_until_ready()
         interaction_id = self._ids.next()
         token = secrets.token_urlsafe(48)
-        channel_payload = {**channel.payload(), "permissions": str(self.permissions_of(member))}
+        guild = self._guild_of(channel)
+        member = self._member(member, guild)
+        permissions = str(self.permissions_of(member, guild))
+        channel_payload = {**channel.payload(), "permissions": permissions}
         payload: dict[str, Any] = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
             "type": kind,
             "data": data,
-            "guild_id": str(self.guild.id),
-            "guild": {"id": str(self.guild.id), "locale": "en-US", "features": []},
+            "guild_id": str(guild.id),
+            "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
             "channel_id": str(channel.id),
             "channel": channel_payload,
-            "member": {**member.payload(), "permissions": str(self.permissions_of(member))},
+            "member": {**member.payload(), "permissions": permissions},
             "token": token,
             "version": 1,
-            "app_permissions": str(self.permissions_of(self.bot_member)),
+            "app_permissions": str(self.permissions_of(self.bot_member, guild)),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(self.guild.id)},
+            "authorizing_integration_owners": {"0": str(guild.id)},
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }

@@ -81,7 +81,7 @@ class MessageLogic(GatewayServer):
             referenced = self._messages.get(int(message.message_reference["message_id"]))
             replied = None if referenced is None else referenced.author
         message.mentions, message.mention_role_ids, message.mention_everyone = resolve_mentions(
-            self.guild, message.content, message.allowed_mentions, replied
+            self.guilds[message.guild_id], message.content, message.allowed_mentions, replied
         )
 
     async def _post(
@@ -96,14 +96,14 @@ class MessageLogic(GatewayServer):
     ) -> Message:
         """Create a message from a bot request body, as Discord would, and dispatch it."""
         reference = body.get("message_reference")
-        message = Message(self._ids.next(), channel.id, self.guild.id, author, body=body)
+        message = Message(self._ids.next(), channel.id, channel.guild_id, author, body=body)
         if reference:
             referenced = self._messages.get(int(reference["message_id"]))
             if referenced is None or referenced.deleted:
                 raise DiscordHTTPError(400, 50035, "Invalid Form Body", ["message_reference: Unknown message"])
             message.type = REPLY
             message.message_reference = {"type": 0, "message_id": str(referenced.id),
-                                         "channel_id": str(referenced.channel_id), "guild_id": str(self.guild.id)}
+                                         "channel_id": str(referenced.channel_id), "guild_id": str(channel.guild_id)}
         message.tts = bool(body.get("tts"))
         self._apply(message, body, uploads)
         if interaction is not None:
@@ -136,7 +136,7 @@ class MessageLogic(GatewayServer):
         if not message.ephemeral:
             await self._broadcast(
                 "MESSAGE_DELETE",
-                {"id": str(message.id), "channel_id": str(message.channel_id), "guild_id": str(self.guild.id)},
+                {"id": str(message.id), "channel_id": str(message.channel_id), "guild_id": str(message.guild_id)},
             )
 
     def _message_payload(self, message: Message, *, event: bool = False) -> dict[str, Any]:
@@ -146,8 +146,8 @@ class MessageLogic(GatewayServer):
         if reference is not None and int(reference["message_id"]) in self._messages:
             data["referenced_message"] = self._messages[int(reference["message_id"])].payload()
         if event:
-            data["guild_id"] = str(self.guild.id)
-            member = self.guild.members.get(message.author.id)
+            data["guild_id"] = str(message.guild_id)
+            member = self.guilds[message.guild_id].members.get(message.author.id)
             if member is not None and message.webhook_id is None:
                 data["member"] = member.payload(with_user=False)
         return data
@@ -157,7 +157,7 @@ class MessageLogic(GatewayServer):
             "id": str(interaction.id),
             "type": interaction.type,
             "user": interaction.user.payload(),
-            "authorizing_integration_owners": {"0": str(self.guild.id)},
+            "authorizing_integration_owners": {"0": interaction.payload["guild_id"]},
         }
         if interaction.command is not None:
             data.update(name=interaction.command, command_type=CHAT_INPUT)

@@ -1,0 +1,128 @@
+"""RunObserver: the one place a run's metrics and spans come from.
+
+It is the executor's Tracer (``Ports.tracer``): the executor opens a span
+around each run (the budget gate included), each model call and each tool
+call, and the observer counts what each span reports into :class:`Metrics`
+while handing the span on to an inner Tracer (OpenTelemetry's when
+OTEL_EXPORTER_OTLP_ENDPOINT is set, else none). Metrics and traces thus see
+the same runs, calls and outcomes, and the run path holds no metrics code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from bot.metrics import Metrics
+from bot.services import Services
+from bot.store import Recovery, StoredStatus
+from executor import NO_TRACING, REJECTED, ModelCallSpan, RunSpan, ToolCallSpan, Tracer
+from executor.llm import ModelSpec, Usage
+from executor.llm.pricing import Price, PriceTable, cost
+from executor.tools import Visibility
+from executor.tools.builtin import WORKSPACE_TOOL_NAMES
+
+Clock = Callable[[], float]
+
+
+class RunObserver:
+    """Counts runs, model calls and tool calls into ``metrics`` and forwards
+    every span to ``inner``. ``prices`` costs each model call (None: every
+    call is counted unpriced). Never raises into the run path."""
+
+    def __init__(
+        self, metrics: Metrics, prices: PriceTable | None = None, inner: Tracer = NO_TRACING, clock: Clock = time.monotonic
+    ) -> None:
+        self.metrics = metrics
+        self._prices = prices
+        self._inner = inner
+        self._clock = clock
+        #: Prices found, by (provider, model): genai-prices is looked up once a model.
+        self._known: dict[tuple[str, str], Price | None] = {}
+
+    def recovered(self, recovery: Recovery) -> None:
+        """Count the runs start-up recovery marked ``interrupted`` (a process
+        died under them): they end here, with no known duration."""
+        for agent in recovery.interrupted_agents:
+            self.metrics.run_finished(agent, StoredStatus.INTERRUPTED, None)
+
+    @contextmanager
+    def invoke_agent(
+        self, *, agent_id: str, agent_name: str, run_id: str, provider: str, model: str
+    ) -> Iterator[RunSpan]:
+        started = self._clock()
+        with self._inner.invoke_agent(
+            agent_id=agent_id, agent_name=agent_name, run_id=run_id, provider=provider, model=model
+        ) as inner:
+            yield _ObservedRun(inner, self.metrics, self._clock, agent_id, started)
+
+    @contextmanager
+    def chat(self, *, provider: str, model: str) -> Iterator[ModelCallSpan]:
+        with self._inner.chat(provider=provider, model=model) as inner:
+            yield _ObservedCall(inner, self.metrics, model, self._price(provider, model))
+
+    @contextmanager
+    def execute_tool(self, *, tool: str, call_id: str) -> Iterator[ToolCallSpan]:
+        with self._inner.execute_tool(tool=tool, call_id=call_id) as inner:
+            yield _ObservedTool(inner, self.metrics, tool)
+
+    def _price(self, provider: str, model: str) -> Price | None:
+        if self._prices is None or not provider:
+            return None
+        key = (provider, model)
+        if key not in self._known:
+            self._known[key] = self._prices.price(ModelSpec(provider, model))
+        return self._known[key]
+
+
+@dataclass(frozen=True, slots=True)
+class _ObservedRun:
+    inner: RunSpan
+    metrics: Metrics
+    clock: Clock
+    agent: str
+    started: float
+
+    def finish(self, status: str, usage: Usage) -> None:
+        self.inner.finish(status, usage)
+        # A refused run never ran: its wall time would only be the budget check's.
+        seconds = None if status == REJECTED else self.clock() - self.started
+        self.metrics.run_finished(self.agent, status, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class _ObservedCall:
+    inner: ModelCallSpan
+    metrics: Metrics
+    model: str
+    price: Price | None
+
+    def record(self, usage: Usage) -> None:
+        self.inner.record(usage)
+        self.metrics.model_call(self.model, usage, None if self.price is None else cost(usage, self.price))
+
+
+@dataclass(frozen=True, slots=True)
+class _ObservedTool:
+    inner: ToolCallSpan
+    metrics: Metrics
+    tool: str
+
+    def record(self, ok: bool) -> None:
+        self.inner.record(ok)
+        self.metrics.tool_call(self.tool, ok)
+
+
+def declare_names(metrics: Metrics, services: Services) -> None:
+    """The names metric labels may carry: the loaded agents and skills, the
+    tiers' models and the tools a run can be offered (registry and workspace
+    tools). Delegation tools (``agent__x``) count as ``other``: the sub-run
+    they start is counted under its own agent."""
+    registry = services.executor.config.registry
+    metrics.declare(
+        agents=[*services.agents.agents, *services.agents.skills],
+        models=[spec.model for spec in services.settings.model_tiers.values()],
+        tools=[*registry.names(Visibility.PRIVATE), *WORKSPACE_TOOL_NAMES],
+    )

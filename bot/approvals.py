@@ -12,8 +12,8 @@ Nothing here imports discord.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -57,6 +57,12 @@ class Verdict(StrEnum):
     GONE = "gone"  # already decided, timed out, or from before a restart
 
 
+def approval_id(request: ApprovalRequest) -> str:
+    """The same for the same call of the same run: a run resumed after a
+    restart asks again under the id its buttons already carry."""
+    return hashlib.sha256(f"{request.run_id}:{request.call_id}".encode()).hexdigest()[:16]
+
+
 def may_decide(by: Iterable[str], member_roles: Iterable[str], is_admin: bool) -> bool:
     """Manage Server, or one of the ``role:`` entries by role name (any case) or id."""
     if is_admin:
@@ -80,7 +86,7 @@ class Approvals:
         prompt = self._prompt
         if prompt is None:
             return ApprovalDecision(False, reason="nobody can approve calls here (approvals are given in Discord)")
-        pending = Pending(uuid.uuid4().hex[:16], request, asyncio.get_running_loop().create_future())
+        pending = Pending(approval_id(request), request, asyncio.get_running_loop().create_future())
         self._pending[pending.id] = pending
         try:
             await prompt.ask(pending)

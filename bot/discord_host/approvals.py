@@ -28,6 +28,10 @@ from bot.messages.approvals import (
 from executor import ApprovalDecision
 
 
+#: How far back in the thread an earlier request for the same call is looked for.
+RECENT = 50
+
+
 class ApprovalButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"executus:approval:(?P<id>[0-9a-f]+):(?P<verdict>yes|no)"
 ):
@@ -81,11 +85,26 @@ class ThreadPrompt:
         self._client = client
 
     async def ask(self, pending: Pending) -> None:
+        """Post the request, or re-attach to the one already in the thread (a
+        run resumed after a restart asks again for the same call)."""
         channel = self._client.get_partial_messageable(int(pending.request.channel_id))
-        message = await channel.send(
-            approval_asked(pending.request), view=approval_view(pending.id), allowed_mentions=NO_PINGS
-        )
+        content, view = approval_asked(pending.request), approval_view(pending.id)
+        shown = await self._shown(channel, pending.id)
+        if shown is not None:
+            await shown.edit(content=content, view=view, allowed_mentions=NO_PINGS)
+            pending.shown_at = shown.id
+            return
+        message = await channel.send(content, view=view, allowed_mentions=NO_PINGS)
         pending.shown_at = message.id
+
+    async def _shown(self, channel: discord.PartialMessageable, approval_id: str) -> discord.Message | None:
+        """Our earlier message for this request among the thread's latest."""
+        me = self._client.user
+        wanted = ApprovalButton(approval_id, True).custom_id
+        async for message in channel.history(limit=RECENT):
+            if me is not None and message.author.id == me.id and wanted in _custom_ids(message.components):
+                return message
+        return None
 
     async def settled(self, pending: Pending, decision: ApprovalDecision) -> None:
         if pending.shown_at is None:
@@ -94,3 +113,13 @@ class ThreadPrompt:
             pending.shown_at
         )
         await message.edit(content=approval_settled(pending.request, decision), view=None, allowed_mentions=NO_PINGS)
+
+
+def _custom_ids(components: list[Any]) -> list[str]:
+    """Every custom_id of a message's components, inside action rows too."""
+    found = []
+    for component in components:
+        found += _custom_ids(list(getattr(component, "children", [])))
+        if custom_id := getattr(component, "custom_id", None):
+            found.append(custom_id)
+    return found

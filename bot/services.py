@@ -94,10 +94,12 @@ def build_services(
                 tools=mcp,
                 approver=approvals,
                 tracer=tracer,
+                calls=store.calls,
             ),
             compactor=SummaryCompactor(),
             context_tokens=models.context_tokens,
             system_header=settings.system_header,
+            tariffs=settings.tariffs(models),
         )
     )
     runs = RunService(executor, store.conversations, models.context_tokens)

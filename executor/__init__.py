@@ -19,6 +19,8 @@ Layout:
   ``approval``: approval gates (the Approver port, its requests and
   decisions, an agent's ApprovalPolicy); ``tracing``:
   the Tracer port (spans around a run, its model and tool calls);
+- ``spending``: each model call held against the member's money, priced
+  and settled (the CallBudget port, BudgetReached);
 - ``loop``: the agent loop; ``hooks``: what the executor does at each of its
   points (progress, critic clock, audit steps); ``critic``, ``compact``,
   ``delegation``, ``state``, ``tasks``, ``errors``;
@@ -65,6 +67,7 @@ from executor.ports import (
 )
 from executor.result import Result, RunStatus
 from executor.run import Executor
+from executor.spending import BudgetReached, CallBudget, Tariff, Tariffs
 from executor.tracing import NO_TRACING, REJECTED, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
 
 __all__ = [
@@ -78,6 +81,8 @@ __all__ = [
     "Audit",
     "Budget",
     "BudgetExceeded",
+    "BudgetReached",
+    "CallBudget",
     "Compactor",
     "Config",
     "CriticDecision",
@@ -107,6 +112,8 @@ __all__ = [
     "Spend",
     "SummaryCompactor",
     "Target",
+    "Tariff",
+    "Tariffs",
     "ToolCallSpan",
     "ToolSource",
     "ToolboxError",

@@ -1,4 +1,5 @@
-"""The Approve button under one tool of /mcp review.
+"""/mcp list and /mcp review as admins see them, and the Approve button
+under each tool of the review.
 
 The view carries the fingerprint of the change the admin was shown; the
 manager re-pins only that change (one that changed again since is
@@ -15,7 +16,15 @@ from bot.discord_host.delivery import NO_PINGS
 from bot.discord_host.permissions import interaction_is_admin
 from bot.mcp import McpManager, Pin
 from bot.messages.conversation import ADMINS_ONLY
-from bot.messages.mcp import APPROVE_CHANGE, review_done
+from bot.messages.mcp import (
+    APPROVE_CHANGE,
+    NOTHING_TO_REVIEW,
+    REVIEW_SHOWN,
+    review_done,
+    review_header,
+    review_of,
+    servers_list,
+)
 
 #: Seconds the review's button works; /mcp review shows it again after.
 REVIEW_TIMEOUT = 900.0
@@ -44,3 +53,20 @@ class ReviewView(discord.ui.View):
         approved = await self._manager.approve(pin.server, pin.tool, self._fingerprint, by=str(interaction.user.id))
         self.stop()
         await interaction.response.edit_message(content=review_done(pin, approved), view=None, allowed_mentions=NO_PINGS)
+
+
+async def show_servers(interaction: discord.Interaction[Any], manager: McpManager) -> None:
+    text = servers_list(await manager.states())
+    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+async def show_review(interaction: discord.Interaction[Any], manager: McpManager) -> None:
+    """Each held tool's change in a message of its own, with its Approve button."""
+    held = await manager.held()
+    if not held:
+        await interaction.response.send_message(NOTHING_TO_REVIEW, ephemeral=True)
+        return
+    await interaction.response.send_message(review_header(len(held)), ephemeral=True)
+    for pin in held[:REVIEW_SHOWN]:
+        view = ReviewView(manager, pin)
+        await interaction.followup.send(review_of(pin), view=view, ephemeral=True, allowed_mentions=NO_PINGS)

@@ -218,6 +218,8 @@ class AgentFile(Definition):
     #: Whether the answer grows in the thread while the model writes it.
     stream: bool = True
     memory: bool = False
+    #: The tier a run uses instead when the member is at 90 % of a limit or more.
+    cheaper_tier: str = ""
     access: AccessFile = Field(default_factory=AccessFile)
     approve: ApproveFile | None = None
 
@@ -239,6 +241,8 @@ class AgentFile(Definition):
                 " (name its tools, skill__ID / agent__ID of its palette, or server__tool of its mcp table)"
             )
         return self
+
+    _cheaper_tier = field_validator("cheaper_tier")(_check_tier)
 
     @field_validator("palette")
     @classmethod

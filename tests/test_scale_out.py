@@ -72,8 +72,8 @@ def test_a_process_owns_the_guilds_of_its_shards_and_shard_0_the_dms() -> None:
         assert {shard_of(g, 3) for g in guilds} == {shard}
         assert all(Shards(3, (shard,)).owns(str(g)) for g in guilds)
         assert not any(Shards(3, (shard,)).owns(g) for other in on if other != shard for g in on[other])
-    assert Shards(3, (0,)).owns(None) and Shards(3, (0,)).owns("")
-    assert not Shards(3, (1, 2)).owns("")
+    assert Shards(3, (0,)).owns(None) and Shards(3, (0,)).owns("") and Shards(3, (0,)).owns("console")
+    assert not Shards(3, (1, 2)).owns("") and not Shards(3, (1, 2)).owns("console")
     for everything in (Shards(), Shards(3), Shards(3, (2, 0, 1))):
         assert everything.everything and everything.owns(on[1][0]) and everything.owns(None)
 

@@ -62,7 +62,12 @@ async def run_bot(settings: Settings) -> int:
 
 async def _serve(settings: Settings, token: str, tracing: Tracing | None) -> int:
     metrics = Metrics()
-    store = Store(settings.database_url, executor_id=settings.executor_id, on_commit=metrics.store_write)
+    store = Store(
+        settings.database_url,
+        executor_id=settings.executor_id,
+        on_commit=metrics.store_write,
+        personal_limits=settings.personal_limits(),
+    )
     async with http_client() as http, store:
         try:
             await point_discord_at(settings.discord_api_base, http)

@@ -15,6 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_host.conversations import ThreadConversations
+from bot.discord_host.direct import DirectConversations
 from bot.discord_host.delivery import NO_PINGS
 from bot.discord_host.progress import CancelButton
 from bot.discord_host.thread_runner import ThreadRunner
@@ -23,16 +24,17 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.ask", "cogs.runs", "cogs.budget", "cogs.memory")
+COGS = ("cogs.ask", "cogs.runs", "cogs.budget", "cogs.memory", "cogs.direct")
 
 
 def intents() -> discord.Intents:
-    """Guilds and guild messages, plus message content: follow-ups in agent
-    threads and mentions are read as prompts (a privileged intent to enable
-    in the Developer Portal)."""
+    """Guilds, guild messages and DMs, plus message content: follow-ups in
+    agent threads and mentions are read as prompts (a privileged intent to
+    enable in the Developer Portal; DMs carry their content without it)."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_messages = True
+    wanted.dm_messages = True
     wanted.message_content = True
     return wanted
 
@@ -73,6 +75,7 @@ class ExecutusBot(commands.Bot):
         self.services = services
         self.runner = ThreadRunner(services.runs, services.store.audit)
         self.conversations = ThreadConversations(self, services, self.runner)
+        self.direct = DirectConversations(self, services, self.runner, self.conversations.pick_agent)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(CancelButton)

@@ -22,15 +22,17 @@ from bot.store.limits import amount_text
 def refusal_text(refusal: Refusal) -> str:
     """Why the member's run did not start: which limit, the numbers, and when it resets."""
     limit = refusal.limit
+    # The personal (DM) budget is the bot operator's, not a server admin's.
+    where, who = (" in DMs", "the bot's operator") if refusal.personal else ("", "a server admin")
     if refusal.allowed == 0:
         per = f" per {refusal.period}" if refusal.period else ""
-        return f"Your limit here is 0 {limit.noun}{per}, so you cannot start runs; ask a server admin."
+        return f"Your limit{where or ' here'} is 0 {limit.noun}{per}, so you cannot start runs; ask {who}."
     used, allowed = amount_text(refusal.used), amount_text(refusal.allowed)
     if refusal.period is None or refusal.resets_at is None:
         return f"You already have {used} of {allowed} runs going at once; wait for one to finish, then try again."
     reset = refusal.resets_at
     return (
-        f"You have used {used} of {allowed} {limit.noun} this {refusal.period}; "
+        f"You have used {used} of {allowed} {limit.noun}{where} this {refusal.period}; "
         f"resets at 00:00 UTC on {reset:%a} {reset.day} {reset:%b}."
     )
 

@@ -13,7 +13,7 @@ executor records it through the Audit port. The budget writes no audit rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ from bot.store.limits import (
     limits_row,
 )
 from bot.store.periods import Period
+from bot.store.scopes import PERSONAL_SCOPE
 from executor import BudgetExceeded, Spend
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class Refusal:
     allowed: float
     period: Period | None = None
     resets_at: datetime | None = None
+    #: A limit of the member's personal scope (DMs), set by the operator, not an admin.
+    personal: bool = False
 
     def record(self) -> str:
         """A plain record of the refusal, for the audit and logs (members read
@@ -76,17 +79,23 @@ class StoreBudget:
     reservation to ledger exactly once; a second ``commit`` is a no-op.
     """
 
-    def __init__(self, db: Database, clock: Clock, owner_id: str) -> None:
+    def __init__(self, db: Database, clock: Clock, owner_id: str, personal: Limits | None = None) -> None:
         self._db = db
         self._clock = clock
         #: Recorded on reservations, so recovery releases only a gone process's (owners.py).
         self._owner_id = owner_id
+        #: Every member's limits in PERSONAL_SCOPE: the operator's settings, no table row.
+        self._personal = personal or Limits()
+
+    def _fixed(self, guild_id: str) -> Limits | None:
+        """The limits of a scope that no admin sets (the personal scope); None for a guild."""
+        return self._personal if guild_id == PERSONAL_SCOPE else None
 
     async def check(self, invocation: Invocation, agent_id: str) -> None:
         """Reserve the run, or raise BudgetRefused with its Refusal."""
         now = self._clock()
         refusal = await self._db.transact(
-            lambda tx: _check(tx, invocation, agent_id, self._owner_id, now),
+            lambda tx: _check(tx, invocation, agent_id, self._owner_id, now, self._fixed(invocation.guild_id)),
             write=True,
             key=member_key(invocation.guild_id, invocation.caller_id),
         )
@@ -122,7 +131,8 @@ class StoreBudget:
 
     async def effective_limits(self, guild_id: str, member_id: str) -> Limits:
         """The limits ``check`` applies to a member: theirs over the guild default."""
-        return await self._db.transact(lambda tx: _effective(tx, guild_id, member_id))
+        fixed = self._fixed(guild_id)
+        return fixed if fixed is not None else await self._db.transact(lambda tx: _effective(tx, guild_id, member_id))
 
     async def reset(self, guild_id: str, member_id: str | None) -> bool:
         """Clear a member's limits (``None``: the guild default); True if there were any."""
@@ -132,7 +142,7 @@ class StoreBudget:
         """A member's usage this day, week and month (running runs count as
         runs), with their effective limits."""
         now = self._clock()
-        return await self._db.transact(lambda tx: _usage(tx, guild_id, member_id, now))
+        return await self._db.transact(lambda tx: _usage(tx, guild_id, member_id, now, self._fixed(guild_id)))
 
     async def top_spenders(self, guild_id: str, period: Period, limit: int = 10) -> list[Spender]:
         """The guild's members by tokens committed in the current ``period``, most first."""
@@ -148,12 +158,16 @@ def member_key(guild_id: str, member_id: str) -> str:
 # -- transaction bodies ----------------------------------------------------
 
 
-async def _check(tx: Tx, invocation: Invocation, agent_id: str, owner_id: str, now: datetime) -> Refusal | None:
+async def _check(
+    tx: Tx, invocation: Invocation, agent_id: str, owner_id: str, now: datetime, fixed: Limits | None
+) -> Refusal | None:
     guild_id, member_id = invocation.guild_id, invocation.caller_id
     if await tx.fetchone("SELECT 1 FROM budget_reservations WHERE run_id = ?", (invocation.run_id,)) is not None:
         return None
-    limits = await _effective(tx, guild_id, member_id)
+    limits = fixed if fixed is not None else await _effective(tx, guild_id, member_id)
     refusal = await _refusal(tx, limits, guild_id, member_id, now, top_level=not invocation.parent_run_id)
+    if refusal is not None and fixed is not None:
+        return replace(refusal, personal=True)
     if refusal is None:
         await tx.execute(
             "INSERT INTO budget_reservations (run_id, guild_id, member_id, agent_id, parent_run_id, started_at,"
@@ -208,8 +222,8 @@ async def _reset(tx: Tx, guild_id: str, member_id: str) -> bool:
     return deleted > 0
 
 
-async def _usage(tx: Tx, guild_id: str, member_id: str, now: datetime) -> MemberUsage:
-    limits = await _effective(tx, guild_id, member_id)
+async def _usage(tx: Tx, guild_id: str, member_id: str, now: datetime, fixed: Limits | None) -> MemberUsage:
+    limits = fixed if fixed is not None else await _effective(tx, guild_id, member_id)
     going = await ledger.running(tx, guild_id, member_id)
     periods: dict[Period, PeriodUsage] = {}
     for p in Period:

@@ -14,6 +14,7 @@ from bot.store.budget import StoreBudget
 from bot.store.clock import Clock, utc_now
 from bot.store.conversations import Conversations
 from bot.store.database import Database
+from bot.store.limits import Limits
 from bot.store.mcp_pins import StorePins
 from bot.store.memory import StoreMemory
 from bot.store.migrations import apply_migrations
@@ -69,6 +70,7 @@ class Store:
         executor_id: str | None = None,
         lease_seconds: float | None = None,
         on_commit: Callable[[float], None] | None = None,
+        personal_limits: Limits | None = None,
     ) -> None:
         self.url = database_url
         self.backend = backend(database_url)
@@ -78,6 +80,8 @@ class Store:
         self.shown = str(self.path) if self.path is not None else redacted(database_url)
         #: PostgreSQL: how long this process's lease lasts unrenewed (see leases.py).
         self.lease_seconds = lease_seconds
+        #: Every member's limits in their personal scope (DMs): the operator's DM_BUDGET_* settings.
+        self.personal_limits = personal_limits
         self.clock = clock
         #: Told the seconds each batch of writes took to commit (store write latency).
         self.on_commit = on_commit
@@ -172,7 +176,7 @@ class Store:
             stack.push_async_callback(writer.close)  # runs first on close: drains before the connections go
             self._parts = _Parts(
                 audit=StoreAudit(writer, self.clock, self.executor_id),
-                budget=StoreBudget(serial, self.clock, self.executor_id),
+                budget=StoreBudget(serial, self.clock, self.executor_id, self.personal_limits),
                 conversations=Conversations(writer, reader, self.clock),
                 threads=AgentThreads(writer, reader, serial, self.clock),
                 runs=Runs(reader, serial),

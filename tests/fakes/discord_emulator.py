@@ -39,7 +39,10 @@ Acting as Discord users (each dispatches over the gateway, after READY):
 ``"group sub"``; ``Member``, ``Channel``, ``Role`` and ``upload(...)`` values
 are resolved like Discord does), ``click_button(message, custom_id)``,
 ``select(message, custom_id, values)``, ``submit_modal(interaction, values)``,
-``post_message(content, user=, channel=, attachments=, reply_to=)``,
+``post_message(content, user=, channel=, attachments=, reply_to=)`` (in a
+DM too: ``channel=dm_channel(user)``; ``add_user(name)`` is someone outside
+the guild, and ``outside_guild_channel()`` a channel of a guild the bot is
+not in, where user-installed commands arrive),
 ``start_thread(name, ...)``, ``announce_member(member)`` and
 ``send_reconnect()``. The command helpers return the ``Interaction`` record.
 
@@ -61,7 +64,7 @@ that placeholder, empty messages refused, the 2000-character content limit,
 ephemeral messages never reaching the gateway, intents (privileged ones
 refused unless enabled, message content blanked without MESSAGE_CONTENT),
 and RESUME replaying missed events. Not emulated: rate limits, channel
-permission overwrites and permission checks on REST calls, DMs, forums,
+permission overwrites and permission checks on REST calls, group DMs, forums,
 webhooks other than interaction ones, voice.
 
 ``DiscordEmulator`` is built in layers, one module each, every one using only
@@ -85,7 +88,18 @@ from aiohttp import web
 from .discord_codes import REPLY
 from .discord_http import Route
 from .discord_interactions import Interactions
-from .discord_model import PUBLIC_THREAD, Channel, Member, Message, Role, Upload, User, resolve_mentions
+from .discord_model import (
+    DM,
+    GUILD_TEXT,
+    PUBLIC_THREAD,
+    Channel,
+    Member,
+    Message,
+    Role,
+    Upload,
+    User,
+    resolve_mentions,
+)
 from .discord_world import API_PREFIX
 
 
@@ -232,6 +246,29 @@ class DiscordEmulator(Interactions):
             role_ids.append(self.manager_role.id)
         return self._add_member(User(self._ids.next(), username, bot=bot), role_ids)
 
+    def add_user(self, username: str) -> User:
+        """A Discord user who is not in the guild (they may still DM the bot,
+        or use it through their own install of the app)."""
+        user = User(self._ids.next(), username)
+        self.users[user.id] = user
+        return user
+
+    def dm_channel(self, user: Member | User) -> Channel:
+        """The DM channel between ``user`` and the bot (made on first use)."""
+        who = user if isinstance(user, User) else user.user
+        for channel in self.outside_channels.values():
+            if channel.type == DM and channel.recipient is not None and channel.recipient.id == who.id:
+                return channel
+        channel = Channel(self._ids.next(), DM, "", None, recipient=who)
+        self.outside_channels[channel.id] = channel
+        return channel
+
+    def outside_guild_channel(self, name: str = "elsewhere") -> Channel:
+        """A text channel of another guild, which the bot is not in."""
+        channel = Channel(self._ids.next(), GUILD_TEXT, name, self._ids.next())
+        self.outside_channels[channel.id] = channel
+        return channel
+
     async def announce_member(self, member: Member) -> None:
         await self._broadcast("GUILD_MEMBER_ADD", {**member.payload(), "guild_id": str(self.guild.id)})
 
@@ -250,9 +287,9 @@ class DiscordEmulator(Interactions):
     ) -> Message:
         """A user posts in a channel or thread; the bot gets MESSAGE_CREATE."""
         await self.wait_until_ready()
-        member = self._member(user)
         target = self._channel_of(channel)
-        message = Message(self._ids.next(), target.id, self.guild.id, member.user, content=content)
+        member = self._actor(user, target)
+        message = Message(self._ids.next(), target.id, target.guild_id, member.user, content=content)
         message.attachments = [self._store_upload(target.id, upload) for upload in attachments]
         replied = None
         if reply_to is not None:

@@ -36,6 +36,7 @@ GUILD_PRESENCES = 1 << 8
 GUILD_MESSAGES = 1 << 9
 GUILD_MESSAGE_REACTIONS = 1 << 10
 GUILD_MESSAGE_TYPING = 1 << 11
+DIRECT_MESSAGES = 1 << 12
 MESSAGE_CONTENT = 1 << 15
 PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 
@@ -155,8 +156,12 @@ class GatewaySession:
     sent: list[SentEvent] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def wants(self, event: str) -> bool:
+    def wants(self, event: str, data: dict[str, Any] | None = None) -> bool:
+        """Whether the session's intents let it see ``event``; a message event
+        without a guild is a DM's, which DIRECT_MESSAGES lets through instead."""
         needed = EVENT_INTENTS.get(event)
+        if needed == GUILD_MESSAGES and data is not None and "guild_id" not in data:
+            needed = DIRECT_MESSAGES
         return needed is None or bool(self.intents & needed)
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:

@@ -47,7 +47,7 @@ class GatewayServer(HTTPPlumbing):
         every other connected one (two processes on one token, unsharded, each
         get every event, as on Discord)."""
         for session in [s for s in self._sessions.values() if s is self._session or s.connection is not None]:
-            if not session.wants(event):
+            if not session.wants(event, data):
                 continue
             seen = data
             if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and not session.intents & MESSAGE_CONTENT:

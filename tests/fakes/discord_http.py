@@ -164,7 +164,8 @@ class HTTPPlumbing(EmulatorWorld):
     # ---------------------------------------------------------- REST lookups
 
     def _path_channel(self, request: web.Request) -> Channel:
-        channel = self.guild.channels.get(snowflake(request.match_info["channel_id"]))
+        channel_id = snowflake(request.match_info["channel_id"])
+        channel = self.guild.channels.get(channel_id) or self.outside_channels.get(channel_id)
         if channel is None or channel.deleted:
             raise unknown("Channel", 10003)
         return channel

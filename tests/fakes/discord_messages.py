@@ -96,7 +96,7 @@ class MessageLogic(GatewayServer):
     ) -> Message:
         """Create a message from a bot request body, as Discord would, and dispatch it."""
         reference = body.get("message_reference")
-        message = Message(self._ids.next(), channel.id, self.guild.id, author, body=body)
+        message = Message(self._ids.next(), channel.id, channel.guild_id, author, body=body)
         if reference:
             referenced = self._messages.get(int(reference["message_id"]))
             if referenced is None or referenced.deleted:
@@ -134,10 +134,10 @@ class MessageLogic(GatewayServer):
     async def _delete(self, message: Message) -> None:
         message.deleted = True
         if not message.ephemeral:
-            await self._broadcast(
-                "MESSAGE_DELETE",
-                {"id": str(message.id), "channel_id": str(message.channel_id), "guild_id": str(self.guild.id)},
-            )
+            deleted = {"id": str(message.id), "channel_id": str(message.channel_id)}
+            if message.guild_id is not None:
+                deleted["guild_id"] = str(message.guild_id)
+            await self._broadcast("MESSAGE_DELETE", deleted)
 
     def _message_payload(self, message: Message, *, event: bool = False) -> dict[str, Any]:
         """A message as REST returns it, or with ``guild_id`` and ``member`` as the gateway sends it."""
@@ -145,8 +145,8 @@ class MessageLogic(GatewayServer):
         reference = message.message_reference
         if reference is not None and int(reference["message_id"]) in self._messages:
             data["referenced_message"] = self._messages[int(reference["message_id"])].payload()
-        if event:
-            data["guild_id"] = str(self.guild.id)
+        if event and message.guild_id is not None:  # a DM's events carry no guild
+            data["guild_id"] = str(message.guild_id)
             member = self.guild.members.get(message.author.id)
             if member is not None and message.webhook_id is None:
                 data["member"] = member.payload(with_user=False)

@@ -104,6 +104,9 @@ class EmulatorWorld:
         self.gateway_received: list[dict[str, Any]] = []
         self.gateway_queries: list[dict[str, str]] = []
         self.files: dict[int, Attachment] = {}
+        #: Channels outside the guild the bot can reach: DMs, and channels of
+        #: guilds the bot is not in where a user-installed command was used.
+        self.outside_channels: dict[int, Channel] = {}
 
         self._ids = Snowflakes()
         self._messages: dict[int, Message] = {}
@@ -172,7 +175,7 @@ class EmulatorWorld:
         if channel is None:
             return self.general
         channel_id = channel if isinstance(channel, int) else channel.id
-        found = self.guild.channels.get(channel_id)
+        found = self.guild.channels.get(channel_id) or self.outside_channels.get(channel_id)
         if found is None or found.deleted:
             raise LookupError(f"no channel {channel_id}")
         return found

@@ -17,6 +17,7 @@ import httpx
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.shards import Shards, parse_shard_ids
 from bot.store import DEFAULT_DATABASE_URL, MAX_LIMIT, Limit, Limits, Period, Setting
 from bot.store.owners import check_executor_id
 from executor.llm import (
@@ -78,6 +79,10 @@ class Settings(BaseSettings):
     #: This process's identity as the owner of its runs (see bot/store/owners.py);
     #: unset, the store makes one up from host, pid and a random part.
     executor_id: str = ""
+    #: Discord sharding (see bot/shards.py): the total number of shards, and
+    #: those this process runs. Unset: what GET /gateway/bot recommends, all here.
+    shard_count: int | None = Field(None, ge=1)
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = None
     agents_dir: Path = Path("agents")
     skills_dir: Path = Path("skills")
     mcp_dir: Path = Path("mcp")
@@ -131,6 +136,18 @@ class Settings(BaseSettings):
     def _no_limit(cls, value: Any) -> Any:
         return None if isinstance(value, str) and value.strip().lower() == "none" else value
 
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _shard_ids(cls, value: Any) -> Any:
+        return parse_shard_ids(value) if isinstance(value, str) else value
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids_exist(cls, value: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+        if "shard_count" in info.data:  # else SHARD_COUNT's own error says what is wrong
+            Shards(info.data["shard_count"], value)
+        return value
+
     @field_validator("searxng_url", "brave_base_url", "tavily_base_url")
     @classmethod
     def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -159,6 +176,10 @@ class Settings(BaseSettings):
     @classmethod
     def _log_level(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
+
+    def shards(self) -> Shards:
+        """The shards this process runs (validated with the settings)."""
+        return Shards(self.shard_count, self.shard_ids)
 
     def secrets(self) -> list[str]:
         """Every secret value set, for redaction (see bot/logs.py)."""

@@ -25,7 +25,7 @@ from bot.messages.conversation import (
     not_running,
 )
 from executor import BudgetExceeded, Executor, Result, RunnableAgent
-from executor.llm import Image, ImageRejectedError, Message, SystemMessage, UserMessage
+from executor.llm import Image, ImageRejectedError, Message, OnDelta, SystemMessage, UserMessage
 from executor.tools import AttachedFile, CancelHandle, Invocation, OnStep, new_run_id
 from executor.tools.builtin import workspace_session_factory
 
@@ -61,6 +61,8 @@ class RunRequest:
     attachments: tuple[AttachedFile, ...] = ()
     #: Per-run workspace tools the agent asked for (render_chart, write_file).
     session_tools: tuple[str, ...] = ()
+    #: Whether the caller shows the answer while it is written (the agent's ``stream``).
+    stream: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +89,10 @@ class RunService:
         self._active: dict[str, ActiveRun] = {}
         self._closing = False
 
-    async def run(self, request: RunRequest, on_step: OnStep | None = None) -> Result:
+    async def run(self, request: RunRequest, on_step: OnStep | None = None, on_delta: OnDelta | None = None) -> Result:
         """Run to the end and return the Result; the caller delivers it.
-        ``on_step`` sees every step as it happens.
+        ``on_step`` sees every step as it happens; ``on_delta``, when given,
+        the model's answers as they are written.
 
         Raises nothing for a run failure (it is in the Result). A run asked
         for while the bot shuts down ends at once as cancelled.
@@ -114,6 +117,7 @@ class RunService:
                 input_images=tuple(request.images),
                 attachments=request.attachments,
                 on_step=on_step,
+                on_delta=on_delta,
                 cancel=cancel,
             )
             result = await self._executor.run(agent, invocation, request.prompt, session_tools)

@@ -59,15 +59,39 @@ def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
                     flush(reopen=True)
             current.append(piece)
             size += len(piece) + 1
-        if fence is None:
-            continue
-        marker, rest = fence.groups()
-        if not closing:
-            opening, closing = line.strip()[:_REOPEN_MAX], marker
-        elif _closes(marker, rest, closing):
-            opening = closing = ""
+        opening, closing = _track_fence(line, opening, closing)
     flush(reopen=False)
     return chunks
+
+
+def split_unfinished(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
+    """``text`` that is still being written (a streamed answer), split as
+    :func:`split_message` splits it, with a code block still open at its end
+    closed, so the growing message renders as the model means it. The close
+    is only for show: when it does not fit, the end of the last chunk gives
+    way to it, and the whole text comes once it is written."""
+    chunks = split_message(text, limit)
+    opening = closing = ""
+    for line in chunks[-1].split("\n") if chunks else ():
+        opening, closing = _track_fence(line, opening, closing)
+    if closing:
+        chunks[-1] = chunks[-1][: limit - len(closing) - 1] + "\n" + closing
+    return chunks
+
+
+def _track_fence(line: str, opening: str, closing: str) -> tuple[str, str]:
+    """The code block state after ``line``: ``opening`` is the line that
+    reopens the block, ``closing`` the marker that closes it; both empty
+    outside a block."""
+    fence = _FENCE.match(line)
+    if fence is None:
+        return opening, closing
+    marker, rest = fence.groups()
+    if not closing:
+        return line.strip()[:_REOPEN_MAX], marker
+    if _closes(marker, rest, closing):
+        return "", ""
+    return opening, closing
 
 
 def _closes(marker: str, rest: str, closing: str) -> bool:

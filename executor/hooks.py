@@ -14,7 +14,7 @@ from dataclasses import asdict
 
 from executor.compact import CompactionEvent
 from executor.critic import Critic, LogEvent
-from executor.llm.model import ModelResponse
+from executor.llm.model import ModelResponse, OnDelta, StreamDelta
 from executor.llm.types import Message, ToolCall, Usage
 from executor.loop import SteerMailbox
 from executor.ports import RunRecorder
@@ -38,6 +38,7 @@ class RunHooks:
         log_event: LogEvent,
         on_step: OnStep | None,
         steps: list[Step],
+        on_delta: OnDelta | None = None,
     ) -> None:
         self._critic = critic
         self._state = state
@@ -47,6 +48,25 @@ class RunHooks:
         self._on_step = on_step
         #: The Result's steps, appended to as each turn's tools return.
         self._steps = steps
+        self._host_delta = on_delta
+        self._delta_failed = False
+
+    @property
+    def on_delta(self) -> OnDelta | None:
+        return self._delta if self._host_delta is not None else None
+
+    def _delta(self, delta: StreamDelta) -> None:
+        """A streamed piece of answer: activity for the critic (a long answer
+        being written is not idleness), then the host's. A failing host
+        observer never fails the run: the answer still comes whole at the end."""
+        self._critic.touch()
+        if self._host_delta is None or self._delta_failed:
+            return
+        try:
+            self._host_delta(delta)
+        except Exception:
+            self._delta_failed = True  # logged once: it would fail on every piece
+            log.exception("run %s: on_delta observer failed; the rest of the run is not streamed", self._state.run_id)
 
     def ceiling(self) -> int:
         self._state.max_steps = self._critic.ceiling()

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from executor.compact import Compaction, CompactionEvent, MeteredModel
 from executor.errors import LoopGuardTripped
-from executor.llm.model import Model, ModelResponse
+from executor.llm.model import Model, ModelResponse, OnDelta, ToolChoice
 from executor.llm.types import (
     AssistantMessage,
     Image,
@@ -69,6 +69,10 @@ class LoopLimits:
 class LoopHooks(Protocol):
     """What the executor observes of the loop. Every method is awaited inline,
     so implementations must be quick (the host debounces its UI)."""
+
+    @property
+    def on_delta(self) -> OnDelta | None:
+        """Where the model's answers stream to, as they are written; None: no streaming."""
 
     def ceiling(self) -> int:
         """The current step ceiling; the critic may raise it mid-run."""
@@ -170,7 +174,8 @@ class AgentLoop:
         if self.compaction is not None:
             await self._compact(self.compaction)
         tools = self.toolbox.specs() if with_tools else []
-        response = await self.model.complete(self.messages, tools, tool_choice="auto" if tools else "none")
+        choice: ToolChoice = "auto" if tools else "none"
+        response = await self.model.complete(self.messages, tools, tool_choice=choice, on_delta=self.hooks.on_delta)
         self.usage += response.usage
         self.messages.append(response.message)
         return response

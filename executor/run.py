@@ -264,6 +264,7 @@ class _Run:
             log_event=self._log_event,
             on_step=self.inv.on_step,
             steps=self.res.steps,
+            on_delta=self.inv.on_delta,
         )
         threshold = self.executor.compaction_threshold(self.tier)
         compactor = self.cfg.compactor

@@ -97,6 +97,7 @@ async def bot_on(
     store = Store(
         config.database_url,
         executor_id=config.executor_id,
+        shards=config.shards(),
         on_commit=metrics.store_write,
         personal_limits=config.personal_limits(),
     )

@@ -100,6 +100,7 @@ def test_relative_directory_shows_in_messages(tmp_path: Path, monkeypatch: pytes
         (GOOD_AGENT.replace('"calculator"', '"shell"'), "tools: unknown tool 'shell' (known: calculator,"),
         (GOOD_AGENT.replace('"calculator"', '"write_file"'), "tools: listed more than once: write_file"),
         (GOOD_AGENT + "critic = 'yes'\n", "critic: Input should be a valid boolean"),
+        (GOOD_AGENT + "stream = 'no'\n", "stream: Input should be a valid boolean"),
         (GOOD_AGENT + "[palette]\nskills = ['nope']\n", "palette.skills: no skill 'nope' was loaded"),
         (GOOD_AGENT + "[palette]\nagents = ['ghost']\n", "palette.agents: no agent 'ghost' was loaded"),
         (GOOD_AGENT + "[palette]\nagents = ['x']\n", "palette: an agent cannot delegate to itself (agents lists 'x')"),

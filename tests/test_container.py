@@ -37,10 +37,6 @@ from bot.store import database_path
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = Path(__file__).resolve().parent / "specs"
 SETTINGS = {name.upper() for name in Settings.model_fields}
-#: Settings of the scale-out issue (15) that compose.yaml's scale profile
-#: sets before the bot reads them. When one becomes a Settings field, the
-#: test below says so: then drop it from here.
-ISSUE_15_SETTINGS = {"SHARD_COUNT", "SHARD_IDS"}
 #: ENV of the image that are not the bot's settings, and why they are there.
 IMAGE_ONLY_ENV = {
     "PYTHONUNBUFFERED",  # log lines reach `docker logs` at once
@@ -303,10 +299,8 @@ def test_compose_profiles() -> None:
 
 def test_every_bot_service_sets_only_settings_the_bot_reads() -> None:
     for name, service in BOTS.items():
-        unknown = set(environment(service)) - SETTINGS - ISSUE_15_SETTINGS
+        unknown = set(environment(service)) - SETTINGS
         assert not unknown, f"{name} sets {unknown}, which the bot does not read"
-    landed = ISSUE_15_SETTINGS & SETTINGS
-    assert not landed, f"{landed} are Settings fields now: remove them from ISSUE_15_SETTINGS"
 
 
 @pytest.mark.parametrize("name", ["bot", "shard-0", "shard-1"])

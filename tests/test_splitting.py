@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.splitting import DISCORD_LIMIT, fit, quoted, split_message
+from bot.splitting import DISCORD_LIMIT, fit, quoted, split_message, split_unfinished
 
 
 def code_block(opening: str, closing: str, lines: int) -> str:
@@ -55,3 +55,15 @@ def test_quoted_starts_a_quote_in_every_message_and_keeps_every_word() -> None:
     assert parts[0].startswith("**Ann** asked:\n>>> ") and all(p.startswith(">>> ") for p in parts[1:])
     assert " ".join(p.split(">>> ", 1)[1] for p in parts).split() == text.split()
     assert quoted("**Ann** asked:", "hi") == ["**Ann** asked:\n>>> hi"]
+
+
+def test_text_still_being_written_shows_its_open_code_block_closed() -> None:
+    whole = code_block("~~~python", "~~~", 80)
+    partial = whole[: whole.index("line 0070")]  # the block is still open here
+    chunks = split_unfinished(partial)
+    assert len(chunks) == 2 and all(len(c) <= DISCORD_LIMIT for c in chunks)
+    assert chunks[0] == split_message(partial)[0]  # cut as the final answer will be
+    assert chunks[1].endswith("\n~~~") and chunks[1].startswith("~~~python\n")
+    assert split_unfinished(whole) == split_message(whole)  # nothing open: nothing added
+    full = split_unfinished("```\n" + "x" * (DISCORD_LIMIT - 6))
+    assert len(full[0]) <= DISCORD_LIMIT and full[0].endswith("x\n```")  # the close fits, the text gives way

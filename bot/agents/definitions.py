@@ -44,6 +44,8 @@ class AgentDefinition:
     max_iterations: int = 0
     max_runtime: float = 0.0
     critic: bool = False
+    #: The answer is shown while the model writes it (``stream = false`` turns it off).
+    stream: bool = True
     #: Whether the agent has the memory tools (remember, recall).
     memory: bool = False
     access: Access = field(default_factory=Access)

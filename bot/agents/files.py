@@ -166,6 +166,8 @@ class AgentFile(Definition):
     system_prompt: str = Field(min_length=1)
     palette: PaletteFile = Field(default_factory=PaletteFile)
     critic: bool = False
+    #: Whether the answer grows in the thread while the model writes it.
+    stream: bool = True
     memory: bool = False
     access: AccessFile = Field(default_factory=AccessFile)
 

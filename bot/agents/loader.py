@@ -167,6 +167,7 @@ def _agent(f: AgentFile, path: Path, session_tools: Set[str]) -> AgentDefinition
         max_iterations=f.max_iterations or 0,
         max_runtime=f.max_runtime or 0.0,
         critic=f.critic,
+        stream=f.stream,
         memory=f.memory,
         access=Access(f.access.everyone, frozenset(r.casefold() for r in f.access.roles)),
     )

@@ -65,6 +65,7 @@ async def _serve(settings: Settings, token: str, tracing: Tracing | None) -> int
     store = Store(
         settings.database_url,
         executor_id=settings.executor_id,
+        shards=settings.shards(),
         on_commit=metrics.store_write,
         personal_limits=settings.personal_limits(),
     )

@@ -56,10 +56,20 @@ class ExecutusTree(app_commands.CommandTree["ExecutusBot"]):
             log.warning("could not tell the member about a failed command")
 
 
-class ExecutusBot(commands.Bot):
-    """Slash commands only: no text prefix, nobody pinged by default."""
+class ExecutusBot(commands.AutoShardedBot):
+    """Slash commands only: no text prefix, nobody pinged by default.
+
+    Sharded the way discord.py does it (``AutoShardedClient``): the shards
+    of SHARD_IDS out of SHARD_COUNT, or, without those settings, as many as
+    ``GET /gateway/bot`` recommends, all in this process. Discord sends each
+    shard its own guilds' events, so a guild's commands, messages and
+    button clicks all reach the one process that runs its shard.
+    """
 
     def __init__(self, services: Services, **options: Any) -> None:
+        shards = services.settings.shards()
+        if shards.ids is not None:
+            options["shard_ids"] = list(shards.ids)
         # The bot uses no voice: discord.py's start-up warnings that the voice
         # libraries (PyNaCl, davey) are missing would only alarm operators.
         discord.VoiceClient.warn_nacl = False
@@ -70,6 +80,7 @@ class ExecutusBot(commands.Bot):
             allowed_mentions=NO_PINGS,
             help_command=None,
             tree_cls=ExecutusTree,
+            shard_count=shards.count,
             **options,
         )
         self.services = services
@@ -98,7 +109,14 @@ class ExecutusBot(commands.Bot):
             log.info("synced %d commands to guild %s", len(synced), gid)
 
     async def on_ready(self) -> None:
-        log.info("connected as %s (%s) to %d server(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+        log.info(
+            "connected as %s (%s) to %d server(s) on shard(s) %s of %s",
+            self.user,
+            getattr(self.user, "id", "?"),
+            len(self.guilds),
+            ", ".join(map(str, sorted(self.shards))),
+            self.shard_count,
+        )
 
     async def on_message(self, message: discord.Message) -> None:
         """Prompts come from cogs' listeners; there are no text commands."""

@@ -223,10 +223,14 @@ class ThreadConversations:
         """Once per process, when connected: tell the threads of runs a dead
         process cut off, and take up the messages posted in recently active
         agent threads while the bot was down (Discord does not replay them).
-        Threads are caught up side by side, each one's messages in order."""
+        Threads are caught up side by side, each one's messages in order;
+        only those of guilds this process's shards own (another shard
+        process catches up the rest: REST would reach them from here too)."""
         since = datetime.now(UTC) - CATCH_UP_WINDOW
+        shards = self._services.settings.shards()
         jobs: list[Awaitable[object]] = [announce_interrupted(self._client, self._services.store.runs)]
-        jobs += [self._catch_up(record) for record in await self._threads.active_since(since)]
+        threads = [record for record in await self._threads.active_since(since) if shards.owns(record.guild_id)]
+        jobs += [self._catch_up(record) for record in threads]
         for outcome in await asyncio.gather(*jobs, return_exceptions=True):
             if isinstance(outcome, Exception):  # best effort: what is not claimed yet waits for the next start
                 log.error("catching up after downtime failed", exc_info=outcome)

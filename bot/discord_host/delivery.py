@@ -3,13 +3,16 @@
 Text is split under 2,000 characters without breaking code blocks; nobody is
 ever pinged (model output can contain ``@everyone`` or role mentions); PostRun
 artifacts are uploaded within the upload size limit and 10 files a message,
-and what does not fit is named in the thread, never silently dropped.
+and what does not fit is named in the thread, never silently dropped. A
+streamed answer's drafts become the first messages of the same answer.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import discord
 
@@ -51,22 +54,44 @@ def pack_artifacts(artifacts: list[Artifact], size_limit: int) -> Batches:
     return Batches(groups, too_big)
 
 
-async def deliver(channel: discord.abc.Messageable, result: Result, upload_limit: int) -> None:
+class Drafts(Protocol):
+    """Messages already in the thread that showed the answer while it was
+    being written (a streamed answer)."""
+
+    async def settle(self, chunks: Sequence[str]) -> int:
+        """Make the drafts show the first of ``chunks``, exactly, and remove
+        the drafts left over; returns how many chunks they now show."""
+        ...
+
+
+def answer_chunks(result: Result) -> list[str]:
+    """The messages that answer ``result``: its output split to fit, then the
+    error line when it failed. Never empty."""
+    if result.err is None:
+        return split_message(result.output) or [EMPTY_ANSWER]
+    line = describe_error(result.err, result.run_id)
+    return [*split_message(result.output), line] if result.output else [line]
+
+
+async def deliver(
+    channel: discord.abc.Messageable, result: Result, upload_limit: int, drafts: Drafts | None = None
+) -> None:
     """Send ``result`` into ``channel``: the answer (or the partial answer and
     the error line), then its files within ``upload_limit`` bytes a message.
-    Raises what Discord raises; the caller decides what a failed send means."""
-    if result.err is None:
-        chunks = split_message(result.output) or [EMPTY_ANSWER]
-    else:
-        line = describe_error(result.err, result.run_id)
-        chunks = [*split_message(result.output), line] if result.output else [line]
+    ``drafts`` take the first messages, so a streamed answer ends as the same
+    messages an unstreamed one is sent as. Raises what Discord raises; the
+    caller decides what a failed send means."""
+    chunks = answer_chunks(result)
     artifacts = result.post_run_result.artifacts if result.post_run_result else []
     batches = pack_artifacts(artifacts, upload_limit)
-    for chunk in chunks[:-1]:
+    groups = batches.groups
+    rest = chunks[await drafts.settle(chunks) :] if drafts is not None else chunks
+    for chunk in rest[:-1]:
         await channel.send(chunk, allowed_mentions=NO_PINGS)
-    first_files = batches.groups[0] if batches.groups else []
-    await channel.send(chunks[-1], files=_files(first_files), allowed_mentions=NO_PINGS)
-    for group in batches.groups[1:]:
+    if rest:
+        await channel.send(rest[-1], files=_files(groups[0] if groups else []), allowed_mentions=NO_PINGS)
+        groups = groups[1:]
+    for group in groups:
         await channel.send(files=_files(group), allowed_mentions=NO_PINGS)
     if batches.too_big:
         await channel.send(

@@ -9,7 +9,6 @@ state. The loop never waits on Discord: ``on_step`` only schedules.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
+from bot.coalesce import Clock, Coalescer, MonotonicClock
 from bot.discord_host.delivery import NO_PINGS
 from bot.messages.conversation import (
     CANCEL_LABEL,
@@ -69,24 +69,27 @@ def cancel_view(run_id: str) -> discord.ui.View:
 
 
 class ProgressMessage:
-    """Owns one progress message; ``on_step`` is the run's StepEvent observer."""
+    """Owns one progress message; ``on_step`` is the run's StepEvent observer,
+    ``choosing`` is told the tools a streamed model turn is choosing."""
 
-    def __init__(self, message: discord.Message, run_id: str, agent_name: str) -> None:
+    def __init__(self, message: discord.Message, run_id: str, agent_name: str, clock: Clock | None = None) -> None:
         self._message = message
         self._run_id = run_id
         self._agent = agent_name
         self._step = 0
         self._max_steps = 0
+        self._choosing: list[str] = []
         self._running: dict[str, int] = {}
         self._done: list[str] = []
-        self._dirty = False
-        self._task: asyncio.Task[None] | None = None
-        self._last_edit = 0.0
+        self._edits = Coalescer(self._edit, MIN_EDIT_INTERVAL, clock or MonotonicClock())
         self._started = time.monotonic()
 
     def on_step(self, event: StepEvent) -> None:
         self._step, self._max_steps = event.index + 1, event.max_steps
-        if event.kind == "tool_start":
+        if event.kind == "model":
+            self._choosing = []
+        elif event.kind == "tool_start":
+            self._choosing = [t for t in self._choosing if t != event.tool]
             self._running[event.tool] = self._running.get(event.tool, 0) + 1
         elif event.kind == "tool_end":
             left = self._running.get(event.tool, 1) - 1
@@ -95,33 +98,29 @@ class ProgressMessage:
             else:
                 self._running.pop(event.tool, None)
             self._done = (self._done + [tool_done(event.tool, event.is_error)])[-DONE_SHOWN:]
-        self._dirty = True
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._flush())
+        self._edits.changed()
+
+    def choosing(self, tool: str) -> None:
+        """The model, still writing its turn, has begun a call to ``tool``."""
+        self._choosing.append(tool)
+        self._edits.changed()
 
     def render(self) -> str:
         seconds = time.monotonic() - self._started
-        return progress_working(self._agent, self._step, self._max_steps, self._running, self._done, self._run_id, seconds)
+        return progress_working(
+            self._agent, self._step, self._max_steps, self._running, self._done, self._run_id, seconds, self._choosing
+        )
 
-    async def _flush(self) -> None:
-        while self._dirty:
-            wait = self._last_edit + MIN_EDIT_INTERVAL - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._dirty = False
-            self._last_edit = time.monotonic()
-            try:
-                await self._message.edit(content=self.render(), allowed_mentions=NO_PINGS)
-            except discord.HTTPException as exc:
-                log.warning("run %s: progress edit failed: %s", self._run_id, exc)
+    async def _edit(self) -> None:
+        try:
+            await self._message.edit(content=self.render(), allowed_mentions=NO_PINGS)
+        except discord.HTTPException as exc:
+            log.warning("run %s: progress edit failed: %s", self._run_id, exc)
 
     async def finish(self, result: Result) -> None:
         """Final state, without the Cancel button. Waits for a pending edit so
         the last word is always this one."""
-        self._dirty = False
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._edits.stop()
         try:
             await self._message.edit(content=progress_finished(self._agent, result), view=None, allowed_mentions=NO_PINGS)
         except discord.HTTPException as exc:

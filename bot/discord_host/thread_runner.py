@@ -4,7 +4,8 @@ The runner holds the thread: it posts the progress message, has the run
 service run the agent, sends the answer and its files into the thread with
 the upload limit it was given, and finishes the progress message. The run
 goes down once and its Result comes back once; nothing finds the thread
-again by its id.
+again by its id. An answer the agent streams grows in the thread while the
+model writes it (``streaming.py``) and ends as the same messages.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Protocol
 
 import discord
 
+from bot.coalesce import Clock, MonotonicClock
 from bot.discord_host.delivery import NO_PINGS, deliver
 from bot.discord_host.progress import ProgressMessage, cancel_view
+from bot.discord_host.streaming import StreamedAnswer
 from bot.messages.conversation import progress_starting
 from bot.run_service import RunRequest, RunService
 from executor import Result
@@ -40,9 +43,11 @@ class ThreadRunner:
     """Serialises runs per thread (a follow-up sent while a run is going waits
     its turn instead of being dropped) and drives the progress message."""
 
-    def __init__(self, service: RunService, records: ProgressRecords) -> None:
+    def __init__(self, service: RunService, records: ProgressRecords, clock: Clock | None = None) -> None:
         self._service = service
         self._records = records
+        #: What paces the edits of progress messages and streamed answers.
+        self.clock = clock or MonotonicClock()
         # Weak: a thread's lock lives only while a run holds or awaits it.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         #: Runs started here and not yet fully reported (answer and progress
@@ -81,12 +86,16 @@ class ThreadRunner:
         message = await thread.send(
             progress_starting(agent_name, request.run_id), view=cancel_view(request.run_id), allowed_mentions=NO_PINGS
         )
-        progress = ProgressMessage(message, request.run_id, agent_name)
+        progress = ProgressMessage(message, request.run_id, agent_name, self.clock)
+        answer = StreamedAnswer(thread, progress, self.clock) if request.stream else None
         with self._records.progress_shown(request.run_id, str(message.id)):
-            result = await self._service.run(request, progress.on_step)
+            if answer is None:
+                result = await self._service.run(request, progress.on_step)
+            else:
+                result = await self._service.run(request, answer.on_step, answer.on_delta)
         try:
             async with asyncio.timeout(DELIVERY_TIMEOUT):
-                await deliver(thread, result, upload_limit)
+                await deliver(thread, result, upload_limit, answer)
         except Exception:  # the run stands, its record has the answer; the progress message still ends
             log.exception("run %s: could not deliver the answer to thread %s", request.run_id, thread.id)
         await progress.finish(result)

@@ -36,4 +36,5 @@ async def member_turn(
         images=images.images,
         attachments=describe(attachments),
         session_tools=agent.session_tools,
+        stream=agent.stream,
     )

@@ -131,10 +131,20 @@ def progress_starting(agent_name: str, run_id: str) -> str:
 
 
 def progress_working(
-    agent_name: str, step: int, max_steps: int, running: Iterable[str], done: Sequence[str], run_id: str, seconds: float
+    agent_name: str,
+    step: int,
+    max_steps: int,
+    running: Iterable[str],
+    done: Sequence[str],
+    run_id: str,
+    seconds: float,
+    choosing: Sequence[str] = (),
 ) -> str:
-    """``running``: tools going now; ``done``: finished ones as ``tool_done`` made them, newest last."""
+    """``running``: tools going now; ``done``: finished ones as ``tool_done`` made
+    them, newest last; ``choosing``: tools the model is writing a call to."""
     lines = [f"⚙️ **{agent_name}** is working · step {step} of {max_steps}"]
+    if choosing:
+        lines.append("choosing " + ", ".join(f"`{t}`" for t in choosing) + "…")
     tools = [f"`{t}`" for t in running]
     if tools:
         lines.append("running " + ", ".join(tools))

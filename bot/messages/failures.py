@@ -27,6 +27,7 @@ from executor.llm import (
     ModelError,
     ProviderUnavailableError,
     RateLimitError,
+    StreamInterruptedError,
 )
 
 
@@ -63,6 +64,11 @@ def _error_text(err: BaseException) -> str:
             return (
                 f"🖼️ {_provider(err)} refused an image in this conversation, so the thread's images were removed: "
                 f"write again to go on without them, or attach {IMAGES_ACCEPTED}."
+            )
+        case StreamInterruptedError():
+            return (
+                f"✂️ {_provider(err)} broke off its answer while writing it, so what was shown so far is withdrawn. "
+                "Try again."
             )
         case ProviderUnavailableError():
             return f"📡 {_provider(err)} is not answering right now. Try again in a few minutes."

@@ -9,6 +9,8 @@ covers the rest:
 - the few functions that are spelled differently: ``MAX(a, b)`` against
   ``GREATEST(a, b)``, and seconds between two stored timestamps
   (``julianday`` arithmetic against ``extract(epoch ...)``);
+- whether a text column holds a number (a Discord id), ``GLOB`` against
+  a regular expression (``is_number``);
 - column types in migrations (``render``): SQLite's INTEGER is 64-bit and
   its REAL is a double, PostgreSQL's are not, and an ``id INTEGER PRIMARY
   KEY`` (SQLite's row id) is an identity column there.
@@ -50,6 +52,12 @@ class Dialect:
         if self.name == "sqlite":
             return f"(julianday({later}) - julianday({earlier})) * 86400.0"
         return f"EXTRACT(EPOCH FROM (CAST({later} AS TIMESTAMPTZ) - CAST({earlier} AS TIMESTAMPTZ)))"
+
+    def is_number(self, column: str) -> str:
+        """A condition: ``column``, text, is digits only (and not empty)."""
+        if self.name == "sqlite":
+            return f"({column} != '' AND {column} NOT GLOB '*[^0-9]*')"
+        return f"({column} ~ '^[0-9]+$')"
 
     def render(self, ddl: str) -> str:
         """A migration script, written for SQLite, in this database's types."""

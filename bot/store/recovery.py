@@ -6,6 +6,12 @@ another process sharing the database stays ``running`` with its
 reservation. A recovered run that showed a progress message is left with
 ``notice_pending``, so a process connected to Discord finishes that message
 and tells its thread (``Runs.claim_notice``), whichever process recovered it.
+
+With Discord shards (``bot/shards.py``), a run also belongs to its guild's
+shard: a process takes over only the runs, and reservations, of the guilds
+its shards own (``served``). The others wait for a process that runs their
+shard, the restarted owner first of all, which is also the one that hears
+from their threads.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.shards import DM_SHARD, Shards
 from bot.store.clock import to_db
 from bot.store.database import Database, Tx
+from bot.store.dialect import Dialect
 from bot.store.owners import Owners
 from bot.store.statuses import StoredStatus
 
@@ -31,19 +39,41 @@ class Recovery:
     interrupted_agents: tuple[str, ...] = ()
 
 
-async def recover(db: Database, now: datetime, owners: Owners) -> Recovery:
+def served(dialect: Dialect, shards: Shards, column: str) -> str:
+    """A SQL condition: the guild id in ``column`` (text) is one of the
+    guilds ``shards`` own, by Discord's rule ``(guild_id >> 22) % count``.
+    Rows without a Discord guild (DMs, stored as '', and the console's) go
+    with shard 0, as Discord sends DMs there. Always true for a process that
+    runs every shard. The shard ids are integers (``Shards`` checks them),
+    so they are written into the SQL rather than passed as parameters."""
+    if shards.everything:
+        return "1 = 1"
+    assert shards.count is not None and shards.ids is not None
+    shard = (
+        f"CASE WHEN {dialect.is_number(column)} THEN (CAST({column} AS BIGINT) >> 22) % {int(shards.count)}"
+        f" ELSE {DM_SHARD} END"
+    )
+    return f"({shard} IN ({', '.join(str(int(i)) for i in shards.ids)}))"
+
+
+async def recover(db: Database, now: datetime, owners: Owners, shards: Shards | None = None) -> Recovery:
     """Mark the ``running`` runs of gone owners ``interrupted``, with the steps,
     tool calls, tokens and runtime their rows show; move those owners'
     reservations to the ledger as ``interrupted`` with the tokens and runtime
     their run recorded (a crash does not make spend free). One transaction,
     while the gone owners are held so none can come back meanwhile; two
-    processes recovering at once take turns."""
-    return await db.transact(lambda tx: _recover(tx, now, owners), write=True, key="recovery")
+    processes recovering at once take turns. Only runs and reservations
+    of guilds ``shards`` own (default: every guild) are taken over."""
+    mine = shards or Shards()
+    return await db.transact(lambda tx: _recover(tx, now, owners, mine), write=True, key="recovery")
 
 
-async def _recover(tx: Tx, now: datetime, owners: Owners) -> Recovery:
+async def _recover(tx: Tx, now: datetime, owners: Owners, shards: Shards) -> Recovery:
+    run_served = served(tx.dialect, shards, "runs.guild_id")
+    reservation_served = served(tx.dialect, shards, "b.guild_id")
     rows = await tx.fetchall(
-        "SELECT owner_id FROM runs WHERE status = ? UNION SELECT owner_id FROM budget_reservations",
+        f"SELECT owner_id FROM runs WHERE status = ? AND {run_served}"
+        f" UNION SELECT owner_id FROM budget_reservations b WHERE {reservation_served}",
         (StoredStatus.RUNNING,),
     )
     async with owners.claim_gone(tx, {row[0] for row in rows}) as gone:
@@ -54,7 +84,8 @@ async def _recover(tx: Tx, now: datetime, owners: Owners) -> Recovery:
         stamp = to_db(now)
         runtime = tx.dialect.seconds_between("MAX(s.created_at)", "runs.started_at")
         agents = await tx.fetchall(
-            f"SELECT agent_id FROM runs WHERE status = ? AND owner_id IN {among}", (StoredStatus.RUNNING, *ids)
+            f"SELECT agent_id FROM runs WHERE status = ? AND owner_id IN {among} AND {run_served}",
+            (StoredStatus.RUNNING, *ids),
         )
         interrupted = await tx.execute(
             f"""
@@ -71,7 +102,7 @@ async def _recover(tx: Tx, now: datetime, owners: Owners) -> Recovery:
                     (SELECT COALESCE(SUM(reasoning_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
                 cached_tokens = (SELECT COALESCE(SUM(cached_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
                 runtime_seconds = COALESCE((SELECT {runtime} FROM steps s WHERE s.run_id = runs.run_id), 0.0)
-            WHERE status = ? AND owner_id IN {among}
+            WHERE status = ? AND owner_id IN {among} AND {run_served}
             """,
             (StoredStatus.INTERRUPTED, INTERRUPTED_ERROR, stamp, StoredStatus.RUNNING, *ids),
         )
@@ -84,10 +115,14 @@ async def _recover(tx: Tx, now: datetime, owners: Owners) -> Recovery:
                 COALESCE(r.runtime_seconds, 0), COALESCE(r.input_tokens, 0), COALESCE(r.output_tokens, 0),
                 COALESCE(r.reasoning_tokens, 0), COALESCE(r.cached_tokens, 0)
             FROM budget_reservations b LEFT JOIN runs r ON r.run_id = b.run_id
-            WHERE b.owner_id IN {among}
+            WHERE b.owner_id IN {among} AND {reservation_served}
             ON CONFLICT (run_id) DO NOTHING
             """,
             (StoredStatus.INTERRUPTED, stamp, *ids),
         )
-        released = await tx.execute(f"DELETE FROM budget_reservations WHERE owner_id IN {among}", ids)
+        released = await tx.execute(
+            f"DELETE FROM budget_reservations WHERE owner_id IN {among}"
+            f" AND {served(tx.dialect, shards, 'budget_reservations.guild_id')}",
+            ids,
+        )
     return Recovery(interrupted, released, gone, tuple(row[0] for row in agents))

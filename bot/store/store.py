@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from bot.shards import Shards
 from bot.store.audit import StoreAudit
 from bot.store.budget import StoreBudget
 from bot.store.clock import Clock, utc_now
@@ -69,6 +70,7 @@ class Store:
         clock: Clock = utc_now,
         executor_id: str | None = None,
         lease_seconds: float | None = None,
+        shards: Shards | None = None,
         on_commit: Callable[[float], None] | None = None,
         personal_limits: Limits | None = None,
     ) -> None:
@@ -83,6 +85,8 @@ class Store:
         #: Every member's limits in their personal scope (DMs): the operator's DM_BUDGET_* settings.
         self.personal_limits = personal_limits
         self.clock = clock
+        #: The Discord shards this process runs: it recovers only their guilds' runs (see recovery.py).
+        self.shards = shards or Shards()
         #: Told the seconds each batch of writes took to commit (store write latency).
         self.on_commit = on_commit
         #: This process's identity as the owner of its runs.
@@ -101,8 +105,9 @@ class Store:
         clock: Clock = utc_now,
         executor_id: str | None = None,
         lease_seconds: float | None = None,
+        shards: Shards | None = None,
     ) -> Store:
-        store = cls(database_url, clock=clock, executor_id=executor_id, lease_seconds=lease_seconds)
+        store = cls(database_url, clock=clock, executor_id=executor_id, lease_seconds=lease_seconds, shards=shards)
         await store._start()
         return store
 
@@ -163,14 +168,14 @@ class Store:
                     writer_db, serial, reader, owner = await _open_sqlite(stack, self.url, self.path, self.executor_id)
                     self.applied_migrations = await apply_migrations(writer_db)
                     await _hold(stack, owner)
-                    self.recovery = await recover(writer_db, self.clock(), owner)
+                    self.recovery = await recover(writer_db, self.clock(), owner, self.shards)
             else:
                 with postgres_errors(self.url):
                     writer_db = serial = reader = await _open_postgres(stack, self.url)
                     self.applied_migrations = await apply_migrations(writer_db)
                     owner = _leases(writer_db, self.executor_id, self.lease_seconds)
                     await _hold(stack, owner)
-                    self.recovery = await recover(writer_db, self.clock(), owner)
+                    self.recovery = await recover(writer_db, self.clock(), owner, self.shards)
             writer = Writer(writer_db, self.on_commit)
             writer.start()
             stack.push_async_callback(writer.close)  # runs first on close: drains before the connections go

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from executor.llm.model import OnDelta
 from executor.llm.types import Image, Message
 from executor.state import RunState
 
@@ -114,6 +115,12 @@ class Invocation:
     delivery_kind: str = ""
     delivery_id: str = ""
     on_step: OnStep | None = None
+    #: Asks for the run's model answers as they are written (the host shows
+    #: them growing); None: plain, unstreamed model calls. Called with every
+    #: delta of every model call of the run, in order; a ``model`` StepEvent
+    #: comes before each call, so the host knows where one turn's text ends.
+    #: Delegated sub-runs never stream: their parent answers.
+    on_delta: OnDelta | None = None
     cancel: CancelHandle = field(default_factory=CancelHandle)
     attach_images: Callable[[Sequence[Image], str], None] | None = None
     run_state: RunState | None = None

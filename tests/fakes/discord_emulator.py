@@ -39,10 +39,7 @@ Acting as Discord users (each dispatches over the gateway, after READY):
 ``"group sub"``; ``Member``, ``Channel``, ``Role`` and ``upload(...)`` values
 are resolved like Discord does), ``click_button(message, custom_id)``,
 ``select(message, custom_id, values)``, ``submit_modal(interaction, values)``,
-``post_message(content, user=, channel=, attachments=, reply_to=)`` (in a
-DM too: ``channel=dm_channel(user)``; ``add_user(name)`` is someone outside
-the guild, and ``outside_guild_channel()`` a channel of a guild the bot is
-not in, where user-installed commands arrive),
+``post_message(content, user=, channel=, attachments=, reply_to=)``,
 ``start_thread(name, ...)``, ``announce_member(member)`` and
 ``send_reconnect()``. The command helpers return the ``Interaction`` record.
 
@@ -63,8 +60,27 @@ acknowledgement and the first followup after a "thinking" defer replacing
 that placeholder, empty messages refused, the 2000-character content limit,
 ephemeral messages never reaching the gateway, intents (privileged ones
 refused unless enabled, message content blanked without MESSAGE_CONTENT),
-and RESUME replaying missed events. Not emulated: rate limits, channel
-permission overwrites and permission checks on REST calls, group DMs, forums,
+and RESUME replaying missed events.
+
+Sharding, as Discord does it: ``GET /gateway/bot`` recommends
+``recommended_shards``; IDENTIFY's ``shard`` (``[shard_id, shard_count]``,
+refused with 4010 when invalid) makes a session receive only its guilds,
+those with ``(guild_id >> 22) % shard_count == shard_id`` (READY's list,
+GUILD_CREATE and every guild event), and DMs on shard 0 only.
+``add_guild(name, shard=(id, count))`` adds a guild on a chosen shard
+(before the bot connects); every helper above acts in the guild of the
+channel it is given.
+
+DMs and user installs: ``post_direct_message(content, user=)`` (or
+``post_message`` in ``dm_channel(user)``) DMs the bot, which answers in that
+channel; ``add_user(name)`` is someone in none of the bot's guilds;
+``send_slash_command(..., channel=dm_channel(user))`` or
+``channel=outside_guild_channel()`` runs the user's own install of the app
+in their DM with the bot or in a guild the bot is not in: only global
+commands whose ``integration_types`` and ``contexts`` allow it.
+
+Not emulated: rate limits, channel permission overwrites and permission
+checks on REST calls, group DMs, forums,
 webhooks other than interaction ones, voice.
 
 ``DiscordEmulator`` is built in layers, one module each, every one using only
@@ -93,6 +109,7 @@ from .discord_model import (
     GUILD_TEXT,
     PUBLIC_THREAD,
     Channel,
+    Guild,
     Member,
     Message,
     Role,
@@ -232,6 +249,26 @@ class DiscordEmulator(Interactions):
         app.router.add_get("/", self._gateway)
         app.router.add_route("*", "/{tail:.*}", self._unknown_route)
 
+    # ------------------------------------------------------- more guilds
+
+    def add_guild(self, name: str, *, shard: tuple[int, int] | None = None) -> Guild:
+        """Another guild the bot is in, before the bot connects: the same
+        owner, admin, ordinary member and bot, with the same kinds of roles,
+        and a ``general`` text channel (``emu.channel("general", guild)``).
+        ``shard`` ``(shard_id, shard_count)`` picks an id that Discord routes
+        to that shard. Every guild's events go to the shards that own it."""
+        guild_id = self._ids.next() if shard is None else self._ids.next_on_shard(*shard)
+        guild = self._new_guild(name, self.owner.id, guild_id)
+        for member in self.guild.members.values():
+            self._add_member(member.user, [], guild)
+        for role in (self.bot_role, self.manager_role, self.admin_role):
+            copy = self._add_role(Role(self._ids.next(), role.name, role.permissions, role.position, role.bot_id), guild)
+            for member in self.guild.members.values():
+                if role.id in member.role_ids:
+                    guild.members[member.id].role_ids.append(copy.id)
+        self._add_channel(Channel(self._ids.next(), GUILD_TEXT, "general", guild.id))
+        return guild
+
     # --------------------------------------------- simulating Discord users
 
     def add_member(
@@ -245,29 +282,6 @@ class DiscordEmulator(Interactions):
         if manage_guild and self.manager_role.id not in role_ids:
             role_ids.append(self.manager_role.id)
         return self._add_member(User(self._ids.next(), username, bot=bot), role_ids)
-
-    def add_user(self, username: str) -> User:
-        """A Discord user who is not in the guild (they may still DM the bot,
-        or use it through their own install of the app)."""
-        user = User(self._ids.next(), username)
-        self.users[user.id] = user
-        return user
-
-    def dm_channel(self, user: Member | User) -> Channel:
-        """The DM channel between ``user`` and the bot (made on first use)."""
-        who = user if isinstance(user, User) else user.user
-        for channel in self.outside_channels.values():
-            if channel.type == DM and channel.recipient is not None and channel.recipient.id == who.id:
-                return channel
-        channel = Channel(self._ids.next(), DM, "", None, recipient=who)
-        self.outside_channels[channel.id] = channel
-        return channel
-
-    def outside_guild_channel(self, name: str = "elsewhere") -> Channel:
-        """A text channel of another guild, which the bot is not in."""
-        channel = Channel(self._ids.next(), GUILD_TEXT, name, self._ids.next())
-        self.outside_channels[channel.id] = channel
-        return channel
 
     async def announce_member(self, member: Member) -> None:
         await self._broadcast("GUILD_MEMBER_ADD", {**member.payload(), "guild_id": str(self.guild.id)})
@@ -288,6 +302,7 @@ class DiscordEmulator(Interactions):
         """A user posts in a channel or thread; the bot gets MESSAGE_CREATE."""
         await self.wait_until_ready()
         target = self._channel_of(channel)
+        guild = self.guilds.get(target.guild_id) if target.guild_id is not None else None
         member = self._actor(user, target)
         message = Message(self._ids.next(), target.id, target.guild_id, member.user, content=content)
         message.attachments = [self._store_upload(target.id, upload) for upload in attachments]
@@ -295,10 +310,10 @@ class DiscordEmulator(Interactions):
         if reply_to is not None:
             message.type = REPLY
             message.message_reference = {"type": 0, "message_id": str(reply_to.id),
-                                         "channel_id": str(reply_to.channel_id), "guild_id": str(self.guild.id)}
+                                         "channel_id": str(reply_to.channel_id), "guild_id": str(target.guild_id)}
             replied = reply_to.author
         message.mentions, message.mention_role_ids, message.mention_everyone = resolve_mentions(
-            self.guild, content, None, replied
+            guild or self.guild, content, None, replied
         )
         self._messages[message.id] = message
         target.last_message_id = message.id
@@ -307,6 +322,37 @@ class DiscordEmulator(Interactions):
             target.member_ids.add(member.id)
         await self._broadcast("MESSAGE_CREATE", self._message_payload(message, event=True))
         return message
+
+    async def post_direct_message(self, content: str, *, user: Member | User | None = None) -> Message:
+        """A user DMs the bot: MESSAGE_CREATE without a guild, which Discord
+        sends to shard 0 only, and only to a session with the DIRECT_MESSAGES
+        intent. The bot answers in the DM channel (``dm_channel(user)``)."""
+        who = user if user is not None else self.member
+        return await self.post_message(content, user=who, channel=self.dm_channel(who))
+
+    def add_user(self, username: str) -> User:
+        """A Discord user in none of the bot's guilds (they may still DM the
+        bot, or use it through their own install of the app)."""
+        user = User(self._ids.next(), username)
+        self.users[user.id] = user
+        return user
+
+    def dm_channel(self, user: Member | User) -> Channel:
+        """The DM channel between ``user`` and the bot (made on first use)."""
+        who = user if isinstance(user, User) else user.user
+        for channel in self.outside_channels.values():
+            if channel.type == DM and channel.recipient is not None and channel.recipient.id == who.id:
+                return channel
+        channel = Channel(self._ids.next(), DM, "", None, recipient=who)
+        self.outside_channels[channel.id] = channel
+        return channel
+
+    def outside_guild_channel(self, name: str = "elsewhere") -> Channel:
+        """A text channel of a guild the bot is not in (where only a user's own
+        install of the app reaches)."""
+        channel = Channel(self._ids.next(), GUILD_TEXT, name, self._ids.next())
+        self.outside_channels[channel.id] = channel
+        return channel
 
     async def start_thread(
         self,

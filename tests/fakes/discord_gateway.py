@@ -145,24 +145,47 @@ class SentEvent:
     data: dict[str, Any]
 
 
+def shard_of(guild_id: int | None, shard_count: int) -> int:
+    """The shard Discord sends a guild's events to; DMs (no guild) go to shard 0."""
+    return 0 if guild_id is None else (guild_id >> 22) % shard_count
+
+
+def guild_of_event(event: str, data: dict[str, Any]) -> int | None:
+    """The guild an event belongs to, None for a DM."""
+    raw = data.get("id") if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE") else data.get("guild_id")
+    return None if raw is None else int(raw)
+
+
 @dataclass
 class GatewaySession:
-    """A session from IDENTIFY on; it outlives its websocket so RESUME can replay what was missed."""
+    """A session from IDENTIFY on; it outlives its websocket so RESUME can replay what was missed.
+
+    ``shard`` is IDENTIFY's ``[shard_id, shard_count]``, None for an
+    unsharded connection (which gets every guild's events)."""
 
     id: str
     intents: int
+    shard: tuple[int, int] | None = None
     connection: Connection | None = None
     seq: int = 0
     sent: list[SentEvent] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def wants(self, event: str, data: dict[str, Any] | None = None) -> bool:
-        """Whether the session's intents let it see ``event``; a message event
-        without a guild is a DM's, which DIRECT_MESSAGES lets through instead."""
+        """Whether this session is sent ``event``: its guild is on this
+        session's shard, and the session's intents cover it (a message
+        without a guild is a DM: DIRECT_MESSAGES)."""
+        guild_id = guild_of_event(event, data or {}) if data is not None else None
+        if data is not None and not self.receives(guild_id):
+            return False
         needed = EVENT_INTENTS.get(event)
-        if needed == GUILD_MESSAGES and data is not None and "guild_id" not in data:
+        if needed == GUILD_MESSAGES and data is not None and guild_id is None:
             needed = DIRECT_MESSAGES
         return needed is None or bool(self.intents & needed)
+
+    def receives(self, guild_id: int | None) -> bool:
+        """Whether Discord routes ``guild_id``'s events (None: DMs) to this session."""
+        return self.shard is None or shard_of(guild_id, self.shard[1]) == self.shard[0]
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Number and log the event, then send it if a websocket is attached."""

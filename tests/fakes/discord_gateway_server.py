@@ -1,6 +1,11 @@
 """The Discord emulator's gateway: the websocket the bot connects to, IDENTIFY
 and RESUME checked like Discord does, member chunks, and dispatching events
-with what the bot's intents let it see (wire details in ``discord_gateway``)."""
+with what the bot's intents let it see (wire details in ``discord_gateway``).
+
+Sharding as Discord does it: IDENTIFY's ``shard`` is ``[shard_id,
+shard_count]``, and a shard is sent only its guilds, those with
+``(guild_id >> 22) % shard_count == shard_id`` (READY's guild list,
+GUILD_CREATE and every guild event), and DMs only on shard 0."""
 
 from __future__ import annotations
 
@@ -42,11 +47,12 @@ class GatewayServer(HTTPPlumbing):
     """The gateway: a request to ``/`` that is not a websocket gets REST's 404."""
 
     async def _broadcast(self, event: str, data: dict[str, Any]) -> None:
-        """Dispatch to the bot's sessions, each with what its intents let it see:
-        the newest (even while it reconnects, so RESUME replays the event) and
-        every other connected one (two processes on one token, unsharded, each
-        get every event, as on Discord)."""
-        for session in [s for s in self._sessions.values() if s is self._session or s.connection is not None]:
+        """Dispatch to the bot's sessions, each with what its shard and intents
+        let it see: the newest of each shard (even while it reconnects, so
+        RESUME replays the event) and every other connected one (two processes
+        on one token, unsharded, each get every event, as on Discord)."""
+        newest = set(map(id, self._newest.values()))
+        for session in [s for s in self._sessions.values() if id(s) in newest or s.connection is not None]:
             if not session.wants(event, data):
                 continue
             seen = data
@@ -108,7 +114,7 @@ class GatewayServer(HTTPPlumbing):
                 await connection.write({"op": INVALID_SESSION, "d": False})
                 return True
             await session.resume_on(connection, data.get("seq") or 0)
-            self._session = session
+            self._session = self._newest[session.shard] = session
             await session.dispatch("RESUMED", {})
         elif connection.session is None:
             await close(code=4003, message=b"Not authenticated.")
@@ -132,14 +138,25 @@ class GatewayServer(HTTPPlumbing):
         if intents & PRIVILEGED_INTENTS & ~self.privileged_intents:
             await connection.socket.close(code=4014, message=b"Disallowed intent(s).")
             return False
-        session = GatewaySession(id=secrets.token_hex(16), intents=intents, connection=connection)
+        shard = data.get("shard")
+        if shard is not None and not (
+            isinstance(shard, list) and len(shard) == 2 and all(type(n) is int for n in shard)
+            and 0 <= shard[0] < shard[1]
+        ):
+            await connection.socket.close(code=4010, message=b"Invalid shard.")
+            return False
+        session = GatewaySession(
+            id=secrets.token_hex(16), intents=intents, shard=None if shard is None else (shard[0], shard[1]),
+            connection=connection,
+        )
         connection.session = session
         self._sessions[session.id] = session
-        self._session = session
+        self._session = self._newest[session.shard] = session
+        guilds = [guild for guild in self.guilds.values() if session.receives(guild.id)]
         ready: dict[str, Any] = {
             "v": 10,
             "user": {**self.bot_user.payload(), "verified": True, "mfa_enabled": False, "email": None},
-            "guilds": [{"id": str(self.guild.id), "unavailable": True}],
+            "guilds": [{"id": str(guild.id), "unavailable": True} for guild in guilds],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -152,18 +169,20 @@ class GatewayServer(HTTPPlumbing):
             "geo_ordered_rtc_regions": [],
             "guild_join_requests": [],
         }
-        if data.get("shard") is not None:
-            ready["shard"] = data["shard"]
+        if shard is not None:
+            ready["shard"] = shard
         await session.dispatch("READY", ready)
         if session.wants("GUILD_CREATE"):
             visible = None if intents & GUILD_MEMBERS else {self.bot_user.id}
-            await session.dispatch("GUILD_CREATE", self.guild.create_payload(member_ids=visible))
+            for guild in guilds:
+                await session.dispatch("GUILD_CREATE", guild.create_payload(member_ids=visible))
         self._ready.set()
         self._notify()
         return True
 
     async def _send_member_chunk(self, session: GatewaySession, data: dict[str, Any]) -> None:
-        members = list(self.guild.members.values())
+        guild = self.guilds.get(int(data.get("guild_id") or self.guild.id), self.guild)
+        members = list(guild.members.values())
         if data.get("user_ids"):
             wanted = {int(user_id) for user_id in data["user_ids"]}
             members = [m for m in members if m.id in wanted]
@@ -172,7 +191,7 @@ class GatewayServer(HTTPPlumbing):
         if data.get("limit"):
             members = members[: data["limit"]]
         chunk: dict[str, Any] = {
-            "guild_id": str(self.guild.id),
+            "guild_id": str(guild.id),
             "members": [member.payload() for member in members],
             "chunk_index": 0,
             "chunk_count": 1,

@@ -164,8 +164,7 @@ class HTTPPlumbing(EmulatorWorld):
     # ---------------------------------------------------------- REST lookups
 
     def _path_channel(self, request: web.Request) -> Channel:
-        channel_id = snowflake(request.match_info["channel_id"])
-        channel = self.guild.channels.get(channel_id) or self.outside_channels.get(channel_id)
+        channel = self._find_channel(snowflake(request.match_info["channel_id"]))
         if channel is None or channel.deleted:
             raise unknown("Channel", 10003)
         return channel
@@ -177,9 +176,10 @@ class HTTPPlumbing(EmulatorWorld):
         return message
 
     def _path_guild(self, request: web.Request) -> Guild:
-        if snowflake(request.match_info["guild_id"]) != self.guild.id:
+        guild = self.guilds.get(snowflake(request.match_info["guild_id"]))
+        if guild is None:
             raise unknown("Guild", 10004)
-        return self.guild
+        return guild
 
     def _path_application(self, request: web.Request) -> None:
         if snowflake(request.match_info["application_id"]) != self.application_id:

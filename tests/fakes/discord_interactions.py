@@ -182,9 +182,10 @@ class Interactions(RestRoutes):
         client, this refuses commands that were not synced and options the
         command does not declare.
 
-        In a channel outside the guild (``dm_channel``, ``outside_guild_channel``)
-        the user runs the app as they installed it for themselves: the command
-        must be global and allow user installs and that context.
+        In a channel outside the bot's guilds (``dm_channel``,
+        ``outside_guild_channel``) the user runs the app as they installed it
+        for themselves: the command must be global and allow user installs and
+        that context.
         """
         await self.wait_until_ready()
         channel_obj = self._channel_of(channel)
@@ -215,8 +216,8 @@ class Interactions(RestRoutes):
         return await self._interact(APPLICATION_COMMAND, data, member, channel_obj, command=name)
 
     def _find_command(self, name: str, channel: Channel) -> dict[str, Any]:
-        if channel.guild_id == self.guild.id:
-            for command in [*self.guild_commands.get(self.guild.id, []), *self.global_commands]:
+        if channel.guild_id in self.guilds:
+            for command in [*self.guild_commands.get(channel.guild_id, []), *self.global_commands]:
                 if command["name"] == name and command["type"] == CHAT_INPUT:
                     return command
             raise LookupError(f"no slash command /{name} was synced; Discord only offers synced commands")
@@ -231,12 +232,12 @@ class Interactions(RestRoutes):
         raise LookupError(f"no global slash command /{name}; outside its guilds Discord offers only global ones")
 
     def _actor(self, user: Member | User | None, channel: Channel) -> Member:
-        """Who acts in ``channel``: a guild member in the guild; elsewhere
-        (a DM, a guild the bot is not in) the user, with no roles there."""
-        if channel.guild_id == self.guild.id:
-            return self._member(user)
+        """Who acts in ``channel``: a member of its guild; elsewhere (a DM, a
+        guild the bot is not in) the user, with no roles there."""
+        if channel.guild_id in self.guilds:
+            return self._member(user, self._guild_of(channel))
         if user is None:
-            raise ValueError("name the user acting outside the guild")
+            raise ValueError("name the user acting outside the bot's guilds")
         return Member(user if isinstance(user, User) else user.user, [])
 
     def _options(
@@ -270,20 +271,21 @@ class Interactions(RestRoutes):
             attachment = self._store_upload(channel_id, value)
             resolved.setdefault("attachments", {})[str(attachment.id)] = {**attachment.payload(), "ephemeral": True}
             return str(attachment.id)
+        guild = self._guild_of(self._channel_of(channel_id))
         if kind == CHANNEL:
             channel = self._channel_of(value)
-            entry = {**channel.payload(), "permissions": str(self.permissions_of(self.bot_member))}
+            entry = {**channel.payload(), "permissions": str(self.permissions_of(self.bot_member, guild))}
             resolved.setdefault("channels", {})[str(channel.id)] = entry
             return str(channel.id)
         if isinstance(value, Role) and kind in (ROLE, MENTIONABLE):
             resolved.setdefault("roles", {})[str(value.id)] = value.payload()
             return str(value.id)
         if isinstance(value, (Member, User)) and kind in (USER, MENTIONABLE):
-            member = self._member(value)
+            member = self._member(value, guild)
             resolved.setdefault("users", {})[str(member.id)] = member.user.payload()
             resolved.setdefault("members", {})[str(member.id)] = {
                 **member.payload(with_user=False),
-                "permissions": str(self.permissions_of(member)),
+                "permissions": str(self.permissions_of(member, guild)),
             }
             return str(member.id)
         raise TypeError(f"cannot pass {value!r} as an option of type {kind}")
@@ -359,10 +361,10 @@ class Interactions(RestRoutes):
         await self.wait_until_ready()
         interaction_id = self._ids.next()
         token = secrets.token_urlsafe(48)
-        if channel.guild_id != self.guild.id:
-            payload = self._outside_payload(interaction_id, token, kind, data, member, channel)
-        else:
+        if channel.guild_id in self.guilds:
             payload = self._guild_payload(interaction_id, token, kind, data, member, channel)
+        else:
+            payload = self._outside_payload(interaction_id, token, kind, data, member, channel)
         if message is not None:
             payload["message"] = self._message_payload(message)
         interaction = Interaction(
@@ -384,25 +386,28 @@ class Interactions(RestRoutes):
     def _guild_payload(
         self, interaction_id: int, token: str, kind: int, data: dict[str, Any], member: Member, channel: Channel
     ) -> dict[str, Any]:
-        """An interaction in the bot's guild, where the bot is installed."""
-        channel_payload = {**channel.payload(), "permissions": str(self.permissions_of(member))}
+        """An interaction in one of the bot's guilds, where the bot is installed."""
+        guild = self._guild_of(channel)
+        member = self._member(member, guild)
+        permissions = str(self.permissions_of(member, guild))
+        channel_payload = {**channel.payload(), "permissions": permissions}
         return {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
             "type": kind,
             "data": data,
-            "guild_id": str(self.guild.id),
-            "guild": {"id": str(self.guild.id), "locale": "en-US", "features": []},
+            "guild_id": str(guild.id),
+            "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
             "channel_id": str(channel.id),
             "channel": channel_payload,
-            "member": {**member.payload(), "permissions": str(self.permissions_of(member))},
+            "member": {**member.payload(), "permissions": permissions},
             "token": token,
             "version": 1,
-            "app_permissions": str(self.permissions_of(self.bot_member)),
+            "app_permissions": str(self.permissions_of(self.bot_member, guild)),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(self.guild.id)},
+            "authorizing_integration_owners": {"0": str(guild.id)},
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }

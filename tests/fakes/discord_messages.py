@@ -81,7 +81,8 @@ class MessageLogic(GatewayServer):
             referenced = self._messages.get(int(message.message_reference["message_id"]))
             replied = None if referenced is None else referenced.author
         message.mentions, message.mention_role_ids, message.mention_everyone = resolve_mentions(
-            self.guild, message.content, message.allowed_mentions, replied
+            # In a DM (or a guild the bot is not in) mentions resolve against the first guild's users.
+            self.guilds.get(message.guild_id or 0, self.guild), message.content, message.allowed_mentions, replied
         )
 
     async def _post(
@@ -103,7 +104,7 @@ class MessageLogic(GatewayServer):
                 raise DiscordHTTPError(400, 50035, "Invalid Form Body", ["message_reference: Unknown message"])
             message.type = REPLY
             message.message_reference = {"type": 0, "message_id": str(referenced.id),
-                                         "channel_id": str(referenced.channel_id), "guild_id": str(self.guild.id)}
+                                         "channel_id": str(referenced.channel_id), "guild_id": str(channel.guild_id)}
         message.tts = bool(body.get("tts"))
         self._apply(message, body, uploads)
         if interaction is not None:
@@ -147,7 +148,8 @@ class MessageLogic(GatewayServer):
             data["referenced_message"] = self._messages[int(reference["message_id"])].payload()
         if event and message.guild_id is not None:  # a DM's events carry no guild
             data["guild_id"] = str(message.guild_id)
-            member = self.guild.members.get(message.author.id)
+            guild = self.guilds.get(message.guild_id)
+            member = None if guild is None else guild.members.get(message.author.id)
             if member is not None and message.webhook_id is None:
                 data["member"] = member.payload(with_user=False)
         return data
@@ -157,7 +159,7 @@ class MessageLogic(GatewayServer):
             "id": str(interaction.id),
             "type": interaction.type,
             "user": interaction.user.payload(),
-            "authorizing_integration_owners": {"0": str(self.guild.id)},
+            "authorizing_integration_owners": interaction.payload["authorizing_integration_owners"],
         }
         if interaction.command is not None:
             data.update(name=interaction.command, command_type=CHAT_INPUT)

@@ -95,6 +95,14 @@ class Snowflakes:
         self._last = max(stamped, self._last + 1)
         return self._last
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """The next id that Discord's ``(id >> 22) % shard_count`` routes to ``shard_id``."""
+        found = self.next()
+        while (found >> 22) % shard_count != shard_id:
+            found += 1 << 22
+        self._last = found
+        return found
+
 
 @dataclass
 class User:

@@ -34,7 +34,7 @@ class RestRoutes(MessageLogic):
         return json_response(
             {
                 "url": self.gateway_url.rstrip("/"),
-                "shards": 1,
+                "shards": self.recommended_shards,
                 "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
             }
         )
@@ -129,9 +129,10 @@ class RestRoutes(MessageLogic):
     # ------------------------------------------------------- REST: guild
 
     async def _get_guild(self, request: web.Request) -> web.Response:
-        data = self._path_guild(request).base_payload()
+        guild = self._path_guild(request)
+        data = guild.base_payload()
         if request.query.get("with_counts") in ("1", "true"):
-            data.update(approximate_member_count=len(self.guild.members), approximate_presence_count=0)
+            data.update(approximate_member_count=len(guild.members), approximate_presence_count=0)
         return json_response(data)
 
     async def _get_guild_channels(self, request: web.Request) -> web.Response:
@@ -272,7 +273,7 @@ class RestRoutes(MessageLogic):
             thread_id,
             kind,
             body["name"],
-            self.guild.id,
+            parent.guild_id,
             parent_id=parent.id,
             owner_id=creator.id,
             auto_archive_duration=body.get("auto_archive_duration") or 1440,
@@ -307,7 +308,7 @@ class RestRoutes(MessageLogic):
     async def _add_thread_member(self, request: web.Request) -> web.Response:
         thread = self._path_thread(request)
         user = self._path_user(request)
-        if user.id not in self.guild.members:
+        if user.id not in self._guild_of(thread).members:
             raise unknown("Member", 10007)
         thread.member_ids.add(user.id)
         return no_content()

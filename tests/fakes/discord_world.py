@@ -85,8 +85,11 @@ class EmulatorWorld:
         heartbeat_interval_ms: int = 41250,
         privileged_intents: int = PRIVILEGED_INTENTS,
         check_schemas: bool = True,
+        recommended_shards: int = 1,
     ) -> None:
         self.token = token
+        #: What ``GET /gateway/bot`` recommends as the shard count.
+        self.recommended_shards = recommended_shards
         self.check_schemas = check_schemas
         self.reject_invalid = reject_invalid
         self.ack_deadline = ack_deadline
@@ -113,6 +116,8 @@ class EmulatorWorld:
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self._sessions: dict[str, GatewaySession] = {}
         self._session: GatewaySession | None = None
+        #: The newest session of each shard (None: unsharded).
+        self._newest: dict[tuple[int, int] | None, GatewaySession] = {}
         self._connections: set[Connection] = set()
         self._ready = asyncio.Event()
         self._changed = asyncio.Event()
@@ -127,8 +132,8 @@ class EmulatorWorld:
         bot = User(ids.next(), "executus", bot=True)
         owner = User(ids.next(), "owner", global_name="Guild Owner")
         self.application_id = bot.id
-        self.guild = guild = Guild(ids.next(), "Executus Test Guild", owner_id=owner.id)
-        guild.roles[guild.id] = Role(guild.id, "@everyone", EVERYONE_PERMISSIONS, position=0)
+        self.guilds: dict[int, Guild] = {}
+        self.guild = guild = self._new_guild("Executus Test Guild", owner.id, ids.next())
         self.bot_role = self._add_role(Role(ids.next(), "executus", BOT_ROLE_PERMISSIONS, position=1, bot_id=bot.id))
         self.manager_role = self._add_role(Role(ids.next(), "Server Manager", MANAGE_GUILD, position=2))
         self.admin_role = self._add_role(Role(ids.next(), "Admin", ADMINISTRATOR | MANAGE_GUILD, position=3))
@@ -143,39 +148,55 @@ class EmulatorWorld:
             Channel(ids.next(), GUILD_TEXT, "random", guild.id, position=1, parent_id=category.id)
         )
 
-    def _add_role(self, role: Role) -> Role:
-        self.guild.roles[role.id] = role
+    def _new_guild(self, name: str, owner_id: int, guild_id: int) -> Guild:
+        guild = self.guilds[guild_id] = Guild(guild_id, name, owner_id=owner_id)
+        guild.roles[guild.id] = Role(guild.id, "@everyone", EVERYONE_PERMISSIONS, position=0)
+        return guild
+
+    def _add_role(self, role: Role, guild: Guild | None = None) -> Role:
+        (guild or self.guild).roles[role.id] = role
         return role
 
-    def _add_member(self, user: User, role_ids: list[int]) -> Member:
+    def _add_member(self, user: User, role_ids: list[int], guild: Guild | None = None) -> Member:
         self.users[user.id] = user
-        member = self.guild.members[user.id] = Member(user, role_ids)
+        member = (guild or self.guild).members[user.id] = Member(user, role_ids)
         return member
 
     def _add_channel(self, channel: Channel) -> Channel:
-        self.guild.channels[channel.id] = channel
+        self.guilds[channel.guild_id].channels[channel.id] = channel
         return channel
+
+    def _guild_of(self, channel: Channel) -> Guild:
+        return self.guilds[channel.guild_id]
 
     @property
     def bot_user(self) -> User:
         return self.bot_member.user
 
-    def permissions_of(self, who: Member | User) -> int:
-        return self.guild.permissions_of(self._member(who))
+    def permissions_of(self, who: Member | User, guild: Guild | None = None) -> int:
+        """``who``'s permissions in ``guild`` (default: the first guild)."""
+        guild = guild or self.guild
+        return guild.permissions_of(self._member(who, guild))
 
-    def _member(self, who: Member | User | None) -> Member:
-        if who is None:
-            return self.member
-        member = self.guild.members.get(who.id)
+    def _member(self, who: Member | User | None, guild: Guild | None = None) -> Member:
+        """``who`` (default: the ordinary member) as a member of ``guild`` (default: the first)."""
+        guild = guild or self.guild
+        member = guild.members.get(self.member.id if who is None else who.id)
         if member is None:
-            raise LookupError(f"{who} is not a member of the guild")
+            raise LookupError(f"{who} is not a member of {guild.name}")
         return member
+
+    def _find_channel(self, channel_id: int) -> Channel | None:
+        for guild in self.guilds.values():
+            if (found := guild.channels.get(channel_id)) is not None:
+                return found
+        return self.outside_channels.get(channel_id)
 
     def _channel_of(self, channel: Channel | int | None) -> Channel:
         if channel is None:
             return self.general
         channel_id = channel if isinstance(channel, int) else channel.id
-        found = self.guild.channels.get(channel_id) or self.outside_channels.get(channel_id)
+        found = self._find_channel(channel_id)
         if found is None or found.deleted:
             raise LookupError(f"no channel {channel_id}")
         return found
@@ -241,10 +262,12 @@ class EmulatorWorld:
     @property
     def threads(self) -> list[Channel]:
         """Every thread created so far, by the bot or by simulated users, oldest first."""
-        return [channel for channel in self.guild.channels.values() if channel.is_thread]
+        found = [c for guild in self.guilds.values() for c in guild.channels.values() if c.is_thread]
+        return sorted(found, key=lambda channel: channel.id)
 
-    def channel(self, name: str) -> Channel:
-        return next(c for c in self.guild.channels.values() if c.name == name and not c.deleted)
+    def channel(self, name: str, guild: Guild | None = None) -> Channel:
+        """The channel called ``name`` in ``guild`` (default: the first guild)."""
+        return next(c for c in (guild or self.guild).channels.values() if c.name == name and not c.deleted)
 
     def interaction(self, interaction_id: int) -> Interaction:
         return next(i for i in self.interactions if i.id == interaction_id)

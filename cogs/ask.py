@@ -93,7 +93,10 @@ class AskCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        await self.conversations.take(message)
+        if isinstance(message.channel, discord.DMChannel):  # a DM is a conversation of its own
+            await self.bot.direct.take(message)
+        else:
+            await self.conversations.take(message)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:

@@ -12,13 +12,8 @@ from discord.ext import commands
 
 from bot.discord_host.client import ExecutusBot
 from bot.discord_host.delivery import NO_PINGS
+from bot.discord_host.direct import scope_of
 from bot.messages.memory import FORGET_WHAT, forgotten, memory_list, memory_place
-from bot.store.scopes import PERSONAL_SCOPE
-
-
-def scope_of(interaction: discord.Interaction[Any]) -> str:
-    """This server's id, or the personal scope in DMs."""
-    return str(interaction.guild_id) if interaction.guild_id is not None else PERSONAL_SCOPE
 
 
 @app_commands.allowed_installs(guilds=True, users=True)

@@ -178,4 +178,8 @@ async def test_the_personal_budget_is_the_operators_not_a_guilds(tmp_path: Path)
         said = [m.content for m in await bot_says(h, dm, 4)]
         assert any("You have used 1 of 1 runs in DMs this day" in text for text in said), said
         assert len(h.model.requests) == 1
+        # /usage in the DM shows the personal budget, not the guild's.
+        usage = await h.emu.send_slash_command("usage", user=member, channel=dm)
+        shown = await ephemeral_reply(h, usage)
+        assert "runs: 1 per day" in shown and "100" not in shown
         clean(h)

@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 #: privileged members intent), so not on every message.
 MEMBERSHIP_TTL = 600.0
 
+def scope_of(interaction: discord.Interaction[Any]) -> str:
+    """Where a command acts for the member: this server (its id), or in a DM
+    their personal scope."""
+    return str(interaction.guild_id) if interaction.guild_id is not None else PERSONAL_SCOPE
+
+
 PickAgent = Callable[[str | None, discord.abc.User, bool], AgentDefinition | str]
 
 

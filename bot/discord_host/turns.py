@@ -9,6 +9,7 @@ import discord
 from bot.agents import AgentDefinition
 from bot.discord_host.attachments import ReadImages, describe
 from bot.discord_host.delivery import NO_PINGS
+from bot.discord_host.permissions import role_ids
 from bot.messages.conversation import FILES_ONLY_PROMPT, files_refused
 from bot.run_service import RunRequest
 
@@ -30,6 +31,7 @@ async def member_turn(
     return RunRequest(
         agent=agent.runnable(),
         caller_id=str(member.id),
+        caller_roles=tuple(role_ids(member)),
         guild_id=scope,
         thread_id=str(channel.id),
         prompt=prompt or FILES_ONLY_PROMPT,

@@ -2,9 +2,11 @@
 
 ``Store`` opens the database and hands out the parts: ``store.audit`` (the
 executor's Audit port, rejected runs included), ``store.budget`` (its Budget
-port and the limits admin API), ``store.conversations``, ``store.threads``,
-``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools) and
-``store.memory`` (members' memories). ``migrate`` is ``python -m bot migrate``.
+port and the limits admin API), ``store.calls`` (its CallBudget port:
+money held per model call), ``store.conversations``, ``store.threads``,
+``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools),
+``store.memory`` (members' memories) and ``store.retention`` (pruning what is
+older than AUDIT_RETENTION_DAYS). ``migrate`` is ``python -m bot migrate``.
 
 The store returns data, never sentences: a budget refusal is a ``Refusal``,
 a bad limit an ``InvalidLimit``; ``bot/messages/`` words them. ``Limit`` is
@@ -14,7 +16,8 @@ the one vocabulary of limits, ``StoredStatus`` of run statuses.
 from __future__ import annotations
 
 from bot.store.audit import StoreAudit, StoreRecorder
-from bot.store.budget import BudgetRefused, Refusal, StoreBudget
+from bot.store.budget import BudgetRefused, Refusal, StoreBudget, role_key
+from bot.store.calls import CallRefused, StoreCallBudget
 from bot.store.conversations import Conversations
 from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
 from bot.store.limits import MAX_LIMIT, InvalidLimit, Limit, LimitChange, LimitProblem, Limits, Setting
@@ -24,6 +27,7 @@ from bot.store.migrations import SchemaTooNewError
 from bot.store.owners import check_executor_id, new_executor_id
 from bot.store.periods import Period
 from bot.store.recovery import Recovery
+from bot.store.retention import Pruned, Retention
 from bot.store.runs import (
     EventRecord,
     InterruptedRun,
@@ -47,6 +51,7 @@ __all__ = [
     "AgentThread",
     "AgentThreads",
     "BudgetRefused",
+    "CallRefused",
     "Conversations",
     "DatabaseURLError",
     "EventRecord",
@@ -62,7 +67,9 @@ __all__ = [
     "Period",
     "PeriodUsage",
     "Recovery",
+    "Pruned",
     "Refusal",
+    "Retention",
     "RunDetail",
     "RunSummary",
     "Runs",
@@ -74,6 +81,7 @@ __all__ = [
     "Store",
     "StoreAudit",
     "StoreBudget",
+    "StoreCallBudget",
     "StoreClosedError",
     "StoreMemory",
     "StoreOpenError",
@@ -84,4 +92,5 @@ __all__ = [
     "database_path",
     "migrate",
     "new_executor_id",
+    "role_key",
 ]

@@ -93,10 +93,8 @@ class AskCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        if isinstance(message.channel, discord.DMChannel):  # a DM is a conversation of its own
-            await self.bot.direct.take(message)
-        else:
-            await self.conversations.take(message)
+        dm = isinstance(message.channel, discord.DMChannel)  # a DM is a conversation of its own
+        await (self.bot.direct.take if dm else self.conversations.take)(message)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:

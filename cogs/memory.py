@@ -39,11 +39,10 @@ class MemoryCog(commands.GroupCog, group_name="memory", group_description="What 
         memory: app_commands.Range[int, 1] | None = None,
         everything: bool = False,
     ) -> None:
-        if memory is None and not everything:
-            await interaction.response.send_message(FORGET_WHAT, ephemeral=True)
-            return
-        count = await self.memory.forget(scope_of(interaction), str(interaction.user.id), memory)
-        await interaction.response.send_message(forgotten(count, memory), ephemeral=True, allowed_mentions=NO_PINGS)
+        text = FORGET_WHAT
+        if memory is not None or everything:
+            text = forgotten(await self.memory.forget(scope_of(interaction), str(interaction.user.id), memory), memory)
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 async def setup(bot: ExecutusBot) -> None:

@@ -39,4 +39,5 @@ async def member_turn(
         attachments=describe(attachments),
         session_tools=agent.session_tools,
         stream=agent.stream,
+        cheaper_tier=agent.cheaper_tier,
     )

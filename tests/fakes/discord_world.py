@@ -116,6 +116,8 @@ class EmulatorWorld:
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self._sessions: dict[str, GatewaySession] = {}
         self._session: GatewaySession | None = None
+        #: Operation -> (429s still to answer, retry_after, scope); see ``rate_limit``.
+        self._rate_limits: dict[str, tuple[int, float, str]] = {}
         #: The newest session of each shard (None: unsharded).
         self._newest: dict[tuple[int, int] | None, GatewaySession] = {}
         self._connections: set[Connection] = set()

@@ -95,8 +95,6 @@ class Retention:
         while True:
             try:
                 pruned = await self.prune(days, pause=PAUSE)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("pruning the audit trail failed; trying again in %.0f s", every)
             else:

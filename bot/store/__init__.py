@@ -2,7 +2,8 @@
 
 ``Store`` opens the database and hands out the parts: ``store.audit`` (the
 executor's Audit port, rejected runs included), ``store.budget`` (its Budget
-port and the limits admin API), ``store.conversations``, ``store.threads``,
+port and the limits admin API), ``store.calls`` (its CallBudget port:
+money held per model call), ``store.conversations``, ``store.threads``,
 ``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools),
 ``store.memory`` (members' memories) and ``store.retention`` (pruning what is
 older than AUDIT_RETENTION_DAYS). ``migrate`` is ``python -m bot migrate``.
@@ -15,7 +16,8 @@ the one vocabulary of limits, ``StoredStatus`` of run statuses.
 from __future__ import annotations
 
 from bot.store.audit import StoreAudit, StoreRecorder
-from bot.store.budget import BudgetRefused, Refusal, StoreBudget
+from bot.store.budget import BudgetRefused, Refusal, StoreBudget, role_key
+from bot.store.calls import CallRefused, StoreCallBudget
 from bot.store.conversations import Conversations
 from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
 from bot.store.limits import MAX_LIMIT, InvalidLimit, Limit, LimitChange, LimitProblem, Limits, Setting
@@ -49,6 +51,7 @@ __all__ = [
     "AgentThread",
     "AgentThreads",
     "BudgetRefused",
+    "CallRefused",
     "Conversations",
     "DatabaseURLError",
     "EventRecord",
@@ -78,6 +81,7 @@ __all__ = [
     "Store",
     "StoreAudit",
     "StoreBudget",
+    "StoreCallBudget",
     "StoreClosedError",
     "StoreMemory",
     "StoreOpenError",
@@ -88,4 +92,5 @@ __all__ = [
     "database_path",
     "migrate",
     "new_executor_id",
+    "role_key",
 ]

@@ -12,6 +12,7 @@ from types import TracebackType
 from bot.shards import Shards
 from bot.store.audit import StoreAudit
 from bot.store.budget import StoreBudget
+from bot.store.calls import StoreCallBudget
 from bot.store.clock import Clock, utc_now
 from bot.store.conversations import Conversations
 from bot.store.database import Database
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 class _Parts:
     audit: StoreAudit
     budget: StoreBudget
+    calls: StoreCallBudget
     conversations: Conversations
     threads: AgentThreads
     runs: Runs
@@ -133,6 +135,10 @@ class Store:
         return self._open().budget
 
     @property
+    def calls(self) -> StoreCallBudget:
+        return self._open().calls
+
+    @property
     def conversations(self) -> Conversations:
         return self._open().conversations
 
@@ -184,6 +190,7 @@ class Store:
             self._parts = _Parts(
                 audit=StoreAudit(writer, self.clock, self.executor_id),
                 budget=StoreBudget(serial, self.clock, self.executor_id),
+                calls=StoreCallBudget(serial, self.clock),
                 conversations=Conversations(writer, reader, self.clock),
                 threads=AgentThreads(writer, reader, serial, self.clock),
                 runs=Runs(reader, serial),

@@ -97,6 +97,8 @@ class Session:
             + f" · {format_usd(u.cost)}",
             file=sys.stderr,
         )
+        for warning in await self.services.runs.budget_warnings(request):
+            print(warning, file=sys.stderr)
         return result
 
     async def interactive(self) -> int:

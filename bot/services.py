@@ -16,6 +16,7 @@ import httpx
 from bot.agents import LoadedAgents, load_agents
 from bot.config import SEARCH_SETTINGS, Settings
 from bot.memory_tools import memory_tools
+from bot.budget_notices import BudgetNotices
 from bot.run_service import RunService
 from bot.store import Store
 from bot.supervisor import Supervisor
@@ -85,5 +86,6 @@ def build_services(
             tariffs=settings.tariffs(models),
         )
     )
-    runs = RunService(executor, store.conversations, models.context_tokens)
+    notices = BudgetNotices(store.budget, settings.budget_warn_percent)
+    runs = RunService(executor, store.conversations, models.context_tokens, notices)
     return Services(settings, store, models, agents, executor, runs)

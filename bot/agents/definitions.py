@@ -48,6 +48,8 @@ class AgentDefinition:
     stream: bool = True
     #: Whether the agent has the memory tools (remember, recall).
     memory: bool = False
+    #: The tier its runs use instead when the member is near a limit ("" none; see bot/budget_notices.py).
+    cheaper_tier: str = ""
     access: Access = field(default_factory=Access)
 
     def runnable(self) -> RunnableAgent:

@@ -169,7 +169,11 @@ class AgentFile(Definition):
     #: Whether the answer grows in the thread while the model writes it.
     stream: bool = True
     memory: bool = False
+    #: The tier a run uses instead when the member is at 90 % of a limit or more.
+    cheaper_tier: str = ""
     access: AccessFile = Field(default_factory=AccessFile)
+
+    _cheaper_tier = field_validator("cheaper_tier")(_check_tier)
 
     @field_validator("palette")
     @classmethod

@@ -169,6 +169,7 @@ def _agent(f: AgentFile, path: Path, session_tools: Set[str]) -> AgentDefinition
         critic=f.critic,
         stream=f.stream,
         memory=f.memory,
+        cheaper_tier=f.cheaper_tier,
         access=Access(f.access.everyone, frozenset(r.casefold() for r in f.access.roles)),
     )
 

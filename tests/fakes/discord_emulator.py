@@ -71,7 +71,10 @@ GUILD_CREATE and every guild event), and DMs on shard 0 only.
 (before the bot connects); every helper above acts in the guild of the
 channel it is given. ``post_direct_message`` dispatches a DM.
 
-Not emulated: rate limits, channel permission overwrites and permission
+Rate limits only on demand: ``rate_limit(operation, times=)`` answers the
+next requests of an operation with Discord's 429.
+
+Not emulated: rate limits of their own, channel permission overwrites and permission
 checks on REST calls, DM channels (a DM is dispatched, no more), forums,
 webhooks other than interaction ones, voice.
 

@@ -151,8 +151,9 @@ class _ObservedTool:
 def declare_names(metrics: Metrics, services: Services) -> None:
     """The names metric labels may carry: the loaded agents and skills, the
     tiers' models and the tools a run can be offered (registry and workspace
-    tools). Delegation tools (``agent__x``) count as ``other``: the sub-run
-    they start is counted under its own agent."""
+    tools). Delegation tools (``agent__x``) count as ``other`` (the sub-run
+    they start is counted under its own agent), and so do MCP server tools,
+    whose names are known only once their server has started."""
     registry = services.executor.config.registry
     metrics.declare(
         agents=[*services.agents.agents, *services.agents.skills],

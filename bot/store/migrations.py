@@ -259,6 +259,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (guild_id, member_id, limit_key, period_start)
     );
     """,
+    # 10: retention (retention.py) finds the model call records no budget period counts any more by this.
+    """
+    CREATE INDEX budget_calls_by_start ON budget_calls (started_at);
+    """,
 )
 
 

@@ -14,6 +14,7 @@ import sys
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure
+from bot.mcp import load_servers
 from bot.store import StoreOpenError
 
 
@@ -44,8 +45,9 @@ def parser() -> argparse.ArgumentParser:
         help="delete runs and conversations older than AUDIT_RETENTION_DAYS and exit",
         description=(
             "Delete finished runs (with their steps, tool calls and events) that started more than "
-            "AUDIT_RETENTION_DAYS days ago, the conversations of threads idle that long, and budget ledger "
-            "rows no budget period in force counts. Safe while the bot runs; the bot also does it hourly."
+            "AUDIT_RETENTION_DAYS days ago, the conversations of threads idle that long, and budget records "
+            "(ledger rows, model call records, warnings) no budget period in force counts. "
+            "Safe while the bot runs; the bot also does it hourly."
         ),
     )
     return p
@@ -58,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    configure(settings.log_level if args.command != "chat" else "WARNING", settings.secrets())
+    # MCP server files hold tokens too (env values, headers).
+    secrets = settings.secrets() + load_servers(settings.mcp_dir).secrets()
+    configure(settings.log_level if args.command != "chat" else "WARNING", secrets)
     try:
         return run(args, settings)
     except StoreOpenError as exc:  # an unusable DATABASE_URL: one line, no traceback
@@ -95,8 +99,8 @@ async def prune(settings: Settings) -> int:
     async with Store(settings.database_url) as store:
         pruned = await store.retention.prune(days)
     print(
-        f"pruned {pruned.runs} runs, {pruned.threads} thread conversations and {pruned.ledger_rows} "
-        f"budget ledger rows older than {days} days"
+        f"pruned {pruned.runs} runs, {pruned.threads} thread conversations, {pruned.ledger_rows} budget ledger"
+        f" rows and {pruned.calls} model call records older than {days} days"
     )
     return 0
 

@@ -15,7 +15,9 @@ Layout:
 - ``agent``, ``result``, ``config``: RunnableAgent; Result and RunStatus;
   Config, Defaults and the ModelResolver;
 - ``ports``: the Protocols the host implements (Budget, Audit/RunRecorder,
-  Palette, Delivery, Escalator) and the records they receive; ``tracing``:
+  Palette, Delivery, Escalator, ToolSource) and the records they receive;
+  ``approval``: approval gates (the Approver port, its requests and
+  decisions, an agent's ApprovalPolicy); ``tracing``:
   the Tracer port (spans around a run, its model and tool calls);
 - ``record``: RunRecord, what a run recorded, which a run resumed after
   its process died replays;
@@ -30,6 +32,13 @@ Layout:
 from __future__ import annotations
 
 from executor.agent import RunnableAgent
+from executor.approval import (
+    DEFAULT_APPROVAL_TIMEOUT,
+    ApprovalDecision,
+    ApprovalPolicy,
+    ApprovalRequest,
+    Approver,
+)
 from executor.compact import Compactor, SummaryCompactor
 from executor.config import Config, Defaults, ModelResolver
 from executor.errors import (
@@ -56,6 +65,7 @@ from executor.ports import (
     RunStats,
     Spend,
     Target,
+    ToolSource,
 )
 from executor.record import NO_CONTEXT, CompactionEdit, RecordedStep, RunRecord, StepContext
 from executor.result import Result, RunStatus
@@ -64,9 +74,14 @@ from executor.spending import BudgetReached, CallBudget, Tariff, Tariffs
 from executor.tracing import NO_TRACING, REJECTED, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
 
 __all__ = [
+    "DEFAULT_APPROVAL_TIMEOUT",
     "NO_CONTEXT",
     "NO_TRACING",
     "REJECTED",
+    "ApprovalDecision",
+    "ApprovalPolicy",
+    "ApprovalRequest",
+    "Approver",
     "Audit",
     "Budget",
     "BudgetExceeded",
@@ -108,6 +123,7 @@ __all__ = [
     "Tariff",
     "Tariffs",
     "ToolCallSpan",
+    "ToolSource",
     "ToolboxError",
     "Tracer",
 ]

@@ -126,8 +126,9 @@ class RunHooks:
             self._steps.append(Step(index, call.id, call.name, call.arguments, result.content, result.is_error))
 
     def _elapsed(self) -> float:
-        """Seconds of run time used (a resumed run's ``started`` counts its earlier time)."""
-        return time.monotonic() - self._state.started
+        """Seconds of working time used (a resumed run's ``started`` counts its
+        earlier time; waits for people, such as approvals, do not count)."""
+        return time.monotonic() - self._state.started - self._state.paused()
 
     async def _record(self, write: Awaitable[None], what: str) -> None:
         """An audit write that failed costs the run its checkpoint, not its work."""

@@ -87,6 +87,7 @@ async def bot_on(
         "database_url": f"sqlite:///{tmp_path / 'bot.db'}",
         "agents_dir": ROOT / "agents",
         "skills_dir": ROOT / "skills",
+        "mcp_dir": tmp_path / "no-mcp",
         "openai_api_key": "sk-test-secret-key",
         "openai_base_url": model.base_url,
         "model_tiers": "fast=openai/fake-fast,smart=openai/fake-smart",
@@ -102,7 +103,7 @@ async def bot_on(
         task = asyncio.create_task(bot.start(emu.token))
         try:
             await emu.wait_until_ready()
-            await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id), timeout=10)
+            await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id) or emu.global_commands, timeout=10)
             # Every shard: discord.py waits 5 s between a process's identifies, as Discord asks.
             await emu.wait_for(lambda: bot.is_ready() or None, timeout=30)
             yield Harness(emu, model, bot, services, store)
@@ -110,6 +111,7 @@ async def bot_on(
             await services.runs.shutdown(timeout=5)
             await bot.close()
             await asyncio.gather(task, return_exceptions=True)
+            await services.mcp.close()
 
 
 async def thread_of_a_past_run(tmp_path: Path, emu: DiscordEmulator, model: FakeOpenAIServer, prompt: str) -> Channel:

@@ -23,6 +23,7 @@ REQUEST = ResumeRequest(
     images=(PNG,),
     attachments=(AttachedFile("a.png", "https://cdn.example/a.png", "image/png", 72),),
     session_tools=("render_chart",),
+    caller_roles=("111", "222"),
 )
 CALL = ToolCall("c1", "render_chart", '{"kind": "bar"}')
 STEP = AssistantMessage("let me draw " + "y" * 9000, (CALL,), "because", "sig")

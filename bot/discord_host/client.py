@@ -15,7 +15,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_host.approvals import ApprovalButton, ThreadPrompt
 from bot.discord_host.conversations import ThreadConversations
+from bot.discord_host.direct import DirectConversations
 from bot.discord_host.delivery import NO_PINGS
 from bot.discord_host.progress import CancelButton
 from bot.discord_host.thread_runner import ThreadRunner
@@ -25,16 +27,17 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.ask", "cogs.runs", "cogs.budget", "cogs.memory", "cogs.status")
+COGS = ("cogs.ask", "cogs.runs", "cogs.budget", "cogs.memory", "cogs.status", "cogs.mcp")
 
 
 def intents() -> discord.Intents:
-    """Guilds and guild messages, plus message content: follow-ups in agent
-    threads and mentions are read as prompts (a privileged intent to enable
-    in the Developer Portal)."""
+    """Guilds, guild messages and DMs, plus message content: follow-ups in
+    agent threads and mentions are read as prompts (a privileged intent to
+    enable in the Developer Portal; DMs carry their content without it)."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_messages = True
+    wanted.dm_messages = True
     wanted.message_content = True
     return wanted
 
@@ -91,9 +94,11 @@ class ExecutusBot(commands.AutoShardedBot):
         self.started = time.monotonic()
         self.runner = ThreadRunner(services.runs, services.store.audit)
         self.conversations = ThreadConversations(self, services, self.runner)
+        self.direct = DirectConversations(self, services, self.runner, self.conversations.pick_agent)
+        services.approvals.attach(ThreadPrompt(self))
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(CancelButton)
+        self.add_dynamic_items(CancelButton, ApprovalButton)
         for name in COGS:
             await self.load_extension(name)
         await self.sync_commands()

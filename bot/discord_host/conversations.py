@@ -24,20 +24,19 @@ from typing import Any, Literal
 import discord
 
 from bot.agents import AgentDefinition
-from bot.discord_host.attachments import ReadImages, describe, read_images
+from bot.discord_host.attachments import ReadImages, read_images
 from bot.discord_host.delivery import NO_PINGS
-from bot.discord_host.permissions import interaction_is_admin, member_is_admin, member_roles, role_ids
+from bot.discord_host.permissions import interaction_is_admin, member_is_admin, member_roles
 from bot.discord_host.progress import announce_interrupted
 from bot.discord_host.thread_runner import ThreadRunner
+from bot.discord_host.turns import member_turn
 from bot.messages.conversation import (
     EMPTY_MENTION,
-    FILES_ONLY_PROMPT,
     NO_THREADS,
     agent_gone,
     agent_not_allowed,
     answering_in,
     asked_by,
-    files_refused,
     only_the_starter,
     thread_title,
     to_member,
@@ -219,21 +218,7 @@ class ThreadConversations:
         images: ReadImages,
         upload_limit: int | None,
     ) -> None:
-        notice = files_refused(images.refused)
-        if notice is not None:  # the files the agent will not see, named in the thread
-            await thread.send(notice, allowed_mentions=NO_PINGS)
-        request = RunRequest(
-            agent=agent.runnable(),
-            caller_id=str(member.id),
-            caller_roles=tuple(role_ids(member)),
-            guild_id=str(thread.guild.id),
-            thread_id=str(thread.id),
-            prompt=prompt or FILES_ONLY_PROMPT,
-            images=images.images,
-            attachments=describe(attachments),
-            session_tools=agent.session_tools,
-            stream=agent.stream,
-        )
+        request = await member_turn(thread, agent, member, str(thread.guild.id), prompt, attachments, images)
         await self._runner.run(thread, request, upload_limit)
 
     # -- catching up ---------------------------------------------------------------
@@ -280,12 +265,14 @@ class ThreadConversations:
         except (discord.HTTPException, ValueError) as exc:
             log.warning("run %s cannot be resumed: its thread %s is gone (%s)", run.run_id, asked.thread_id, exc)
             return False
-        if agent is None or not isinstance(thread, discord.Thread) or not run.progress_message_id.isdigit():
+        conversation = thread if isinstance(thread, discord.Thread | discord.DMChannel) else None
+        if agent is None or conversation is None or not run.progress_message_id.isdigit():
             log.warning("run %s cannot be resumed: its agent %r or its thread is gone", run.run_id, asked.agent_id)
             return False
         request = RunRequest(
             agent=agent.runnable(),
             caller_id=asked.caller_id,
+            caller_roles=asked.caller_roles,
             guild_id=asked.guild_id,
             thread_id=asked.thread_id,
             prompt=asked.prompt,
@@ -294,10 +281,12 @@ class ThreadConversations:
             attachments=asked.attachments,
             session_tools=asked.session_tools,
             stream=agent.stream,
+            cheaper_tier=agent.cheaper_tier,
         )
         log.info("resuming run %s in thread %s after a restart", run.run_id, asked.thread_id)
         task = asyncio.create_task(
-            self._runner.resume(thread, request, int(run.progress_message_id), run.record), name=f"resume {run.run_id}"
+            self._runner.resume(conversation, request, int(run.progress_message_id), run.record),
+            name=f"resume {run.run_id}",
         )
         self._resumed.add(task)
         task.add_done_callback(self._resumed.discard)

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -65,9 +65,12 @@ class ThreadRunner:
         #: Runs waiting for their thread's turn (the queued runs gauge).
         self.queued = 0
 
-    async def run(self, thread: discord.Thread, request: RunRequest, upload_limit: int | None = None) -> Result:
-        """Run ``request`` in ``thread`` and answer there. ``upload_limit``:
-        what the member's interaction allows; else the thread's guild's."""
+    async def run(
+        self, thread: discord.Thread | discord.DMChannel, request: RunRequest, upload_limit: int | None = None
+    ) -> Result:
+        """Run ``request`` in ``thread`` (or a DM, which is its own
+        conversation) and answer there. ``upload_limit``: what the member's
+        interaction allows; else the thread's guild's (Discord's default in a DM)."""
         async with self._turn(thread):
             agent_name = request.agent.name or request.agent.id
             message = await thread.send(
@@ -75,10 +78,10 @@ class ThreadRunner:
             )
             progress = ProgressMessage(message, request.run_id, agent_name, self.clock)
             with self._records.progress_shown(request.run_id, str(message.id), resume_request(request)):
-                return await self._drive(thread, request, progress, upload_limit or thread.guild.filesize_limit)
+                return await self._drive(thread, request, progress, upload_limit or _upload_limit(thread))
 
     async def resume(
-        self, thread: discord.Thread, request: RunRequest, progress_message_id: int, record: RunRecord
+        self, thread: discord.Thread | discord.DMChannel, request: RunRequest, progress_message_id: int, record: RunRecord
     ) -> Result:
         """Resume ``request``'s run, which a gone process started, from
         ``record``, and answer in ``thread``; its progress message says it
@@ -92,10 +95,10 @@ class ThreadRunner:
                 await message.edit(content=progress_resumed(agent_name, request.run_id), allowed_mentions=NO_PINGS)
             except discord.HTTPException as exc:  # the message is gone: the run still answers
                 log.warning("run %s: could not mark its progress message resumed: %s", request.run_id, exc)
-            return await self._drive(thread, request, progress, thread.guild.filesize_limit, record)
+            return await self._drive(thread, request, progress, _upload_limit(thread), record)
 
     @contextlib.asynccontextmanager
-    async def _turn(self, thread: discord.Thread) -> AsyncIterator[None]:
+    async def _turn(self, thread: discord.Thread | discord.DMChannel) -> AsyncIterator[None]:
         """The thread's turn: one run at a time in a thread, in order of arrival."""
         lock = self._locks.get(thread.id)
         if lock is None:
@@ -117,7 +120,7 @@ class ThreadRunner:
 
     async def _drive(
         self,
-        thread: discord.Thread,
+        thread: discord.Thread | discord.DMChannel,
         request: RunRequest,
         progress: ProgressMessage,
         upload_limit: int,
@@ -125,17 +128,35 @@ class ThreadRunner:
     ) -> Result:
         """Run, answer, and finish the progress message."""
         answer = StreamedAnswer(thread, progress, self.clock) if request.stream else None
+        notify = _poster(thread)
         if answer is None:
-            result = await self._service.run(request, progress.on_step, resume=resume)
+            result = await self._service.run(request, progress.on_step, on_notice=notify, resume=resume)
         else:
-            result = await self._service.run(request, answer.on_step, answer.on_delta, resume=resume)
+            result = await self._service.run(request, answer.on_step, answer.on_delta, on_notice=notify, resume=resume)
         try:
             async with asyncio.timeout(DELIVERY_TIMEOUT):
                 await deliver(thread, result, upload_limit, answer)
         except Exception:  # the run stands, its record has the answer; the progress message still ends
             log.exception("run %s: could not deliver the answer to thread %s", request.run_id, thread.id)
         await progress.finish(result)
+        for warning in await self._service.budget_warnings(request):
+            await notify(warning)
         return result
+
+
+def _upload_limit(channel: discord.Thread | discord.DMChannel) -> int:
+    if isinstance(channel, discord.Thread):
+        return channel.guild.filesize_limit
+    return discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+
+
+def _poster(thread: discord.Thread | discord.DMChannel) -> Callable[[str], Awaitable[object]]:
+    """Posts a notice for the member in the thread, pinging nobody."""
+
+    async def post(text: str) -> object:
+        return await thread.send(text, allowed_mentions=NO_PINGS)
+
+    return post
 
 
 def resume_request(request: RunRequest) -> ResumeRequest:
@@ -149,4 +170,5 @@ def resume_request(request: RunRequest) -> ResumeRequest:
         images=tuple(request.images),
         attachments=request.attachments,
         session_tools=request.session_tools,
+        caller_roles=request.caller_roles,
     )

@@ -259,7 +259,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (guild_id, member_id, limit_key, period_start)
     );
     """,
-    # 10: durable runs (records.py): a run's rows are its checkpoint. Steps
+    # 10: retention (retention.py) finds the model call records no budget period counts any more by this.
+    """
+    CREATE INDEX budget_calls_by_start ON budget_calls (started_at);
+    """,
+    # 11: durable runs (records.py): a run's rows are its checkpoint. Steps
     # and tool calls keep the whole response or result to replay (the audit
     # columns are bounded), runs the request to resume them with; images are
     # stored once, by the SHA-256 of their bytes.

@@ -56,6 +56,8 @@ class ResumeRequest:
     images: tuple[Image, ...] = ()
     attachments: tuple[AttachedFile, ...] = ()
     session_tools: tuple[str, ...] = ()
+    #: The caller's role ids (budgets and approvals per role).
+    caller_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,7 @@ class Encoder:
                 "images": [self.image(i) for i in request.images],
                 "attachments": [[a.name, a.url, a.content_type, a.size] for a in request.attachments],
                 "session_tools": list(request.session_tools),
+                "caller_roles": list(request.caller_roles),
             }
         )
 
@@ -189,6 +192,7 @@ class _Decoder:
             images=self.images(d["images"]),
             attachments=tuple(AttachedFile(*a) for a in d["attachments"]),
             session_tools=tuple(d["session_tools"]),
+            caller_roles=tuple(d["caller_roles"]),
         )
 
 

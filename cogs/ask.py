@@ -42,7 +42,7 @@ class AskCog(commands.Cog):
         image: discord.Attachment | None = None,
     ) -> None:
         await interaction.response.defer(thinking=True)
-        if not isinstance(interaction.channel, discord.TextChannel):
+        if not isinstance(interaction.channel, discord.TextChannel | discord.Thread):
             await interaction.followup.send(ASK_IN_A_TEXT_CHANNEL)
             return
         await self.conversations.ask(interaction, interaction.channel, prompt, agent, image)

@@ -23,7 +23,7 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.ask", "cogs.runs", "cogs.budget", "cogs.memory")
+COGS = ("cogs.ask", "cogs.runs", "cogs.budget", "cogs.memory", "cogs.channel_agents")
 
 
 def intents() -> discord.Intents:

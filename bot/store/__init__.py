@@ -3,8 +3,9 @@
 ``Store`` opens the database and hands out the parts: ``store.audit`` (the
 executor's Audit port, rejected runs included), ``store.budget`` (its Budget
 port and the limits admin API), ``store.conversations``, ``store.threads``,
-``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools) and
-``store.memory`` (members' memories). ``migrate`` is ``python -m bot migrate``.
+``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools),
+``store.memory`` (members' memories) and ``store.channel_agents`` (agents
+bound to channels). ``migrate`` is ``python -m bot migrate``.
 
 The store returns data, never sentences: a budget refusal is a ``Refusal``,
 a bad limit an ``InvalidLimit``; ``bot/messages/`` words them. ``Limit`` is
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from bot.store.audit import StoreAudit, StoreRecorder
 from bot.store.budget import BudgetRefused, Refusal, StoreBudget
+from bot.store.channel_agents import ChannelAgent, ChannelAgents
 from bot.store.conversations import Conversations
 from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
 from bot.store.limits import MAX_LIMIT, InvalidLimit, Limit, LimitChange, LimitProblem, Limits, Setting
@@ -47,6 +49,8 @@ __all__ = [
     "AgentThread",
     "AgentThreads",
     "BudgetRefused",
+    "ChannelAgent",
+    "ChannelAgents",
     "Conversations",
     "DatabaseURLError",
     "EventRecord",

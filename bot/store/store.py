@@ -16,6 +16,7 @@ from bot.store.clock import Clock, utc_now
 from bot.store.conversations import Conversations
 from bot.store.database import Database
 from bot.store.mcp_pins import StorePins
+from bot.store.channel_agents import ChannelAgents
 from bot.store.memory import StoreMemory
 from bot.store.migrations import apply_migrations
 from bot.store.opening import open_errors, postgres_errors, prepare_location
@@ -39,6 +40,7 @@ class _Parts:
     runs: Runs
     mcp_pins: StorePins
     memory: StoreMemory
+    channel_agents: ChannelAgents
 
 
 class Store:
@@ -150,6 +152,10 @@ class Store:
     def memory(self) -> StoreMemory:
         return self._open().memory
 
+    @property
+    def channel_agents(self) -> ChannelAgents:
+        return self._open().channel_agents
+
     def _open(self) -> _Parts:
         if self._parts is None:
             raise RuntimeError("the store is not open (use Store.open(...) or async with Store(...))")
@@ -183,6 +189,7 @@ class Store:
                 runs=Runs(reader, serial),
                 mcp_pins=StorePins(writer, reader, self.clock),
                 memory=StoreMemory(serial, reader, self.clock),
+                channel_agents=ChannelAgents(serial, reader, self.clock),
             )
             self._resources = stack.pop_all()
         if self.applied_migrations:

@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# pytest workers (pytest-xdist); TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 4
 
 .PHONY: run test bench migrate chat clean
 
@@ -29,7 +31,7 @@ chat: $(VENV)/.installed
 # pytest exits 5 when it collects nothing, which fails this target too.
 test: $(VENV)/.installed
 	$(PY) -m mypy
-	$(PY) -m pytest --cov=executor --cov-report=term --cov-fail-under=90
+	$(PY) -m pytest -n $(TEST_WORKERS) --cov=executor --cov-report=term --cov-fail-under=90
 
 bench: $(VENV)/.bench-installed
 	$(PY) bench/run_all.py

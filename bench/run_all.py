@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
         ["--rounds", "1", "--runs", "10", "--ramp", "1", "--window", "2"],
     ),
     "discord": ("/ask acknowledgement latency against the Discord emulator", ["--rounds", "2"]),
+    "audit_growth": ("bytes a run adds to the database, and space reused after retention prunes", ["--runs", "50"]),
 }
 
 

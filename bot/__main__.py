@@ -3,6 +3,7 @@
     python -m bot                 run the bot (needs DISCORD_TOKEN)
     python -m bot chat [PROMPT]   talk to an agent in the terminal
     python -m bot migrate         apply database migrations and exit
+    python -m bot prune           delete runs and conversations older than AUDIT_RETENTION_DAYS and exit
 """
 
 from __future__ import annotations
@@ -38,6 +39,15 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("--agent", help="agent id from AGENTS_DIR (default: DEFAULT_AGENT)")
     chat.add_argument("--tier", help="model tier from MODEL_TIERS, or provider/model (default: the agent's)")
     sub.add_parser("migrate", help="apply database migrations to DATABASE_URL and exit")
+    sub.add_parser(
+        "prune",
+        help="delete runs and conversations older than AUDIT_RETENTION_DAYS and exit",
+        description=(
+            "Delete finished runs (with their steps, tool calls and events) that started more than "
+            "AUDIT_RETENTION_DAYS days ago, the conversations of threads idle that long, and budget ledger "
+            "rows no budget period in force counts. Safe while the bot runs; the bot also does it hourly."
+        ),
+    )
     return p
 
 
@@ -67,9 +77,28 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         applied = asyncio.run(migrate(settings.database_url))
         print(f"applied migrations: {applied}" if applied else "database is up to date")
         return 0
+    if args.command == "prune":
+        return asyncio.run(prune(settings))
     from bot.discord_host.app import run_bot
 
     return asyncio.run(run_bot(settings))
+
+
+async def prune(settings: Settings) -> int:
+    days = settings.audit_retention_days
+    if days == 0:
+        print("AUDIT_RETENTION_DAYS is 0: everything is kept, nothing was pruned")
+        return 0
+    from bot.store import Store
+
+    # An id of its own: the bot may be running on the database under EXECUTOR_ID.
+    async with Store(settings.database_url) as store:
+        pruned = await store.retention.prune(days)
+    print(
+        f"pruned {pruned.runs} runs, {pruned.threads} thread conversations and {pruned.ledger_rows} "
+        f"budget ledger rows older than {days} days"
+    )
+    return 0
 
 
 if __name__ == "__main__":

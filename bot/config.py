@@ -22,6 +22,7 @@ from bot.store import DEFAULT_DATABASE_URL
 from bot.store.owners import check_executor_id
 from executor.llm import (
     DEFAULT_ANTHROPIC_BASE_URL,
+    DEFAULT_MAX_OUTPUT_TOKENS,
     DEFAULT_OPENAI_BASE_URL,
     ModelRegistry,
     ModelSpec,
@@ -30,6 +31,7 @@ from executor.llm import (
     parse_context_windows,
     parse_tiers,
 )
+from executor import Tariffs
 from executor.llm.pricing import Price, PriceTable, parse_model_prices, parse_price
 from executor.tools.builtin import (
     DEFAULT_BRAVE_BASE_URL,
@@ -79,6 +81,8 @@ class Settings(BaseSettings):
     #: This process's identity as the owner of its runs (see bot/store/owners.py);
     #: unset, the store makes one up from host, pid and a random part.
     executor_id: str = ""
+    #: Days runs and idle conversations are kept (bot/store/retention.py); 0 keeps them forever.
+    audit_retention_days: int = Field(90, ge=0)
     #: Discord sharding (see bot/shards.py): the total number of shards, and
     #: those this process runs. Unset: what GET /gateway/bot recommends, all here.
     shard_count: int | None = Field(None, ge=1)
@@ -97,6 +101,7 @@ class Settings(BaseSettings):
     model_context_windows: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     model_prices: Annotated[dict[str, Price], NoDecode] = Field(default_factory=dict)
     model_price_default: Annotated[Price | None, NoDecode] = None
+    model_max_output_tokens: int = Field(DEFAULT_MAX_OUTPUT_TOKENS, ge=1)
     model_timeout: float = Field(120.0, gt=0)
     model_max_retries: int = Field(3, ge=0)
     log_level: LogLevel = "INFO"
@@ -200,6 +205,7 @@ class Settings(BaseSettings):
             context_windows=self.model_context_windows,
             timeout=self.model_timeout,
             retry=RetryPolicy(max_retries=self.model_max_retries),
+            max_output_tokens=self.model_max_output_tokens,
         )
 
     def price_table(self) -> PriceTable:
@@ -209,6 +215,12 @@ class Settings(BaseSettings):
             default=self.model_price_default,
             base_urls={name: access.base_url for name, access in self.provider_access().items()},
         )
+
+    def tariffs(self, models: ModelRegistry) -> Tariffs:
+        """What each tier's calls cost: its model's price (``price_table``) and
+        the most output tokens ``models`` lets a call write."""
+        table = self.price_table()
+        return lambda tier: table.tariff(models.spec(tier), models.max_output_tokens)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -23,6 +23,7 @@ from bot.run_service import RunRequest
 from bot.services import Services, build_services
 from bot.store import Store
 from executor import ModelResolutionError, Result, RunnableAgent
+from executor.llm.pricing import format_usd
 from executor.tools import StepEvent
 
 CONSOLE_USER = "console"
@@ -92,7 +93,8 @@ class Session:
         print(
             f"-- run {result.run_id} {result.status.value} · {result.runtime_seconds:.1f} s · "
             f"{u.input_tokens:,} in / {u.output_tokens:,} out tokens"
-            + (f" ({u.reasoning_tokens:,} reasoning)" if u.reasoning_tokens else ""),
+            + (f" ({u.reasoning_tokens:,} reasoning)" if u.reasoning_tokens else "")
+            + f" · {format_usd(u.cost)}",
             file=sys.stderr,
         )
         return result

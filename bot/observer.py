@@ -10,10 +10,12 @@ the same runs, calls and outcomes, and the run path holds no metrics code.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bot.metrics import Metrics
 from bot.services import Services
@@ -25,6 +27,27 @@ from executor.tools import Visibility
 from executor.tools.builtin import WORKSPACE_TOOL_NAMES
 
 Clock = Callable[[], float]
+
+
+@dataclass(slots=True)
+class ProviderCalls:
+    """How a model provider's calls have gone since start (``/executus status``)."""
+
+    ok: int = 0
+    failed: int = 0
+    last_ok: datetime | None = None
+    #: The last failure's error class (never its message: it can quote an address).
+    last_failure: str = ""
+    last_failure_at: datetime | None = None
+
+    def succeeded(self) -> None:
+        self.ok += 1
+        self.last_ok = datetime.now(UTC)
+
+    def failed_with(self, error: BaseException) -> None:
+        self.failed += 1
+        self.last_failure = type(error).__name__
+        self.last_failure_at = datetime.now(UTC)
 
 
 class RunObserver:
@@ -41,6 +64,8 @@ class RunObserver:
         self._clock = clock
         #: Prices found, by (provider, model): genai-prices is looked up once a model.
         self._known: dict[tuple[str, str], Price | None] = {}
+        #: Each provider's calls so far, by provider name.
+        self.providers: dict[str, ProviderCalls] = {}
 
     def recovered(self, recovery: Recovery) -> None:
         """Count the runs start-up recovery marked ``interrupted`` (a process
@@ -60,8 +85,15 @@ class RunObserver:
 
     @contextmanager
     def chat(self, *, provider: str, model: str) -> Iterator[ModelCallSpan]:
+        calls = self.providers.setdefault(provider, ProviderCalls())
         with self._inner.chat(provider=provider, model=model) as inner:
-            yield _ObservedCall(inner, self.metrics, model, self._price(provider, model))
+            try:
+                yield _ObservedCall(inner, self.metrics, model, self._price(provider, model), calls)
+            except asyncio.CancelledError:  # the run was stopped, not the provider's failure
+                raise
+            except Exception as exc:
+                calls.failed_with(exc)
+                raise
 
     @contextmanager
     def execute_tool(self, *, tool: str, call_id: str) -> Iterator[ToolCallSpan]:
@@ -98,9 +130,11 @@ class _ObservedCall:
     metrics: Metrics
     model: str
     price: Price | None
+    calls: ProviderCalls
 
     def record(self, usage: Usage) -> None:
         self.inner.record(usage)
+        self.calls.succeeded()
         self.metrics.model_call(self.model, usage, None if self.price is None else cost(usage, self.price))
 
 

@@ -56,6 +56,8 @@ class RunRequest:
     thread_id: str
     prompt: str
     run_id: str = field(default_factory=new_run_id)
+    #: The caller's role ids, for budgets set per role.
+    caller_roles: tuple[str, ...] = ()
     images: Sequence[Image] = ()
     #: The member's files, as tools (view_image) fetch them.
     attachments: tuple[AttachedFile, ...] = ()
@@ -110,6 +112,7 @@ class RunService:
             history = await self._conversations.load(request.thread_id, budget_tokens)
             invocation = Invocation(
                 caller_id=request.caller_id,
+                caller_roles=request.caller_roles,
                 run_id=request.run_id,
                 guild_id=request.guild_id,
                 channel_id=request.thread_id,

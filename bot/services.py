@@ -72,11 +72,17 @@ def build_services(
             registry=registry,
             models=models,
             ports=Ports(
-                budget=store.budget, audit=store.audit, palette=agents, escalator=Supervisor(), tracer=tracer
+                budget=store.budget,
+                audit=store.audit,
+                palette=agents,
+                escalator=Supervisor(),
+                tracer=tracer,
+                calls=store.calls,
             ),
             compactor=SummaryCompactor(),
             context_tokens=models.context_tokens,
             system_header=settings.system_header,
+            tariffs=settings.tariffs(models),
         )
     )
     runs = RunService(executor, store.conversations, models.context_tokens)

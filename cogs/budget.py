@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.discord_host.client import ExecutusBot
 from bot.discord_host.delivery import NO_PINGS
-from bot.discord_host.permissions import admin_only
+from bot.discord_host.permissions import admin_only, role_ids
 from bot.messages.budget import (
     NO_LIMIT_GIVEN,
     limits_reset,
@@ -23,27 +23,20 @@ from bot.messages.budget import (
     spenders_and_default,
     usage_text,
 )
-from bot.store import MAX_LIMIT, InvalidLimit, Limit, LimitChange, Period
+from bot.limit_options import changes_from
+from bot.store import MAX_LIMIT, InvalidLimit, Limit, LimitChange, Period, role_key
+from executor.llm.pricing import MICROS_PER_USD
 
 #: Discord's client keeps values in these bounds; the store checks them again
 #: for any caller (``MAX_LIMIT`` is what the database is sure to hold).
 Whole = app_commands.Range[int, 0, MAX_LIMIT]
 Seconds = app_commands.Range[float, 0, MAX_LIMIT]
+#: Dollars, stored in micro-dollars (``MAX_LIMIT`` of them at most).
+Dollars = app_commands.Range[float, 0.0, MAX_LIMIT / MICROS_PER_USD]
 PeriodName = Literal["day", "week", "month"]
 #: The option descriptions of the limits, and the choices of ``clear``, from the vocabulary.
 LIMIT_HINTS = {limit.key: limit.hint for limit in Limit}
 LIMIT_CHOICES = [app_commands.Choice(name=limit.key, value=limit.key) for limit in Limit]
-
-
-def changes_from(given: dict[Limit, float | None], period: str | None, clear: str | None) -> list[LimitChange]:
-    """The changes an admin's options make. ``period`` applies to the limits
-    given with it; ``clear`` removes one limit (back to unlimited or the
-    server default)."""
-    per = Period(period) if period else None
-    changes = [LimitChange(limit, value, per) for limit, value in given.items() if value is not None]
-    if clear:
-        changes.append(LimitChange(Limit.named(clear), None))
-    return changes
 
 
 @app_commands.guild_only()
@@ -54,17 +47,24 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
         super().__init__()
 
     async def _apply(
-        self, interaction: discord.Interaction[Any], member: discord.Member | None, changes: list[LimitChange]
+        self,
+        interaction: discord.Interaction[Any],
+        whose: discord.Member | discord.Role | None,
+        changes: list[LimitChange],
     ) -> None:
         if not changes:
             await interaction.response.send_message(NO_LIMIT_GIVEN, ephemeral=True)
             return
+        if whose is None:
+            key = None
+        else:
+            key = role_key(str(whose.id)) if isinstance(whose, discord.Role) else str(whose.id)
         try:
-            limits = await self.budget.set_limits(str(interaction.guild_id), str(member.id) if member else None, changes)
+            limits = await self.budget.set_limits(str(interaction.guild_id), key, changes)
         except InvalidLimit as exc:
             await interaction.response.send_message(nothing_changed(exc), ephemeral=True)
             return
-        text = limits_set(member.mention if member else None, limits)
+        text = limits_set(whose.mention if whose else None, limits)
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="set", description="Set a member's limits (0 = none allowed)")
@@ -84,11 +84,12 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
         tokens: Whole | None = None,
         runtime: Seconds | None = None,
         concurrent: Whole | None = None,
+        usd: Dollars | None = None,
         period: PeriodName | None = None,
         clear: app_commands.Choice[str] | None = None,
     ) -> None:
-        given = {Limit.RUNS: runs, Limit.TOKENS: tokens, Limit.RUNTIME: runtime, Limit.CONCURRENT: concurrent}
-        await self._apply(interaction, member, changes_from(given, period, clear.value if clear else None))
+        changes = changes_from(runs, tokens, runtime, concurrent, usd, period, clear.value if clear else None)
+        await self._apply(interaction, member, changes)
 
     @app_commands.command(name="default", description="Set the server's default limits for every member")
     @app_commands.describe(
@@ -105,11 +106,36 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
         tokens: Whole | None = None,
         runtime: Seconds | None = None,
         concurrent: Whole | None = None,
+        usd: Dollars | None = None,
         period: PeriodName | None = None,
         clear: app_commands.Choice[str] | None = None,
     ) -> None:
-        given = {Limit.RUNS: runs, Limit.TOKENS: tokens, Limit.RUNTIME: runtime, Limit.CONCURRENT: concurrent}
-        await self._apply(interaction, None, changes_from(given, period, clear.value if clear else None))
+        changes = changes_from(runs, tokens, runtime, concurrent, usd, period, clear.value if clear else None)
+        await self._apply(interaction, None, changes)
+
+    @app_commands.command(name="role", description="Set limits for members with a role (the most generous role wins)")
+    @app_commands.describe(
+        role="Whose limits: members with this role and no limit of their own",
+        **LIMIT_HINTS,
+        period="Period of the limits given here (default: day)",
+        clear="Remove one of the role's limits",
+    )
+    @app_commands.choices(clear=LIMIT_CHOICES)
+    @admin_only()
+    async def role(
+        self,
+        interaction: discord.Interaction[Any],
+        role: discord.Role,
+        runs: Whole | None = None,
+        tokens: Whole | None = None,
+        runtime: Seconds | None = None,
+        concurrent: Whole | None = None,
+        usd: Dollars | None = None,
+        period: PeriodName | None = None,
+        clear: app_commands.Choice[str] | None = None,
+    ) -> None:
+        changes = changes_from(runs, tokens, runtime, concurrent, usd, period, clear.value if clear else None)
+        await self._apply(interaction, role, changes)
 
     @app_commands.command(name="show", description="A member's usage and limits, or the top spenders")
     @app_commands.describe(member="Whose usage (default: top spenders)", period="Period for top spenders")
@@ -119,7 +145,7 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
     ) -> None:
         guild = str(interaction.guild_id)
         if member is not None:
-            text = usage_text(await self.budget.usage(guild, str(member.id)))
+            text = usage_text(await self.budget.usage(guild, str(member.id), role_ids(member)))
         else:
             default = await self.budget.get_limits(guild, None)
             spenders = await self.budget.top_spenders(guild, Period(period))

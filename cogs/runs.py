@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.discord_host.client import ExecutusBot
 from bot.discord_host.delivery import NO_PINGS
-from bot.discord_host.permissions import interaction_is_admin, member_roles
+from bot.discord_host.permissions import interaction_is_admin, member_roles, role_ids
 from bot.messages.budget import usage_text
 from bot.messages.channel_agents import bindings_list
 from bot.messages.conversation import NO_RUN_HERE, agents_list
@@ -73,7 +73,8 @@ class RunsCog(commands.Cog):
     @app_commands.command(name="usage", description="Your spend and limits this day, week and month")
     @app_commands.guild_only()
     async def usage(self, interaction: discord.Interaction[Any]) -> None:
-        usage = await self.store.budget.usage(str(interaction.guild_id), str(interaction.user.id))
+        user = interaction.user
+        usage = await self.store.budget.usage(str(interaction.guild_id), str(user.id), role_ids(user))
         await interaction.response.send_message(usage_text(usage), ephemeral=True, allowed_mentions=NO_PINGS)
 
 

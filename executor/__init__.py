@@ -17,6 +17,8 @@ Layout:
 - ``ports``: the Protocols the host implements (Budget, Audit/RunRecorder,
   Palette, Delivery, Escalator) and the records they receive; ``tracing``:
   the Tracer port (spans around a run, its model and tool calls);
+- ``spending``: each model call held against the member's money, priced
+  and settled (the CallBudget port, BudgetReached);
 - ``loop``: the agent loop; ``hooks``: what the executor does at each of its
   points (progress, critic clock, audit steps); ``critic``, ``compact``,
   ``delegation``, ``state``, ``tasks``, ``errors``;
@@ -55,6 +57,7 @@ from executor.ports import (
 )
 from executor.result import Result, RunStatus
 from executor.run import Executor
+from executor.spending import BudgetReached, CallBudget, Tariff, Tariffs
 from executor.tracing import NO_TRACING, REJECTED, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
 
 __all__ = [
@@ -63,6 +66,8 @@ __all__ = [
     "Audit",
     "Budget",
     "BudgetExceeded",
+    "BudgetReached",
+    "CallBudget",
     "Compactor",
     "Config",
     "CriticDecision",
@@ -92,6 +97,8 @@ __all__ = [
     "Spend",
     "SummaryCompactor",
     "Target",
+    "Tariff",
+    "Tariffs",
     "ToolCallSpan",
     "ToolboxError",
     "Tracer",

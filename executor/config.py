@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from executor.compact import Compactor
 from executor.llm.model import Model
 from executor.ports import Ports
+from executor.spending import Tariffs
 from executor.tools.registry import Registry
 
 ModelResolver = Callable[[str], Model | None]
@@ -68,3 +69,6 @@ class Config:
     compactor: Compactor | None = None
     context_tokens: Callable[[str], int] | None = None
     system_header: str = ""
+    #: What each tier's calls cost (executor/spending.py). None with no
+    #: ``Ports.calls``: no money is counted; None with one: every call is unpriced.
+    tariffs: Tariffs | None = None

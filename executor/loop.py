@@ -28,6 +28,7 @@ from executor.llm.types import (
     Usage,
     UserMessage,
 )
+from executor.spending import BudgetReached
 from executor.tools.base import ToolResult
 from executor.tools.registry import Toolbox
 from executor.tracing import NO_TRACING, Tracer
@@ -133,6 +134,8 @@ class AgentLoop:
         # The previous turn's calls and how many turns in a row made exactly them.
         self._last_turn: tuple[str, ...] = ()
         self._same_turns = 0
+        #: Where this run's own messages begin (after the history and the input).
+        self._own_from = 0
 
     async def run(self, user_input: str, history: Sequence[Message] = (), images: Sequence[Image] = ()) -> str:
         """Run to an answer. Raises LoopGuardTripped when a guard stops tool
@@ -140,6 +143,7 @@ class AgentLoop:
         holds that answer); raises whatever the model raises."""
         self.messages.extend(history)
         self.messages.append(UserMessage(user_input, tuple(images)))
+        self._own_from = len(self.messages)
         index = 0
         while True:
             if index >= self.hooks.ceiling() and not await self.hooks.at_ceiling(index):
@@ -171,14 +175,26 @@ class AgentLoop:
     async def _call_model(self, index: int, *, with_tools: bool) -> ModelResponse:
         self.messages.extend(self.hooks.steer())
         await self.hooks.before_model(index)
-        if self.compaction is not None:
-            await self._compact(self.compaction)
         tools = self.toolbox.specs() if with_tools else []
         choice: ToolChoice = "auto" if tools else "none"
-        response = await self.model.complete(self.messages, tools, tool_choice=choice, on_delta=self.hooks.on_delta)
+        try:
+            if self.compaction is not None:
+                await self._compact(self.compaction)
+            response = await self.model.complete(self.messages, tools, tool_choice=choice, on_delta=self.hooks.on_delta)
+        except BudgetReached:
+            # The member keeps what the model wrote before the money ran out.
+            self.output = self.output or self._written_so_far()
+            raise
         self.usage += response.usage
         self.messages.append(response.message)
         return response
+
+    def _written_so_far(self) -> str:
+        """The newest text the model wrote in this run (beside its tool calls), or ""."""
+        for message in reversed(self.messages[self._own_from :]):
+            if isinstance(message, AssistantMessage) and message.content.strip():
+                return message.content
+        return ""
 
     async def _compact(self, compaction: Compaction) -> None:
         # The summary is a model call: what it spends is the run's, like any

@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 from executor.agent import RunnableAgent
 from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.result import Result
+from executor.spending import CallBudget
 from executor.tools.base import ToolResult
 from executor.tools.invocation import Invocation
 from executor.tracing import NO_TRACING, Tracer
@@ -157,3 +158,5 @@ class Ports:
     #: Spans around runs, model calls and tool calls; the host's metrics
     #: observer and OpenTelemetry both come in through it.
     tracer: Tracer = NO_TRACING
+    #: Holds money for each model call (executor/spending.py).
+    calls: CallBudget | None = None

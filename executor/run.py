@@ -37,6 +37,7 @@ from executor.llm.model import Model
 from executor.loop import AgentLoop, LoopLimits, SteerMailbox
 from executor.ports import RunInfo, RunRecorder, RunStats, Spend, Target
 from executor.result import Result, RunStatus
+from executor.spending import PricedModel
 from executor.state import RunState
 from executor.tasks import caller_cancelled, isolated, stop
 from executor.tools.invocation import Invocation
@@ -250,7 +251,7 @@ class _Run:
     async def _main(self) -> None:
         if isinstance(self.model, ModelResolutionError):
             raise self.model
-        model = TracedModel(self.model, self.cfg.ports.tracer)
+        model = TracedModel(self._priced(self.model), self.cfg.ports.tracer)
         audit = self.cfg.ports.audit
         if audit is not None:
             self.rec = await audit.start_run(self._run_info(model.name))
@@ -304,6 +305,15 @@ class _Run:
         if model is None:
             raise ModelResolutionError(f"resolve model {self.tier!r}: no model is configured for this tier")
         return model
+
+    def _priced(self, model: Model) -> Model:
+        """``model`` with each call held against the member's money, priced
+        and settled; as it is when the host counts no money (no tariffs, no
+        CallBudget), whose Usage then carries no cost."""
+        tariffs, calls = self.cfg.tariffs, self.cfg.ports.calls
+        if tariffs is None and calls is None:
+            return model
+        return PricedModel(model, tariffs(self.tier) if tariffs is not None else None, calls, self.inv)
 
     async def _drive(self, loop: AgentLoop) -> tuple[RunStatus, BaseException | None]:
         """Run the loop bounded by max_runtime, the member's cancel handle and

@@ -105,7 +105,8 @@ async def bot_on(
         try:
             await emu.wait_until_ready()
             await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id), timeout=10)
-            await emu.wait_for(lambda: bot.is_ready() or None, timeout=10)
+            # Every shard: discord.py waits 5 s between a process's identifies, as Discord asks.
+            await emu.wait_for(lambda: bot.is_ready() or None, timeout=30)
             yield Harness(emu, model, bot, services, store)
         finally:
             await services.runs.shutdown(timeout=5)

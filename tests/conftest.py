@@ -20,7 +20,9 @@ from tests.databases import (
     redacted_admin_url,
 )
 
-_postgres_tests = {"ran": 0, "skipped": 0}
+#: Marks a test's report with whether its PostgreSQL half ran. Reports carry
+#: it from pytest-xdist's workers to the process that prints the summary.
+_POSTGRES = "postgresql"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -30,7 +32,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     if request.param == "sqlite":
         yield SQLiteUnderTest(tmp_path / "executus.db")
     else:
-        yield from postgresql()
+        yield from postgresql(request.node)
 
 
 @pytest.fixture
@@ -41,25 +43,32 @@ async def opened_store(database: DatabaseUnderTest) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-def postgresql_database() -> Iterator[DatabaseUnderTest]:
+def postgresql_database(request: pytest.FixtureRequest) -> Iterator[DatabaseUnderTest]:
     """For what only PostgreSQL has (leases, advisory locks)."""
-    yield from postgresql()
+    yield from postgresql(request.node)
 
 
-def postgresql() -> Iterator[DatabaseUnderTest]:
+def postgresql(node: pytest.Item) -> Iterator[DatabaseUnderTest]:
     reason = postgres_unavailable()
+    node.user_properties.append((_POSTGRES, "skipped" if reason else "ran"))
     if reason:
-        _postgres_tests["skipped"] += 1
         if REQUIRED:
             pytest.fail(f"EXECUTUS_TEST_POSTGRES_REQUIRED=1 but {reason}")
         pytest.skip(f"PostgreSQL half skipped: {reason}")
-    _postgres_tests["ran"] += 1
     with postgres_database() as db:
         yield db
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    ran, skipped = _postgres_tests["ran"], _postgres_tests["skipped"]
+    outcomes = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "setup"
+        for name, value in getattr(report, "user_properties", ())
+        if name == _POSTGRES
+    ]
+    ran, skipped = outcomes.count("ran"), outcomes.count("skipped")
     if skipped:
         terminalreporter.write_line(
             f"PostgreSQL: SKIPPED {skipped} store tests: {postgres_unavailable()}. "

@@ -237,17 +237,19 @@ async def test_budget_values_beyond_the_maximum_are_refused_clearly(h: Harness) 
     manager = h.emu.add_member("dana", manage_guild=True)
     synced = next(c for c in h.emu.guild_commands[h.emu.guild.id] if c["name"] == "budget")
     set_options = next(o for o in synced["options"] if o["name"] == "set")["options"]
-    assert {o["name"]: o.get("max_value") for o in set_options if o["name"] in ("runs", "runtime")} == {
+    assert {o["name"]: o.get("max_value") for o in set_options if o["name"] in ("runs", "runtime", "usd")} == {
         "runs": 1_000_000_000_000,
         "runtime": 1_000_000_000_000,
+        "usd": 1_000_000,  # dollars, kept as micro-dollars
     }
     clear = next(o for o in set_options if o["name"] == "clear")
-    assert [c["value"] for c in clear["choices"]] == ["runs", "tokens", "runtime", "concurrent"]
-    for options in ({"tokens": 2**63}, {"runtime": 1e300}):
+    assert [c["value"] for c in clear["choices"]] == ["runs", "tokens", "runtime", "concurrent", "usd"]
+    for options, most in (({"tokens": 2**63}, "1,000,000,000,000"), ({"runtime": 1e300}, "1,000,000,000,000"),
+                          ({"usd": 1e7}, "1,000,000 (got 10,000,000")):  # fmt: skip
         bad = await h.emu.send_slash_command("budget set", {"member": h.emu.member, **options}, user=manager)
         await h.emu.wait_for(lambda: bad.acknowledged)
         text = bad.callbacks[0].body["data"]["content"]
-        assert text.startswith(f"⚠️ Nothing changed: {next(iter(options))} can be at most 1,000,000,000,000"), text
+        assert text.startswith(f"⚠️ Nothing changed: {next(iter(options))} can be at most {most}"), text
     limits = await h.store.budget.get_limits(str(h.emu.guild.id), str(h.emu.member.user.id))
     assert limits == Limits()
 

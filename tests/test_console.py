@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from executor.llm.types import Usage
 from tests.fakes.bot_env import bot_environment
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
 
@@ -45,13 +46,17 @@ async def chat(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> tuple
 
 async def test_one_shot_prints_the_answer_saves_artifacts_and_usage(server: FakeOpenAIServer, tmp_path: Path) -> None:
     server.script(
-        Reply.tool_call("write_file", {"filename": "notes.md", "content": "# Notes"}),
-        Reply.text("Here are your notes.", usage=None),
+        Reply.tool_call("write_file", {"filename": "notes.md", "content": "# Notes"}, usage=Usage(500, 50)),
+        Reply.text("Here are your notes.", usage=Usage(input_tokens=1_000, output_tokens=100)),
     )
-    code, out, err = await chat(tmp_path, "write me notes", OPENAI_BASE_URL=server.base_url)
+    code, out, err = await chat(
+        tmp_path, "write me notes", OPENAI_BASE_URL=server.base_url, MODEL_PRICES="gpt-4o-mini=10/20"
+    )
     assert code == 0, err
     assert out.strip() == "Here are your notes."
     assert "write_file" in err and "ok" in err and "tokens" in err
+    # The end-of-run line: at $10/$20 per million tokens, $0.006 then $0.012.
+    assert err.rstrip().endswith("· $0.0180")
     saved = list((tmp_path / "artifacts").rglob("notes.md"))
     assert len(saved) == 1 and saved[0].read_text() == "# Notes"
     assert server.requests[0]["messages"][-1] == {"role": "user", "content": "write me notes"}

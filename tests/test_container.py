@@ -237,6 +237,9 @@ def test_the_images_install_runs_python_m_bot(tmp_path: Path) -> None:
     assert migrated.returncode == 0, migrated.stderr
     assert "applied migrations" in migrated.stdout
     assert (data / "executus.db").is_file()
+    pruned = python("-m", "bot", "prune")  # the image's retention command, on the image's /data database
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout.startswith("pruned 0 runs")
     refused = python("-m", "bot")  # no DISCORD_TOKEN in this environment: it says how to get one
     assert refused.returncode == 2 and "DISCORD_TOKEN is not set" in refused.stderr
 

@@ -11,7 +11,7 @@ import pytest
 from bot.messages.budget import limits_text, spenders_text
 from bot.messages.failures import describe_error
 from bot.messages.runs import STATUS_ICON, run_line
-from bot.store import Limit, Limits, Period, Refusal, RunSummary, Setting, Spender, Spent, StoredStatus
+from bot.store import CallRefused, Limit, Limits, Period, Refusal, RunSummary, Setting, Spender, Spent, StoredStatus
 from bot.store.budget import BudgetRefused
 from executor.errors import BudgetExceeded
 from executor.llm.types import Usage
@@ -43,15 +43,18 @@ def test_interrupted_and_rejected_runs_are_told_apart_from_a_bullet() -> None:
 
 
 def test_limits_and_spending_are_worded_from_the_vocabulary() -> None:
-    limits = Limits({Limit.RUNS: Setting(5, Period.WEEK), Limit.RUNTIME: Setting(60)})
+    limits = Limits({Limit.RUNS: Setting(5, Period.WEEK), Limit.RUNTIME: Setting(60), Limit.USD: Setting(1_500_000)})
     assert limits_text(limits).splitlines() == [
         "runs: 5 per week",
         "tokens: unlimited per day",
         "runtime: 60 s per day",
         "concurrent: unlimited",
+        "usd: $1.50 per day",
     ]
-    spent = spenders_text([Spender("9", Spent(runs=2, tokens=1500, runtime_seconds=4.4))], Period.DAY)
-    assert spent.splitlines()[1] == "1. <@9> · 2 runs · 1,500 tokens · 4 s"
+    spent = spenders_text([Spender("9", Spent(runs=2, tokens=1500, runtime_seconds=4.4, usd_micros=13_200))], Period.DAY)
+    assert spent.splitlines()[1] == "1. <@9> · 2 runs · 1,500 tokens · 4 s · $0.0132"
+    unknown = spenders_text([Spender("9", Spent(runs=1, usd_micros=0, unpriced_calls=3))], Period.DAY)
+    assert unknown.splitlines()[1].endswith("· $0 + 3 calls of unknown cost")
 
 
 def test_a_refusal_is_worded_by_the_host_and_recorded_plainly() -> None:
@@ -61,8 +64,23 @@ def test_a_refusal_is_worded_by_the_host_and_recorded_plainly() -> None:
     assert describe_error(err, "r1") == (
         "⛔ You have used 950 of 900 tokens this day; resets at 00:00 UTC on Thu 6 Mar. (run `r1`)"
     )
+    usd = Refusal(Limit.USD, 80_000, 100_000, Period.DAY, datetime(2025, 3, 6, tzinfo=UTC))
+    assert describe_error(BudgetRefused(usd), "r1").startswith("⛔ You have used $0.0800 of $0.1000 this day; resets")
     # Another host's Budget may raise the executor's own BudgetExceeded, with its own words.
     assert describe_error(BudgetExceeded("no runs left"), "r2") == "⛔ no runs left (run `r2`)"
+
+
+def test_a_model_call_refused_mid_run_says_budget_reached() -> None:
+    resets = datetime(2025, 3, 6, tzinfo=UTC)
+    short = CallRefused(Refusal(Limit.USD, 95_000, 100_000, Period.DAY, resets, needed=41_000))
+    assert str(short).startswith("usd limit reached: ")  # the audit's record
+    assert describe_error(short, "r1") == (
+        "⛔ Budget reached: you have used $0.0950 of $0.1000 this day, and the next model call could cost up to "
+        "$0.0410, so the run stopped here; resets at 00:00 UTC on Thu 6 Mar. (run `r1`)"
+    )
+    unpriced = CallRefused(Refusal(Limit.USD, 0, 100_000, Period.DAY, resets, unpriced_model="llama3.1:8b"))
+    line = describe_error(unpriced, "r2")
+    assert "`llama3.1:8b` has no known price" in line and "MODEL_PRICE_DEFAULT" in line
 
 
 def test_a_loop_guard_says_tool_use_was_stopped_not_the_run() -> None:

@@ -191,3 +191,21 @@ async def test_a_delegated_run_is_counted_under_its_agent_inside_the_tool_call(
     tool, writer = named["execute_tool agent__writer"], named["invoke_agent writer"]
     assert writer.parent is not None and writer.parent.span_id == tool.context.span_id
     assert tool.parent is not None and tool.parent.span_id == named["invoke_agent boss"].context.span_id
+
+
+async def test_a_follow_up_waiting_for_its_threads_run_is_counted_queued(tmp_path: Path) -> None:
+    metrics = Metrics()
+    async with running_bot(tmp_path, metrics=metrics) as h, MetricsServer(metrics, {}, "127.0.0.1", 0) as server:
+        h.model.script(Reply.text("first", delay=3), Reply.text("second"))
+        await h.emu.send_slash_command("ask", {"prompt": "start"}, user=h.emu.member)
+        thread = await h.thread_of()
+        await h.emu.wait_for(lambda: h.model.requests)
+        await h.emu.post_message("and then?", user=h.emu.member, channel=thread)
+        await h.emu.wait_for(lambda: h.bot.runner.queued == 1 or None)
+        _, samples = await scrape(server)
+        assert value(samples, "executus_runs_in_flight") == 1
+        assert value(samples, "executus_runs_queued") == 1
+        await h.idle(runs=2)
+        _, samples = await scrape(server)
+        assert value(samples, "executus_runs_queued") == 0
+        assert value(samples, "executus_runs_total", agent="assistant", status="ok") == 2

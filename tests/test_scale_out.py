@@ -9,6 +9,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,8 +19,12 @@ from bot.config import ConfigError, load_settings
 from bot.shards import Shards, shard_of
 from bot.store import Store
 from executor.tools.invocation import Invocation
+from tests.bot_harness import bot_on
 from tests.databases import DatabaseUnderTest
+from tests.fakes.bot_env import START, start_bot, terminate
 from tests.fakes.discord_emulator import DiscordEmulator
+from tests.fakes.discord_model import Channel, Guild, Message
+from tests.fakes.model_servers import FakeOpenAIServer, Reply
 from tests.store_helpers import run_info
 
 GUILDS_AND_MESSAGES = (1 << 0) | (1 << 9) | (1 << 12) | (1 << 15)
@@ -191,3 +196,121 @@ def statuses(database: DatabaseUnderTest) -> dict[str, str]:
 
 def reserved(database: DatabaseUnderTest) -> set[str]:
     return {r[0] for r in database.rows("SELECT run_id FROM budget_reservations")}
+
+
+# ------------------------------------------------------ two shard processes
+
+
+async def test_two_shard_processes_on_postgresql_each_answer_only_their_own_guilds(
+    tmp_path: Path, postgresql_database: DatabaseUnderTest
+) -> None:
+    """``python -m bot`` twice, SHARD_COUNT=2 with SHARD_IDS 0 and 1, on one
+    PostgreSQL database, against the emulator with a guild on each shard:
+    each guild's slash command, thread follow-up and Cancel click reach the
+    process of its shard only, and its runs execute (and are cancelled)
+    there. After both were stopped, each restarted process catches up the
+    messages missed in its own guild's threads only, though REST would let
+    it read the other's."""
+    db = postgresql_database
+    async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
+        first = shard_of(emu.guild.id, 2)
+        guilds = {first: emu.guild, 1 - first: emu.add_guild("Second Guild", shard=(1 - first, 2))}
+        common = {
+            "DATABASE_URL": db.url,
+            "SHARD_COUNT": "2",
+            "DISCORD_GUILD_IDS": ",".join(str(g.id) for g in guilds.values()),
+        }
+        processes: dict[int, asyncio.subprocess.Process] = {}
+        logs: list[str] = []
+
+        async def start(shard: int) -> None:
+            processes[shard] = await start_bot(
+                tmp_path, tmp_path / "unused.db", emu, model, SHARD_IDS=str(shard), EXECUTOR_ID=f"shard-{shard}",
+                **common,
+            )
+
+        async def stop(shard: int) -> None:
+            logs.append(await terminate(processes[shard]))
+            assert processes[shard].returncode == 0, logs[-1]
+
+        try:
+            for shard in (0, 1):
+                await start(shard)
+            threads: dict[int, Channel] = {}
+            for shard, guild in guilds.items():
+                model.script(Reply.text(f"answer in shard {shard}"))
+                threads[shard] = await ask(emu, guild, f"question for shard {shard}")
+                await said(emu, threads[shard], f"answer in shard {shard}")
+            for shard, thread in threads.items():
+                model.script(Reply.text(f"follow-up answer in shard {shard}"))
+                await emu.post_message("and then?", user=emu.member, channel=thread)
+                await said(emu, thread, f"follow-up answer in shard {shard}")
+            model.script(Reply.text("never arrives", delay=60))
+            slow = await ask(emu, guilds[1], "a slow question")
+            progress = await emu.wait_for(
+                lambda: next((m for m in bot_said(emu, slow) if m.custom_ids), None), timeout=START
+            )
+            [button] = progress.custom_ids
+            click = await emu.click_button(progress, button, user=emu.member)
+            await said(emu, slow, "cancelled")
+            for shard in (0, 1):
+                await stop(shard)
+            # While both are down, a message in each guild's thread; shard 0 comes back first.
+            for thread in threads.values():
+                await emu.post_message("anything new?", user=emu.member, channel=thread)
+            model.script(Reply.text("caught up"), Reply.text("caught up"))
+            for shard in (0, 1):
+                await start(shard)
+                await said(emu, threads[shard], "caught up")
+            for shard in (0, 1):
+                await stop(shard)
+        finally:
+            for shard, proc in processes.items():
+                if proc.returncode is None:  # the test failed: show what the process said
+                    proc.kill()
+                    print(f"--- shard {shard}:", (await proc.communicate())[0].decode()[-20000:])
+        assert click.acknowledged and len(click.callbacks) == 1
+        assert len(model.requests) == 7  # each prompt answered once, by one process
+        assert emu.violations == []
+        # What each shard's gateway sessions were sent: their own guild's events only.
+        for session in emu.sessions:
+            assert session.shard is not None
+            seen = {event.data.get("guild_id") for event in session.sent if event.name != "READY"} - {None}
+            assert seen == {str(guilds[session.shard[0]].id)}, (session.shard, seen)
+        runs = db.rows("SELECT guild_id, owner_id, status FROM runs ORDER BY started_at")
+        for shard, guild in guilds.items():
+            mine = [(owner, status) for guild_id, owner, status in runs if guild_id == str(guild.id)]
+            cancelled = [("shard-1", "cancelled")] if shard == 1 else []
+            assert mine == [(f"shard-{shard}", "ok")] * 2 + cancelled + [(f"shard-{shard}", "ok")]
+        for log in logs:
+            assert "sk-test" not in log and emu.token not in log
+
+
+async def test_without_shard_settings_one_process_runs_the_shards_discord_recommends(tmp_path: Path) -> None:
+    async with DiscordEmulator(recommended_shards=2) as emu, FakeOpenAIServer() as model:
+        other = emu.add_guild("Second Guild", shard=(1 - shard_of(emu.guild.id, 2), 2))
+        with emu.patch_discord():
+            async with bot_on(tmp_path, emu, model, discord_guild_ids=f"{emu.guild.id},{other.id}") as h:
+                assert sorted(s.shard for s in emu.sessions if s.shard is not None) == [(0, 2), (1, 2)]
+                assert h.bot.shard_count == 2 and sorted(h.bot.shards) == [0, 1]
+                for guild in (emu.guild, other):
+                    model.script(Reply.text(f"answer in {guild.name}"))
+                    await said(emu, await ask(emu, guild, "hello"), f"answer in {guild.name}")
+        assert emu.violations == []
+
+
+async def ask(emu: DiscordEmulator, guild: Guild, prompt: str) -> Channel:
+    """/ask in ``guild``'s general channel; the agent thread it opens."""
+    before = len(emu.threads)
+    await emu.send_slash_command("ask", {"prompt": prompt}, user=emu.member, channel=emu.channel("general", guild))
+    return await emu.wait_for(lambda: len(emu.threads) > before and emu.threads[-1], timeout=START)
+
+
+def bot_said(emu: DiscordEmulator, thread: Channel) -> list[Message]:
+    return [m for m in emu.messages_in(thread) if m.author.id == emu.bot_user.id]
+
+
+async def said(emu: DiscordEmulator, thread: Channel, text: str) -> Message:
+    return await emu.wait_for(
+        lambda: next((m for m in bot_said(emu, thread) if text in m.content), None), timeout=START
+    )

@@ -255,7 +255,7 @@ async def test_set_limits_changes_only_what_it_is_given_and_reset_clears(store: 
 def test_the_limit_vocabulary_names_every_column_once() -> None:
     assert limit_columns() == [
         "max_runs", "runs_period", "max_tokens", "tokens_period", "max_runtime_seconds", "runtime_period",
-        "max_concurrent",
+        "max_concurrent", "max_usd_micros", "usd_period",
     ]  # fmt: skip
     assert Limit.named("runtime") is Limit.RUNTIME
     with pytest.raises(ValueError, match="unknown budget limit 'runz'"):

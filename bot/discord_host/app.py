@@ -1,7 +1,8 @@
 """The composition root of the Discord bot (``python -m bot``).
 
 It builds the HTTP client, the store, the services, the metrics server
-(when METRICS_PORT is set) and the bot, and closes them in reverse order;
+(when METRICS_PORT is set), the background pruning (AUDIT_RETENTION_DAYS)
+and the bot, and closes them in reverse order;
 nothing else constructs long-lived clients. On SIGINT/SIGTERM runs in flight are cancelled
 through their handles (each ends ``cancelled`` with its audit row and budget
 written and a message in its thread), then the bot disconnects and the store
@@ -15,6 +16,7 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import discord
@@ -79,7 +81,11 @@ async def _serve(settings: Settings, token: str, tracing: Tracing | None) -> int
         services = bot.services
         checks = {"gateway": gateway_check(bot), "database": database_check(store)}
         try:
-            async with serving(metrics, checks, host=settings.metrics_host, port=settings.metrics_port), bot:
+            async with (
+                serving(metrics, checks, host=settings.metrics_host, port=settings.metrics_port),
+                pruning(store, settings.audit_retention_days),
+                bot,
+            ):
                 ended = await _run_until_stopped(bot, services.runs, token)
         except MetricsServerError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -101,9 +107,24 @@ def observed_bot(
     services = build_services(settings, http, store, observer)
     declare_names(metrics, services)
     observer.recovered(store.recovery)
-    bot = ExecutusBot(services, **options)
+    bot = ExecutusBot(services, observer, **options)
     metrics.watch_runs(in_flight=lambda: services.runs.in_flight, queued=lambda: bot.runner.queued)
     return bot
+
+
+@contextlib.asynccontextmanager
+async def pruning(store: Store, days: int) -> AsyncIterator[None]:
+    """Prune what is older than ``days`` in the background while the bot runs
+    (nothing when ``days`` is 0: AUDIT_RETENTION_DAYS keeps everything)."""
+    if days == 0:
+        yield
+        return
+    task = asyncio.create_task(store.retention.keep_pruning(days), name="retention")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def _run_until_stopped(bot: ExecutusBot, runs: RunService, token: str) -> int | None:

@@ -8,6 +8,7 @@ failed command into a member's message in one place (``ExecutusTree.on_error``).
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import discord
@@ -19,11 +20,12 @@ from bot.discord_host.delivery import NO_PINGS
 from bot.discord_host.progress import CancelButton
 from bot.discord_host.thread_runner import ThreadRunner
 from bot.messages.conversation import COMMAND_FAILED, NOT_ALLOWED_HERE
+from bot.observer import RunObserver
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.ask", "cogs.runs", "cogs.budget", "cogs.memory", "cogs.channel_agents")
+COGS = ("cogs.ask", "cogs.runs", "cogs.budget", "cogs.memory", "cogs.status", "cogs.channel_agents")
 
 
 def intents() -> discord.Intents:
@@ -64,7 +66,9 @@ class ExecutusBot(commands.AutoShardedBot):
     button clicks all reach the one process that runs its shard.
     """
 
-    def __init__(self, services: Services, **options: Any) -> None:
+    def __init__(self, services: Services, observer: RunObserver, **options: Any) -> None:
+        """``observer`` is the executor's tracer in ``services`` (it knows how
+        the model providers' calls went, for /executus status)."""
         shards = services.settings.shards()
         if shards.ids is not None:
             options["shard_ids"] = list(shards.ids)
@@ -82,6 +86,9 @@ class ExecutusBot(commands.AutoShardedBot):
             **options,
         )
         self.services = services
+        self.observer = observer
+        #: When the bot was built (monotonic): its uptime.
+        self.started = time.monotonic()
         self.runner = ThreadRunner(services.runs, services.store.audit)
         self.conversations = ThreadConversations(self, services, self.runner)
 

@@ -26,7 +26,7 @@ from bot.agents import AgentDefinition
 from bot.discord_host.attachments import ReadImages, describe, read_images
 from bot.discord_host.channel_agents import bound_agent
 from bot.discord_host.delivery import NO_PINGS
-from bot.discord_host.permissions import interaction_is_admin, member_is_admin, member_roles
+from bot.discord_host.permissions import interaction_is_admin, member_is_admin, member_roles, role_ids
 from bot.discord_host.progress import announce_interrupted
 from bot.discord_host.thread_runner import ThreadRunner
 from bot.messages.conversation import (
@@ -250,6 +250,7 @@ class ThreadConversations:
         request = RunRequest(
             agent=agent.runnable(),
             caller_id=str(member.id),
+            caller_roles=tuple(role_ids(member)),
             guild_id=str(thread.guild.id),
             thread_id=str(thread.id),
             prompt=prompt or FILES_ONLY_PROMPT,

@@ -30,7 +30,12 @@ def member_roles(member: discord.abc.User) -> list[str]:
     """Role ids and names, as agent access rules may name either."""
     if not isinstance(member, discord.Member):
         return []
-    return [str(r.id) for r in member.roles] + [r.name for r in member.roles]
+    return role_ids(member) + [r.name for r in member.roles]
+
+
+def role_ids(member: discord.abc.User) -> list[str]:
+    """Role ids only, as budgets per role are kept (a name can be reused)."""
+    return [str(r.id) for r in member.roles] if isinstance(member, discord.Member) else []
 
 
 def admin_only() -> Any:

@@ -17,6 +17,7 @@ from bot.store import (
     Spent,
 )
 from bot.store.limits import amount_text
+from executor.llm.pricing import MICROS_PER_USD, format_usd
 
 
 def refusal_text(refusal: Refusal) -> str:
@@ -24,27 +25,55 @@ def refusal_text(refusal: Refusal) -> str:
     limit = refusal.limit
     if refusal.allowed == 0:
         per = f" per {refusal.period}" if refusal.period else ""
-        return f"Your limit here is 0 {limit.noun}{per}, so you cannot start runs; ask a server admin."
-    used, allowed = amount_text(refusal.used), amount_text(refusal.allowed)
+        return f"Your limit here is {_amount_of(limit, 0)}{per}, so you cannot start runs; ask a server admin."
     if refusal.period is None or refusal.resets_at is None:
+        used, allowed = amount_text(refusal.used), amount_text(refusal.allowed)
         return f"You already have {used} of {allowed} runs going at once; wait for one to finish, then try again."
-    reset = refusal.resets_at
+    return f"You have used {_used_of(refusal)} this {refusal.period}; {_resets(refusal)}."
+
+
+def call_refusal_text(refusal: Refusal) -> str:
+    """Why a run stopped before a model call: the money left does not cover
+    the call's worst case, or its model has no known price while a USD limit applies."""
+    if refusal.unpriced_model:
+        return (
+            f"Budget reached: this server limits spending in USD and the model `{refusal.unpriced_model}` has no "
+            "known price, so it is not used. An admin can set its price (MODEL_PRICES) or a default price "
+            "(MODEL_PRICE_DEFAULT)."
+        )
+    needs = format_usd(int(refusal.needed))
     return (
-        f"You have used {used} of {allowed} {limit.noun} this {refusal.period}; "
-        f"resets at 00:00 UTC on {reset:%a} {reset.day} {reset:%b}."
+        f"Budget reached: you have used {_used_of(refusal)} this {refusal.period}, and the next model call could "
+        f"cost up to {needs}, so the run stopped here; {_resets(refusal)}."
     )
+
+
+def _used_of(refusal: Refusal) -> str:
+    """``$0.0800 of $0.10`` or ``12 of 20 runs``."""
+    limit = refusal.limit
+    if limit is Limit.USD:
+        return f"{format_usd(int(refusal.used))} of {format_usd(int(refusal.allowed))}"
+    return f"{amount_text(refusal.used)} of {amount_text(refusal.allowed)} {limit.noun}"
+
+
+def _resets(refusal: Refusal) -> str:
+    reset = refusal.resets_at
+    return f"resets at 00:00 UTC on {reset:%a} {reset.day} {reset:%b}" if reset is not None else "ask a server admin"
 
 
 def invalid_limit_text(err: InvalidLimit) -> str:
     """Why an admin's limit was not stored, and what to give instead."""
     name, value = err.limit.key, err.value
+    if err.limit is Limit.USD and isinstance(value, int | float):
+        value = value / MICROS_PER_USD  # admins typed dollars
     match err.problem:
         case LimitProblem.NEGATIVE:
             return f"{name} cannot be negative (got {value}); use 0 to allow none, or clear it for no limit"
         case LimitProblem.NOT_FINITE:
             return f"{name} must be finite; got {value!r} (clear it instead for no limit)"
         case LimitProblem.TOO_BIG:
-            return f"{name} can be at most {MAX_LIMIT:,} (got {value:,}); clear it for no limit"
+            most = MAX_LIMIT / MICROS_PER_USD if err.limit is Limit.USD else MAX_LIMIT
+            return f"{name} can be at most {most:,.0f} (got {value:,}); clear it for no limit"
         case LimitProblem.NOT_WHOLE:
             return f"{name} must be a whole number; got {value!r}"
         case _:
@@ -52,7 +81,9 @@ def invalid_limit_text(err: InvalidLimit) -> str:
 
 
 def _amount_of(limit: Limit, value: float) -> str:
-    """An amount with its unit (``60 s``), or its noun when it has none (``3 runs``)."""
+    """An amount with its unit (``60 s``), its noun when it has none (``3 runs``), or money (``$1.50``)."""
+    if limit is Limit.USD:
+        return format_usd(int(value))
     return f"{value:,.0f}{limit.unit}" if limit.unit else f"{value:,.0f} {limit.noun}"
 
 
@@ -81,14 +112,26 @@ def limits_text(limits: Limits) -> str:
     lines = []
     for limit in Limit:
         amount = limits.amount(limit)
-        shown = "unlimited" if amount is None else f"{amount:,.0f}{limit.unit}"
+        shown = "unlimited" if amount is None else _amount_text(limit, amount)
         per = f" per {limits.period(limit)}" if limit.per_period else ""
         lines.append(f"{limit.key}: {shown}{per}")
     return "\n".join(lines)
 
 
+def _amount_text(limit: Limit, value: float) -> str:
+    """A limit's amount as set: ``1,000``, ``60 s``, ``$1.50``."""
+    return format_usd(int(value)) if limit is Limit.USD else f"{value:,.0f}{limit.unit}"
+
+
 def _spent_text(spent: Spent) -> str:
-    return " · ".join(_amount_of(limit, spent.of(limit)) for limit in Limit if limit.per_period)
+    parts = [_amount_of(limit, spent.of(limit)) for limit in Limit if limit.per_period and limit is not Limit.USD]
+    return " · ".join([*parts, _money(spent)])
+
+
+def _money(spent: Spent) -> str:
+    """Money spent; calls of unknown price are said, since the sum leaves them out."""
+    unpriced = f" + {spent.unpriced_calls} calls of unknown cost" if spent.unpriced_calls else ""
+    return f"{format_usd(spent.usd_micros)}{unpriced}"
 
 
 def usage_text(usage: MemberUsage) -> str:

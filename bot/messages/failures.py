@@ -8,9 +8,9 @@ a token into a channel.
 
 from __future__ import annotations
 
-from bot.messages.budget import refusal_text
+from bot.messages.budget import call_refusal_text, refusal_text
 from bot.messages.conversation import IMAGES_ACCEPTED
-from bot.store import BudgetRefused
+from bot.store import BudgetRefused, CallRefused
 from executor import (
     BudgetExceeded,
     CriticKilled,
@@ -40,6 +40,8 @@ def _error_text(err: BaseException) -> str:
     match err:
         case BudgetRefused():
             return f"⛔ {refusal_text(err.refusal)}"
+        case CallRefused():
+            return f"⛔ {call_refusal_text(err.refusal)}"
         case BudgetExceeded():
             return f"⛔ {err}"
         case RunTimeout():

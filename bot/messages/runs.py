@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from bot.splitting import DISCORD_LIMIT, fit
 from bot.store import RunDetail, RunSummary, StoredStatus
+from executor.llm.pricing import format_usd
 
 #: One icon for every status a run can have, stored or live.
 STATUS_ICON: dict[StoredStatus, str] = {
@@ -36,7 +37,7 @@ def run_line(run: RunSummary, show_caller: bool) -> str:
     when = int(run.started_at.timestamp())
     return (
         f"{STATUS_ICON[run.status]} `{run.run_id}` **{run.agent_id}** {run.status} · {run.runtime_seconds:.1f} s · "
-        f"{run.usage.total_tokens:,} tok{who} · <t:{when}:R>"
+        f"{run.usage.total_tokens:,} tok · {format_usd(run.usage.cost)}{who} · <t:{when}:R>"
     )
 
 
@@ -45,7 +46,8 @@ def run_detail(detail: RunDetail, limit: int = DISCORD_LIMIT) -> str:
     lines = [
         f"{STATUS_ICON[r.status]} Run `{r.run_id}` · **{r.agent_id}** · {r.status} · <@{r.caller_id}>",
         f"model `{r.model or r.tier}` · {r.runtime_seconds:.1f} s · {r.steps} steps · {r.tool_calls} tool calls · "
-        f"{r.usage.input_tokens:,} in / {r.usage.output_tokens:,} out tokens" + (" · step limit hit" if r.ceiling_hit else ""),
+        f"{r.usage.input_tokens:,} in / {r.usage.output_tokens:,} out tokens · {format_usd(r.usage.cost)}"
+        + (" · step limit hit" if r.ceiling_hit else ""),
     ]
     if r.parent_run_id:
         lines.append(f"sub-run of `{r.parent_run_id}`")

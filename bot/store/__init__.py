@@ -2,10 +2,12 @@
 
 ``Store`` opens the database and hands out the parts: ``store.audit`` (the
 executor's Audit port, rejected runs included), ``store.budget`` (its Budget
-port and the limits admin API), ``store.conversations``, ``store.threads``,
+port and the limits admin API), ``store.calls`` (its CallBudget port:
+money held per model call), ``store.conversations``, ``store.threads``,
 ``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools),
-``store.memory`` (members' memories) and ``store.channel_agents`` (agents
-bound to channels). ``migrate`` is ``python -m bot migrate``.
+``store.memory`` (members' memories), ``store.retention`` (pruning what is
+older than AUDIT_RETENTION_DAYS) and ``store.channel_agents`` (agents bound
+to channels). ``migrate`` is ``python -m bot migrate``.
 
 The store returns data, never sentences: a budget refusal is a ``Refusal``,
 a bad limit an ``InvalidLimit``; ``bot/messages/`` words them. ``Limit`` is
@@ -15,7 +17,8 @@ the one vocabulary of limits, ``StoredStatus`` of run statuses.
 from __future__ import annotations
 
 from bot.store.audit import StoreAudit, StoreRecorder
-from bot.store.budget import BudgetRefused, Refusal, StoreBudget
+from bot.store.budget import BudgetRefused, Refusal, StoreBudget, role_key
+from bot.store.calls import CallRefused, StoreCallBudget
 from bot.store.channel_agents import ChannelAgent, ChannelAgents
 from bot.store.conversations import Conversations
 from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
@@ -26,6 +29,7 @@ from bot.store.migrations import SchemaTooNewError
 from bot.store.owners import check_executor_id, new_executor_id
 from bot.store.periods import Period
 from bot.store.recovery import Recovery
+from bot.store.retention import Pruned, Retention
 from bot.store.runs import (
     EventRecord,
     InterruptedRun,
@@ -49,6 +53,7 @@ __all__ = [
     "AgentThread",
     "AgentThreads",
     "BudgetRefused",
+    "CallRefused",
     "ChannelAgent",
     "ChannelAgents",
     "Conversations",
@@ -66,7 +71,9 @@ __all__ = [
     "Period",
     "PeriodUsage",
     "Recovery",
+    "Pruned",
     "Refusal",
+    "Retention",
     "RunDetail",
     "RunSummary",
     "Runs",
@@ -78,6 +85,7 @@ __all__ = [
     "Store",
     "StoreAudit",
     "StoreBudget",
+    "StoreCallBudget",
     "StoreClosedError",
     "StoreMemory",
     "StoreOpenError",
@@ -88,4 +96,5 @@ __all__ = [
     "database_path",
     "migrate",
     "new_executor_id",
+    "role_key",
 ]

@@ -29,6 +29,8 @@ _STEP_VALUES = (
     "output_tokens",
     "reasoning_tokens",
     "cached_tokens",
+    "cost_micros",
+    "unpriced_calls",
     "created_at",
 )
 _INSERT_STEP = (
@@ -67,6 +69,8 @@ class StoreRecorder:
                     usage.output_tokens,
                     usage.reasoning_tokens,
                     usage.cached_tokens,
+                    usage.cost_micros,
+                    usage.unpriced_calls,
                     to_db(self._clock()),
                 ),
             )
@@ -101,8 +105,8 @@ class StoreRecorder:
         await self._writer.write(
             (
                 "UPDATE runs SET status = ?, output = ?, error = ?, finished_at = ?, runtime_seconds = ?,"
-                " input_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cached_tokens = ?, tool_calls = ?,"
-                " steps = ?, ceiling_hit = ? WHERE run_id = ? AND status = ?",
+                " input_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cached_tokens = ?, cost_micros = ?,"
+                " unpriced_calls = ?, tool_calls = ?, steps = ?, ceiling_hit = ? WHERE run_id = ? AND status = ?",
                 (
                     stats.status,
                     bounded(stats.output, RUN_TEXT_LIMIT),
@@ -113,6 +117,8 @@ class StoreRecorder:
                     usage.output_tokens,
                     usage.reasoning_tokens,
                     usage.cached_tokens,
+                    usage.cost_micros,
+                    usage.unpriced_calls,
                     stats.tool_calls,
                     stats.steps,
                     int(stats.ceiling_hit),

@@ -48,13 +48,21 @@ class Refusal:
     allowed: float
     period: Period | None = None
     resets_at: datetime | None = None
+    #: A model call refused mid-run (calls.py): what it would have held.
+    needed: float = 0
+    #: A model call refused because its model has no known price (and a USD limit applies).
+    unpriced_model: str = ""
 
     def record(self) -> str:
         """A plain record of the refusal, for the audit and logs (members read
         the host's wording of it instead)."""
         per = f" per {self.period}" if self.period else ""
         resets = f", resets {self.resets_at:%Y-%m-%d %H:%M} UTC" if self.resets_at else ""
-        return f"{self.limit.key} limit reached: {amount_text(self.used)} of {amount_text(self.allowed)}{per}{resets}"
+        if self.unpriced_model:
+            return f"{self.limit.key} limit applies and model {self.unpriced_model!r} has no known price"
+        needs = f", the next model call needs up to {amount_text(self.needed)}" if self.needed else ""
+        used, allowed = amount_text(self.used), amount_text(self.allowed)
+        return f"{self.limit.key} limit reached: {used} of {allowed}{per}{needs}{resets}"
 
 
 class BudgetRefused(BudgetExceeded):
@@ -120,19 +128,19 @@ class StoreBudget:
         unset when there is no row."""
         return await self._db.transact(lambda tx: _row(tx, guild_id, member_id or ""))
 
-    async def effective_limits(self, guild_id: str, member_id: str) -> Limits:
-        """The limits ``check`` applies to a member: theirs over the guild default."""
-        return await self._db.transact(lambda tx: _effective(tx, guild_id, member_id))
+    async def effective_limits(self, guild_id: str, member_id: str, roles: Sequence[str] = ()) -> Limits:
+        """The limits ``check`` applies to a member with these role ids (see ``effective``)."""
+        return await self._db.transact(lambda tx: effective(tx, guild_id, member_id, roles))
 
     async def reset(self, guild_id: str, member_id: str | None) -> bool:
         """Clear a member's limits (``None``: the guild default); True if there were any."""
         return await self._db.transact(lambda tx: _reset(tx, guild_id, member_id or ""), write=True)
 
-    async def usage(self, guild_id: str, member_id: str) -> MemberUsage:
+    async def usage(self, guild_id: str, member_id: str, roles: Sequence[str] = ()) -> MemberUsage:
         """A member's usage this day, week and month (running runs count as
         runs), with their effective limits."""
         now = self._clock()
-        return await self._db.transact(lambda tx: _usage(tx, guild_id, member_id, now))
+        return await self._db.transact(lambda tx: _usage(tx, guild_id, member_id, roles, now))
 
     async def top_spenders(self, guild_id: str, period: Period, limit: int = 10) -> list[Spender]:
         """The guild's members by tokens committed in the current ``period``, most first."""
@@ -145,6 +153,21 @@ def member_key(guild_id: str, member_id: str) -> str:
     return f"budget:{guild_id}:{member_id}"
 
 
+def role_key(role_id: str) -> str:
+    """The ``budget_limits.member_id`` of a role's limits (member ids are
+    digits, the guild default is ``""``, so the three never meet)."""
+    return f"role:{role_id}"
+
+
+async def effective(tx: Tx, guild_id: str, member_id: str, roles: Sequence[str]) -> Limits:
+    """The limits that apply to a member, limit by limit: their own if set;
+    else the most generous of their roles' (``Limits.most_generous``); else
+    the guild default."""
+    member = await _row(tx, guild_id, member_id) if member_id else Limits()
+    by_role = Limits.most_generous([await _row(tx, guild_id, role_key(r)) for r in roles])
+    return member.over(by_role.over(await _row(tx, guild_id, "")))
+
+
 # -- transaction bodies ----------------------------------------------------
 
 
@@ -152,7 +175,7 @@ async def _check(tx: Tx, invocation: Invocation, agent_id: str, owner_id: str, n
     guild_id, member_id = invocation.guild_id, invocation.caller_id
     if await tx.fetchone("SELECT 1 FROM budget_reservations WHERE run_id = ?", (invocation.run_id,)) is not None:
         return None
-    limits = await _effective(tx, guild_id, member_id)
+    limits = await effective(tx, guild_id, member_id, invocation.caller_roles)
     refusal = await _refusal(tx, limits, guild_id, member_id, now, top_level=not invocation.parent_run_id)
     if refusal is None:
         await tx.execute(
@@ -170,8 +193,9 @@ async def _commit(tx: Tx, invocation: Invocation, spend: Spend, now: str) -> Non
     )
     await tx.execute(
         "INSERT INTO budget_ledger (run_id, guild_id, member_id, agent_id, parent_run_id, status, started_at,"
-        " committed_at, runtime_seconds, input_tokens, output_tokens, reasoning_tokens, cached_tokens)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
+        " committed_at, runtime_seconds, input_tokens, output_tokens, reasoning_tokens, cached_tokens,"
+        " cost_micros, unpriced_calls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (run_id) DO NOTHING",
         (
             invocation.run_id,
             invocation.guild_id,
@@ -186,6 +210,8 @@ async def _commit(tx: Tx, invocation: Invocation, spend: Spend, now: str) -> Non
             usage.output_tokens,
             usage.reasoning_tokens,
             usage.cached_tokens,
+            usage.cost_micros,
+            usage.unpriced_calls,
         ),
     )
     await tx.execute("DELETE FROM budget_reservations WHERE run_id = ?", (invocation.run_id,))
@@ -208,8 +234,8 @@ async def _reset(tx: Tx, guild_id: str, member_id: str) -> bool:
     return deleted > 0
 
 
-async def _usage(tx: Tx, guild_id: str, member_id: str, now: datetime) -> MemberUsage:
-    limits = await _effective(tx, guild_id, member_id)
+async def _usage(tx: Tx, guild_id: str, member_id: str, roles: Sequence[str], now: datetime) -> MemberUsage:
+    limits = await effective(tx, guild_id, member_id, roles)
     going = await ledger.running(tx, guild_id, member_id)
     periods: dict[Period, PeriodUsage] = {}
     for p in Period:
@@ -221,11 +247,6 @@ async def _usage(tx: Tx, guild_id: str, member_id: str, now: datetime) -> Member
 async def _row(tx: Tx, guild_id: str, member_id: str) -> Limits:
     row = await tx.fetchone("SELECT * FROM budget_limits WHERE guild_id = ? AND member_id = ?", (guild_id, member_id))
     return limits_from_row(row)
-
-
-async def _effective(tx: Tx, guild_id: str, member_id: str) -> Limits:
-    member = await _row(tx, guild_id, member_id) if member_id else Limits()
-    return member.over(await _row(tx, guild_id, ""))
 
 
 async def _refusal(

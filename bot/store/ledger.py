@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.store.clock import to_db
-from bot.store.database import Tx
+from bot.store.database import Row, Tx
 from bot.store.limits import Limit, Limits
 from bot.store.periods import Period
 
@@ -19,11 +19,21 @@ from bot.store.periods import Period
 class Spent:
     """``runs`` counts admitted runs a member started, running ones included;
     ``tokens`` (input plus output) includes delegated sub-runs;
-    ``runtime_seconds`` counts the member's runs (a sub-run's time is inside its parent's)."""
+    ``runtime_seconds`` counts the member's runs (a sub-run's time is inside its parent's);
+    ``usd_micros`` is money in micro-dollars, sub-runs included (in a member's
+    sums, calls in flight count at what they hold); ``unpriced_calls`` counts
+    model calls of unknown cost, which ``usd_micros`` leaves out."""
 
     runs: int = 0
     tokens: int = 0
     runtime_seconds: float = 0.0
+    usd_micros: int = 0
+    unpriced_calls: int = 0
+
+    @property
+    def cost(self) -> int | None:
+        """``usd_micros``, or None (unknown) when some call had no known price."""
+        return None if self.unpriced_calls else self.usd_micros
 
     def of(self, limit: Limit) -> float:
         """The sum ``limit`` is checked against (named by ``Limit.spent``)."""
@@ -59,13 +69,17 @@ class Spender:
 _LEDGER_SUMS = """
     COUNT(*) FILTER (WHERE parent_run_id = '') AS runs,
     COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens,
-    COALESCE(SUM(runtime_seconds) FILTER (WHERE parent_run_id = ''), 0.0) AS runtime_seconds
+    COALESCE(SUM(runtime_seconds) FILTER (WHERE parent_run_id = ''), 0.0) AS runtime_seconds,
+    COALESCE(SUM(cost_micros), 0) AS usd_micros,
+    COALESCE(SUM(unpriced_calls), 0) AS unpriced_calls
 """
 
 
 async def spent_since(tx: Tx, guild_id: str, member_id: str, since: datetime) -> Spent:
     """A member's spend from ``since`` on: the ledger plus open reservations
-    (each a run, with no tokens or time known yet).
+    (each a run, with no tokens or time known yet); money from the model
+    calls themselves (``budget_calls``), so calls of runs still going count,
+    a call in flight at what it holds.
 
     One statement, so one snapshot: a commit moving a run from reservation
     to ledger meanwhile is seen whole or not at all (on PostgreSQL, each
@@ -74,12 +88,20 @@ async def spent_since(tx: Tx, guild_id: str, member_id: str, since: datetime) ->
     row = await tx.fetchone(
         f"SELECT {_LEDGER_SUMS},"
         " (SELECT COUNT(*) FROM budget_reservations"
-        "  WHERE guild_id = ? AND member_id = ? AND started_at >= ? AND parent_run_id = '') AS reserved"
+        "  WHERE guild_id = ? AND member_id = ? AND started_at >= ? AND parent_run_id = '') AS reserved,"
+        f" ({_CALL_SUMS.format('COALESCE(SUM(COALESCE(cost_micros, held_micros)), 0)')}) AS held_micros,"
+        f" ({_CALL_SUMS.format('COUNT(*) FILTER (WHERE settled = 1 AND cost_micros IS NULL)')}) AS unpriced"
         " FROM budget_ledger WHERE guild_id = ? AND member_id = ? AND started_at >= ?",
-        (*key, *key),
+        (*key, *key, *key, *key),
     )
     assert row is not None  # an aggregate always has its row
-    return Spent(row["runs"] + row["reserved"], row["tokens"], row["runtime_seconds"])
+    return Spent(
+        row["runs"] + row["reserved"], row["tokens"], row["runtime_seconds"], row["held_micros"], row["unpriced"]
+    )
+
+
+#: A sum over one member's model calls since a time (``budget_calls``).
+_CALL_SUMS = "SELECT {} FROM budget_calls WHERE guild_id = ? AND member_id = ? AND started_at >= ?"
 
 
 async def running(tx: Tx, guild_id: str, member_id: str) -> int:
@@ -92,10 +114,14 @@ async def running(tx: Tx, guild_id: str, member_id: str) -> int:
 
 
 async def top_spenders(tx: Tx, guild_id: str, since: datetime, limit: int) -> list[Spender]:
-    """Members of a guild by committed tokens since ``since``, most first."""
+    """Members of a guild by committed money, then tokens, since ``since``, most first."""
     rows = await tx.fetchall(
         f"SELECT member_id, {_LEDGER_SUMS} FROM budget_ledger WHERE guild_id = ? AND started_at >= ?"
-        " GROUP BY member_id ORDER BY tokens DESC, runs DESC, member_id LIMIT ?",
+        " GROUP BY member_id ORDER BY usd_micros DESC, tokens DESC, runs DESC, member_id LIMIT ?",
         (guild_id, to_db(since), limit),
     )
-    return [Spender(r["member_id"], Spent(r["runs"], r["tokens"], r["runtime_seconds"])) for r in rows]
+    return [Spender(r["member_id"], _spent(r)) for r in rows]
+
+
+def _spent(row: Row) -> Spent:
+    return Spent(row["runs"], row["tokens"], row["runtime_seconds"], row["usd_micros"], row["unpriced_calls"])

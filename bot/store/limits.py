@@ -7,6 +7,9 @@ noun. Everything else (validation, rows, SQL, the budget check, the admin
 commands and the text members read) loops over it, so a new limit is one line
 here, plus its column in a migration and, when it counts something new, its
 sum in ``ledger.py``.
+
+``USD`` is stored in micro-dollars (``executor.llm.pricing.money``), so it is
+whole like runs and tokens; admins type dollars and read them as ``$1.50``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class Limit(Enum):
     TOKENS =     ("tokens",     "max_tokens",          "tokens",          True,  True,    "",    "tokens",              "Tokens (in + out) per period")
     RUNTIME =    ("runtime",    "max_runtime_seconds", "runtime_seconds", False, True,    " s",  "seconds of run time", "Seconds of run time per period")
     CONCURRENT = ("concurrent", "max_concurrent",      "",                True,  False,   "",    "runs at once",        "Runs at the same time")
+    USD =        ("usd",        "max_usd_micros",      "usd_micros",      True,  True,    "",    "USD",                 "US dollars per period, like 1.50")
     # fmt: on
 
     def __init__(
@@ -118,6 +122,22 @@ class Limits:
             mine, theirs = self.setting(limit), base.setting(limit)
             merged[limit] = Setting(_first_set(mine.amount, theirs.amount), mine.period or theirs.period)
         return Limits(merged)
+
+    @classmethod
+    def most_generous(cls, rows: Iterable[Limits]) -> Limits:
+        """Per limit, the most generous of ``rows`` that set it: the largest
+        amount per day (a week counts 7 days, a month 30), so $5 a week beats
+        $0.50 a day; runs at once by the largest number. Rows that leave a
+        limit unset say nothing about it."""
+        best: dict[Limit, Setting] = {}
+        for row in rows:
+            for limit, setting in row.settings.items():
+                if setting.amount is None:
+                    continue
+                current = best.get(limit)
+                if current is None or _daily(limit, setting) > _daily(limit, current):
+                    best[limit] = setting
+        return cls(best)
 
     def changed(self, changes: Iterable[LimitChange]) -> Limits:
         """A copy with ``changes`` applied. Raises InvalidLimit for a bad amount."""
@@ -201,6 +221,12 @@ def limits_row(limits: Limits) -> list[object]:
 def amount_text(value: float) -> str:
     """An amount as people read it: ``1,000``, ``60.4``."""
     return f"{value:,.0f}" if float(value).is_integer() or value >= 100 else f"{value:,.1f}"
+
+
+def _daily(limit: Limit, setting: Setting) -> float:
+    """A set limit's amount per day (its own amount when it has no period)."""
+    assert setting.amount is not None
+    return setting.amount / (setting.period or Period.DAY).days if limit.per_period else setting.amount
 
 
 def _first_set(value: float | None, fallback: float | None) -> float | None:

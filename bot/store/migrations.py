@@ -215,7 +215,51 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX memories_by_member ON memories (scope, member_id, id);
     """,
-    # 8: agents bound to channels (channel_agents.py): mentions and /ask
+    # 8: retention (retention.py) finds what is older than AUDIT_RETENTION_DAYS by these.
+    """
+    CREATE INDEX runs_by_start ON runs (started_at);
+    CREATE INDEX budget_ledger_by_start ON budget_ledger (started_at);
+    """,
+    # 9: budgets in money. A limit in USD (micro-dollars); what each model
+    # call held and cost (``budget_calls``: held before the call, settled
+    # after; ``started_at`` is its run's, the period it counts in); the cost
+    # of each step, run and ledger entry, with the calls of unknown price
+    # beside it; role limits are rows of ``budget_limits`` keyed
+    # ``role:<id>``; and one warning per member, limit and period.
+    f"""
+    ALTER TABLE budget_limits ADD COLUMN max_usd_micros INTEGER CHECK (max_usd_micros >= 0);
+    ALTER TABLE budget_limits ADD COLUMN usd_period TEXT CHECK (usd_period IN ({_PERIOD}));
+    CREATE TABLE budget_calls (
+        hold_id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        guild_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        started_at TEXT NOT NULL,
+        held_micros INTEGER NOT NULL DEFAULT 0,
+        cost_micros INTEGER,
+        settled INTEGER NOT NULL DEFAULT 0 CHECK (settled IN (0, 1)),
+        created_at TEXT NOT NULL,
+        settled_at TEXT
+    );
+    CREATE INDEX budget_calls_by_member ON budget_calls (guild_id, member_id, started_at);
+    CREATE INDEX budget_calls_by_run ON budget_calls (run_id);
+    ALTER TABLE budget_ledger ADD COLUMN cost_micros INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE budget_ledger ADD COLUMN unpriced_calls INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN cost_micros INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN unpriced_calls INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE steps ADD COLUMN cost_micros INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE steps ADD COLUMN unpriced_calls INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE budget_warnings (
+        guild_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        limit_key TEXT NOT NULL,
+        period_start TEXT NOT NULL,
+        warned_at TEXT NOT NULL,
+        PRIMARY KEY (guild_id, member_id, limit_key, period_start)
+    );
+    """,
+    # 10: agents bound to channels (channel_agents.py): mentions and /ask
     # without an agent in the channel, its threads and forum posts run it.
     """
     CREATE TABLE channel_agents (

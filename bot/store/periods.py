@@ -13,6 +13,11 @@ class Period(StrEnum):
     WEEK = "week"
     MONTH = "month"
 
+    @property
+    def days(self) -> int:
+        """The period's length in days for comparing limits (a month counts 30)."""
+        return {Period.DAY: 1, Period.WEEK: 7, Period.MONTH: 30}[self]
+
     def start(self, now: datetime) -> datetime:
         """The start of the period containing ``now``: 00:00 UTC of the day,
         of the week's Monday, or of the month's 1st."""

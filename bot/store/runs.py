@@ -89,7 +89,7 @@ class InterruptedRun:
 _SUMMARY = (
     "run_id, agent_id, caller_id, guild_id, channel_id, parent_run_id, tier, model, status, input, output, error,"
     " started_at, finished_at, runtime_seconds, input_tokens, output_tokens, reasoning_tokens, cached_tokens,"
-    " tool_calls, steps, ceiling_hit"
+    " cost_micros, unpriced_calls, tool_calls, steps, ceiling_hit"
 )
 
 
@@ -141,7 +141,7 @@ async def _detail(tx: Tx, run_id: str, guild_id: str | None) -> RunDetail | None
         return None
     steps = await tx.fetchall(
         "SELECT step, content, reasoning, tool_calls, input_tokens, output_tokens, reasoning_tokens,"
-        " cached_tokens, created_at FROM steps WHERE run_id = ? ORDER BY step",
+        " cached_tokens, cost_micros, unpriced_calls, created_at FROM steps WHERE run_id = ? ORDER BY step",
         (run_id,),
     )
     calls = await tx.fetchall(
@@ -176,7 +176,14 @@ async def _detail(tx: Tx, run_id: str, guild_id: str | None) -> RunDetail | None
 
 
 def _usage(row: Any) -> Usage:
-    return Usage(row["input_tokens"], row["output_tokens"], row["reasoning_tokens"], row["cached_tokens"])
+    return Usage(
+        row["input_tokens"],
+        row["output_tokens"],
+        row["reasoning_tokens"],
+        row["cached_tokens"],
+        cost_micros=row["cost_micros"],
+        unpriced_calls=row["unpriced_calls"],
+    )
 
 
 def _summary(r: Any) -> RunSummary:

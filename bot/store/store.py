@@ -12,6 +12,7 @@ from types import TracebackType
 from bot.shards import Shards
 from bot.store.audit import StoreAudit
 from bot.store.budget import StoreBudget
+from bot.store.calls import StoreCallBudget
 from bot.store.clock import Clock, utc_now
 from bot.store.conversations import Conversations
 from bot.store.database import Database
@@ -22,6 +23,7 @@ from bot.store.migrations import apply_migrations
 from bot.store.opening import open_errors, postgres_errors, prepare_location
 from bot.store.owners import OwnerLocks, Owners, check_executor_id, new_executor_id
 from bot.store.recovery import Recovery, recover
+from bot.store.retention import Retention
 from bot.store.runs import Runs
 from bot.store.sqlite import SQLiteDatabase
 from bot.store.threads import AgentThreads
@@ -35,11 +37,13 @@ log = logging.getLogger(__name__)
 class _Parts:
     audit: StoreAudit
     budget: StoreBudget
+    calls: StoreCallBudget
     conversations: Conversations
     threads: AgentThreads
     runs: Runs
     mcp_pins: StorePins
     memory: StoreMemory
+    retention: Retention
     channel_agents: ChannelAgents
 
 
@@ -133,6 +137,10 @@ class Store:
         return self._open().budget
 
     @property
+    def calls(self) -> StoreCallBudget:
+        return self._open().calls
+
+    @property
     def conversations(self) -> Conversations:
         return self._open().conversations
 
@@ -151,6 +159,10 @@ class Store:
     @property
     def memory(self) -> StoreMemory:
         return self._open().memory
+
+    @property
+    def retention(self) -> Retention:
+        return self._open().retention
 
     @property
     def channel_agents(self) -> ChannelAgents:
@@ -184,11 +196,13 @@ class Store:
             self._parts = _Parts(
                 audit=StoreAudit(writer, self.clock, self.executor_id),
                 budget=StoreBudget(serial, self.clock, self.executor_id),
+                calls=StoreCallBudget(serial, self.clock),
                 conversations=Conversations(writer, reader, self.clock),
                 threads=AgentThreads(writer, reader, serial, self.clock),
                 runs=Runs(reader, serial),
                 mcp_pins=StorePins(writer, reader, self.clock),
                 memory=StoreMemory(serial, reader, self.clock),
+                retention=Retention(writer, reader, self.clock),
                 channel_agents=ChannelAgents(serial, reader, self.clock),
             )
             self._resources = stack.pop_all()

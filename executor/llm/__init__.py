@@ -72,6 +72,7 @@ from executor.llm.openai import DEFAULT_BASE_URL as DEFAULT_OPENAI_BASE_URL
 from executor.llm.openai import OpenAIChatModel
 from executor.llm.tiers import (
     DEFAULT_CONTEXT_TOKENS,
+    DEFAULT_MAX_OUTPUT_TOKENS,
     ModelRegistry,
     ModelSpec,
     ProviderAccess,
@@ -94,6 +95,7 @@ from executor.llm.types import (
 __all__ = [
     "DEFAULT_ANTHROPIC_BASE_URL",
     "DEFAULT_CONTEXT_TOKENS",
+    "DEFAULT_MAX_OUTPUT_TOKENS",
     "DEFAULT_OPENAI_BASE_URL",
     "AnthropicModel",
     "AssistantMessage",

@@ -62,12 +62,22 @@ class _Provider:
     info: ProviderInfo
     default_base_url: str
     factory: Callable[..., Model]
+    #: The factory's keyword for the most output tokens a call may produce.
+    max_output_arg: str
 
 
 _PROVIDERS: Mapping[str, _Provider] = {
-    "openai": _Provider(openai.OPENAI, openai.DEFAULT_BASE_URL, openai.OpenAIChatModel),
-    "anthropic": _Provider(anthropic.ANTHROPIC, anthropic.DEFAULT_BASE_URL, anthropic.AnthropicModel),
+    "openai": _Provider(openai.OPENAI, openai.DEFAULT_BASE_URL, openai.OpenAIChatModel, "max_completion_tokens"),
+    "anthropic": _Provider(anthropic.ANTHROPIC, anthropic.DEFAULT_BASE_URL, anthropic.AnthropicModel, "max_tokens"),
 }
+
+#: MODEL_MAX_OUTPUT_TOKENS' default: the most tokens one model call may write,
+#: sent with every call (OpenAI ``max_completion_tokens``, Anthropic
+#: ``max_tokens``). It bounds what a budget holds for a call before making it
+#: (executor/spending.py): 8,192 is what Anthropic calls already sent, room for
+#: a long answer plus a reasoning model's thinking (which counts as output),
+#: and at gpt-4o's $10 per million output tokens it holds about $0.08 a call.
+DEFAULT_MAX_OUTPUT_TOKENS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +161,10 @@ class ModelRegistry:
         context_windows: Mapping[str, int] | None = None,
         timeout: float = 120.0,
         retry: RetryPolicy | None = None,
+        max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
     ) -> None:
         self.client = client
+        self.max_output_tokens = max_output_tokens
         self.tiers = dict(tiers)
         self.providers = dict(providers)
         self.context_windows = dict(context_windows or {})
@@ -209,8 +221,9 @@ class ModelRegistry:
                 f"{asked!r} needs {spec} but {info.key_env} is not set: set {info.key_env} "
                 f"(or point {info.base_url_env} at a server that needs no key)"
             )
+        bound = {provider.max_output_arg: self.max_output_tokens}
         return provider.factory(
-            self.client, spec.model, access.api_key, base_url, timeout=self.timeout, retry=self.retry
+            self.client, spec.model, access.api_key, base_url, timeout=self.timeout, retry=self.retry, **bound
         )
 
 

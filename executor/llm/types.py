@@ -116,7 +116,13 @@ class ToolSpec:
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token usage. ``reasoning_tokens`` are included in ``output_tokens`` by
-    OpenAI and reported separately here for budgets and audit."""
+    OpenAI and reported separately here for budgets and audit.
+
+    ``cost_micros`` is what the priced calls cost in micro-dollars and
+    ``unpriced_calls`` counts the calls whose model has no known price: the
+    executor fills both for every call (executor/spending.py), so a sum
+    carries its money with its tokens. Providers leave them 0.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -124,6 +130,8 @@ class Usage:
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     requests: int = 0
+    cost_micros: int = 0
+    unpriced_calls: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -133,7 +141,14 @@ class Usage:
             self.cached_tokens + other.cached_tokens,
             self.cache_write_tokens + other.cache_write_tokens,
             self.requests + other.requests,
+            self.cost_micros + other.cost_micros,
+            self.unpriced_calls + other.unpriced_calls,
         )
+
+    @property
+    def cost(self) -> int | None:
+        """The cost in micro-dollars; None (unknown) when any call had no known price."""
+        return None if self.unpriced_calls else self.cost_micros
 
     @property
     def total_tokens(self) -> int:

@@ -101,6 +101,8 @@ class Invocation:
 
     caller_id: str
     run_id: str = field(default_factory=new_run_id)
+    #: The caller's role ids in the guild, for limits set per role.
+    caller_roles: tuple[str, ...] = ()
     #: The run's input, set by the executor when the run starts, so ports that
     #: only get the invocation (the budget recording a refusal) see what was asked.
     input: str = ""
@@ -136,6 +138,7 @@ class Invocation:
         return Invocation(
             caller_id=self.caller_id,
             run_id=run_id or new_run_id(),
+            caller_roles=self.caller_roles,
             guild_id=self.guild_id,
             channel_id=self.channel_id,
             parent_run_id=self.run_id,

@@ -40,16 +40,16 @@ def emulated_environment(
     database: Path, emu: DiscordEmulator, model: FakeOpenAIServer, **settings: str
 ) -> dict[str, str]:
     """``bot_environment`` for a bot on the Discord emulator (commands synced
-    to its guild at once) and the OpenAI fake, with ``settings`` on top."""
-    return bot_environment(
-        database,
-        DISCORD_TOKEN=emu.token,
-        DISCORD_API_BASE=emu.api_base,
-        DISCORD_GUILD_IDS=str(emu.guild.id),
-        OPENAI_API_KEY="sk-test",
-        OPENAI_BASE_URL=model.base_url,
-        **settings,
-    )
+    to its guild at once) and the OpenAI fake, with ``settings`` on top
+    (they win over these defaults)."""
+    defaults = {
+        "DISCORD_TOKEN": emu.token,
+        "DISCORD_API_BASE": emu.api_base,
+        "DISCORD_GUILD_IDS": str(emu.guild.id),
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": model.base_url,
+    }
+    return bot_environment(database, **(defaults | settings))
 
 
 def identifies(emu: DiscordEmulator) -> int:

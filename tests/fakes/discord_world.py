@@ -267,5 +267,11 @@ class EmulatorWorld:
         """The channel called ``name`` in ``guild`` (default: the first guild)."""
         return next(c for c in (guild or self.guild).channels.values() if c.name == name and not c.deleted)
 
+    @property
+    def sessions(self) -> list[GatewaySession]:
+        """Every gateway session so far, oldest first: its ``shard`` and the
+        events ``sent`` to it (what each shard of a bot was told)."""
+        return list(self._sessions.values())
+
     def interaction(self, interaction_id: int) -> Interaction:
         return next(i for i in self.interactions if i.id == interaction_id)

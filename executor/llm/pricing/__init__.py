@@ -7,7 +7,7 @@ which only hosts that count money need."""
 from __future__ import annotations
 
 from executor.llm.pricing.money import MICROS_PER_USD, format_usd, parse_usd
-from executor.llm.pricing.price import Price, PriceTier, cost, parse_model_prices, parse_price, worst_case_cost
+from executor.llm.pricing.price import Price, PriceTier, Tariff, cost, parse_model_prices, parse_price, worst_case_cost
 from executor.llm.pricing.table import PriceTable, catalogue_price
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Price",
     "PriceTable",
     "PriceTier",
+    "Tariff",
     "catalogue_price",
     "cost",
     "format_usd",

@@ -96,6 +96,22 @@ def worst_case_cost(price: Price, prompt_tokens: int, max_output_tokens: int) ->
     return micros_up(prompt_tokens * dearest_input + max_output_tokens * flat.output)
 
 
+@dataclass(frozen=True, slots=True)
+class Tariff:
+    """A model's price and the most output tokens one of its calls may write
+    (the model is sent that maximum): what the executor's budget holds
+    before a call and charges after it (``executor.spending.Tariff``)."""
+
+    price: Price
+    max_output_tokens: int
+
+    def worst_case(self, prompt_tokens: int) -> int:
+        return worst_case_cost(self.price, prompt_tokens, self.max_output_tokens)
+
+    def cost(self, usage: Usage) -> int:
+        return cost(usage, self.price)
+
+
 def parse_price(text: str) -> Price:
     """``2.5/10``, ``2.5/10/1.25`` or ``3/15/0.3/3.75`` (input/output[/cached-input[/cache-write]]).
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 import genai_prices
 from genai_prices.types import ModelPrice, TieredPrices
 
-from executor.llm.pricing.price import Price, PriceTier
+from executor.llm.pricing.price import Price, PriceTier, Tariff
 from executor.llm.tiers import ModelSpec
 
 #: genai-prices' keys for our Price fields, in Price's field order.
@@ -55,6 +55,11 @@ class PriceTable:
                 return self.overrides[key]
         known = catalogue_price(spec.provider, spec.model, self.base_urls.get(spec.provider))
         return known if known is not None else self.default
+
+    def tariff(self, spec: ModelSpec, max_output_tokens: int) -> Tariff | None:
+        """What ``spec``'s calls cost when each may write ``max_output_tokens``; None when its price is unknown."""
+        price = self.price(spec)
+        return Tariff(price, max_output_tokens) if price is not None else None
 
 
 def catalogue_price(provider: str, model: str, base_url: str | None = None) -> Price | None:

@@ -10,8 +10,9 @@ COPY executor ./executor
 COPY bot ./bot
 COPY cogs ./cogs
 # Extras the bot uses at run time; otel lets OTEL_EXPORTER_OTLP_ENDPOINT
-# switch traces on. Build with --build-arg EXTRAS= for the bare bot.
-ARG EXTRAS=otel
+# switch traces on, mcp lets server files in MCP_DIR add MCP tools. Build
+# with --build-arg EXTRAS= for the bare bot.
+ARG EXTRAS=otel,mcp
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install ".${EXTRAS:+[$EXTRAS]}"
 

@@ -14,6 +14,7 @@ import sys
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure
+from bot.mcp import load_servers
 from bot.store import StoreOpenError
 
 
@@ -58,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    configure(settings.log_level if args.command != "chat" else "WARNING", settings.secrets())
+    # MCP server files hold tokens too (env values, headers).
+    secrets = settings.secrets() + load_servers(settings.mcp_dir).secrets()
+    configure(settings.log_level if args.command != "chat" else "WARNING", secrets)
     try:
         return run(args, settings)
     except StoreOpenError as exc:  # an unusable DATABASE_URL: one line, no traceback

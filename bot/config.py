@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     model_price_default: Annotated[Price | None, NoDecode] = None
     model_max_output_tokens: int = Field(DEFAULT_MAX_OUTPUT_TOKENS, ge=1)
     model_timeout: float = Field(120.0, gt=0)
+    #: The share of a limit at which a member is warned (once per period) and /budget show lists them.
+    budget_warn_percent: int = Field(80, ge=1, le=100)
     model_max_retries: int = Field(3, ge=0)
     log_level: LogLevel = "INFO"
     default_agent: str = "assistant"

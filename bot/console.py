@@ -46,22 +46,28 @@ def print_step(out: TextIO) -> Callable[[StepEvent], None]:
 async def chat(settings: Settings, agent_id: str | None, tier: str | None, prompt: str | None) -> int:
     async with http_client() as http, Store(settings.database_url, executor_id=settings.executor_id) as store:
         services = build_services(settings, http, store)
-        name = agent_id or settings.default_agent
-        definition = services.agents.agents.get(name)
-        if definition is None:
-            known = ", ".join(services.agents.agents) or "none (check AGENTS_DIR)"
-            print(f"error: no agent {name!r}; agents: {known}", file=sys.stderr)
-            return 2
-        agent = definition.runnable() if not tier else replace(definition.runnable(), tier=tier)
-        try:
-            services.models.resolve(services.executor.tier_of(agent))
-        except ModelResolutionError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        session = Session(services, agent, definition.session_tools, Path(settings.artifacts_dir))
-        if prompt is not None:
-            return 0 if (await session.ask(prompt)).ok else 1
-        return await session.interactive()
+        async with services.mcp:
+            return await _chat(services, agent_id, tier, prompt)
+
+
+async def _chat(services: Services, agent_id: str | None, tier: str | None, prompt: str | None) -> int:
+    settings = services.settings
+    name = agent_id or settings.default_agent
+    definition = services.agents.agents.get(name)
+    if definition is None:
+        known = ", ".join(services.agents.agents) or "none (check AGENTS_DIR)"
+        print(f"error: no agent {name!r}; agents: {known}", file=sys.stderr)
+        return 2
+    agent = definition.runnable() if not tier else replace(definition.runnable(), tier=tier)
+    try:
+        services.models.resolve(services.executor.tier_of(agent))
+    except ModelResolutionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    session = Session(services, agent, definition.session_tools, Path(settings.artifacts_dir))
+    if prompt is not None:
+        return 0 if (await session.ask(prompt)).ok else 1
+    return await session.interactive()
 
 
 class Session:
@@ -97,6 +103,8 @@ class Session:
             + f" · {format_usd(u.cost)}",
             file=sys.stderr,
         )
+        for warning in await self.services.runs.budget_warnings(request):
+            print(warning, file=sys.stderr)
         return result
 
     async def interactive(self) -> int:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from bot.budget_notices import BudgetNotices
 from bot.messages.conversation import (
     CANCEL_NOT_YOURS,
     IMAGES_DROPPED,
@@ -26,10 +27,14 @@ from bot.messages.conversation import (
 )
 from executor import BudgetExceeded, Executor, Result, RunnableAgent
 from executor.llm import Image, ImageRejectedError, Message, OnDelta, SystemMessage, UserMessage
+from executor.llm.pricing import format_usd
 from executor.tools import AttachedFile, CancelHandle, Invocation, OnStep, new_run_id
 from executor.tools.builtin import workspace_session_factory
 
 log = logging.getLogger(__name__)
+
+#: Posts a notice to the member where the run answers.
+OnNotice = Callable[[str], Awaitable[object]]
 
 #: Share of the model's context window a thread's history may fill, leaving
 #: room for the new turn, tool results and the answer.
@@ -65,6 +70,8 @@ class RunRequest:
     session_tools: tuple[str, ...] = ()
     #: Whether the caller shows the answer while it is written (the agent's ``stream``).
     stream: bool = True
+    #: The agent's tier for a member near a limit ("" none; bot/budget_notices.py).
+    cheaper_tier: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,22 +91,31 @@ class RunService:
         executor: Executor,
         conversations: ConversationStore,
         context_tokens: Callable[[str], int],
+        notices: BudgetNotices | None = None,
     ) -> None:
         self._executor = executor
         self._conversations = conversations
         self._context_tokens = context_tokens
+        self._notices = notices
         self._active: dict[str, ActiveRun] = {}
         self._closing = False
 
-    async def run(self, request: RunRequest, on_step: OnStep | None = None, on_delta: OnDelta | None = None) -> Result:
+    async def run(
+        self,
+        request: RunRequest,
+        on_step: OnStep | None = None,
+        on_delta: OnDelta | None = None,
+        on_notice: OnNotice | None = None,
+    ) -> Result:
         """Run to the end and return the Result; the caller delivers it.
         ``on_step`` sees every step as it happens; ``on_delta``, when given,
-        the model's answers as they are written.
+        the model's answers as they are written; ``on_notice`` what the
+        member is told before the run (that it uses the agent's cheaper tier).
 
         Raises nothing for a run failure (it is in the Result). A run asked
         for while the bot shuts down ends at once as cancelled.
         """
-        agent = request.agent
+        agent = await self._agent_for(request, on_notice)
         cancel = CancelHandle()
         # Registered before the first await, so a Cancel click can never miss it.
         active = ActiveRun(request.run_id, request.caller_id, request.thread_id, cancel, asyncio.current_task())
@@ -128,7 +144,7 @@ class RunService:
             self._active.pop(request.run_id, None)
         u = result.usage
         log.info(
-            "run %s agent=%s member=%s thread=%s status=%s %.1fs steps=%d tokens=%d/%d%s",
+            "run %s agent=%s member=%s thread=%s status=%s %.1fs steps=%d tokens=%d/%d cost=%s%s",
             request.run_id,
             agent.id,
             request.caller_id,
@@ -138,6 +154,7 @@ class RunService:
             len(result.steps),
             u.input_tokens,
             u.output_tokens,
+            format_usd(u.cost),
             f" error={type(result.err).__name__}" if result.err is not None else "",
         )
         if isinstance(result.err, BudgetExceeded):
@@ -151,6 +168,30 @@ class RunService:
             await self._conversations.drop_images(request.thread_id, IMAGES_DROPPED)
             log.warning("run %s: images dropped from thread %s: %s", request.run_id, request.thread_id, result.err)
         return result
+
+    async def budget_warnings(self, request: RunRequest) -> list[str]:
+        """The budget warnings the member is due after this run (each limit's
+        once per period); the caller posts them. Best-effort: [] when the
+        store cannot say."""
+        if self._notices is None:
+            return []
+        try:
+            return await self._notices.warnings(request.guild_id, request.caller_id, request.caller_roles)
+        except Exception:
+            log.exception("run %s: budget warnings failed", request.run_id)
+            return []
+
+    async def _agent_for(self, request: RunRequest, on_notice: OnNotice | None) -> RunnableAgent:
+        """The agent as asked, or on its cheaper tier when the member is near a limit (and told so)."""
+        agent, cheaper = request.agent, request.cheaper_tier
+        if self._notices is None or not cheaper or cheaper == self._executor.tier_of(agent):
+            return agent
+        notice = await self._notices.cheaper_tier(request.guild_id, request.caller_id, request.caller_roles, cheaper)
+        if notice is None:
+            return agent
+        if on_notice is not None:
+            await on_notice(notice)
+        return replace(agent, tier=cheaper)
 
     @property
     def in_flight(self) -> int:

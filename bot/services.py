@@ -14,8 +14,11 @@ from dataclasses import dataclass
 import httpx
 
 from bot.agents import LoadedAgents, load_agents
+from bot.approvals import Approvals
 from bot.config import SEARCH_SETTINGS, Settings
+from bot.mcp import McpManager, load_servers
 from bot.memory_tools import memory_tools
+from bot.budget_notices import BudgetNotices
 from bot.run_service import RunService
 from bot.store import Store
 from bot.supervisor import Supervisor
@@ -35,6 +38,9 @@ class Services:
     agents: LoadedAgents
     executor: Executor
     runs: RunService
+    #: The MCP servers; whoever built the services closes it (it stops them).
+    mcp: McpManager
+    approvals: Approvals
 
 
 def build_services(
@@ -45,16 +51,22 @@ def build_services(
 
     Problems in agent files are logged, one line each; the good agents load.
     Agents naming web_search while no search backend is set load without it,
-    with one warning.
+    with one warning. MCP servers are read from MCP_DIR (problems logged the
+    same way) and start when a run first needs them: close ``Services.mcp``
+    to stop them.
     """
     models = settings.model_registry(http)
     search = settings.search_backend()
     registry = Registry([*builtin_tools(search=search), *memory_tools(store.memory)])
+    servers = load_servers(settings.mcp_dir)
+    for problem in servers.problems:
+        log.warning("MCP server files: %s", problem)
     agents = load_agents(
         settings.agents_dir,
         set(registry.names(Visibility.PRIVATE)),
         skills_dir=settings.skills_dir,
         tiers=set(settings.model_tiers),
+        mcp_servers=set(servers.servers),
     )
     for problem in agents.problems:
         log.warning("agent files: %s", problem)
@@ -64,6 +76,10 @@ def build_services(
         settings_list = ", ".join(SEARCH_SETTINGS)
         log.warning("web_search is not offered (set one of %s); %s run without it", settings_list, ", ".join(without))
     log.info("loaded agents: %s", ", ".join(agents.agents) or "none")
+    if servers.servers:
+        log.info("MCP servers: %s", ", ".join(sorted(servers.servers)))
+    mcp = McpManager(servers.servers, store.mcp_pins)
+    approvals = Approvals()
 
     # No Delivery port: the Discord host answers in the thread it holds, and
     # the console prints; both get the Result back from the run service.
@@ -76,6 +92,8 @@ def build_services(
                 audit=store.audit,
                 palette=agents,
                 escalator=Supervisor(),
+                tools=mcp,
+                approver=approvals,
                 tracer=tracer,
                 calls=store.calls,
             ),
@@ -85,5 +103,6 @@ def build_services(
             tariffs=settings.tariffs(models),
         )
     )
-    runs = RunService(executor, store.conversations, models.context_tokens)
-    return Services(settings, store, models, agents, executor, runs)
+    notices = BudgetNotices(store.budget, settings.budget_warn_percent)
+    runs = RunService(executor, store.conversations, models.context_tokens, notices)
+    return Services(settings, store, models, agents, executor, runs, mcp, approvals)

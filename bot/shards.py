@@ -20,8 +20,10 @@ DM_SHARD = 0
 
 
 def shard_of(guild_id: int | str | None, shard_count: int) -> int:
-    """The shard Discord routes ``guild_id`` to; DMs (None or '') go to shard 0."""
-    if guild_id is None or guild_id == "":
+    """The shard Discord routes ``guild_id`` to. DMs (None or '') go to
+    shard 0, and so does anything that is not a Discord id (the console's
+    runs are stored under guild 'console'), as the store's ``served`` has it."""
+    if guild_id is None or not str(guild_id).isdigit():
         return DM_SHARD
     return (int(guild_id) >> 22) % shard_count
 
@@ -63,14 +65,6 @@ class Shards:
             return True
         assert self.count is not None and self.ids is not None
         return shard_of(guild_id, self.count) in self.ids
-
-    def describe(self) -> str:
-        """For the log: which shards, of how many."""
-        if self.count is None:
-            return "the shards Discord recommends (all of them)"
-        if self.ids is None:
-            return f"all {self.count} shard(s)"
-        return f"shard(s) {', '.join(map(str, self.ids))} of {self.count}"
 
 
 def parse_shard_ids(text: str) -> tuple[int, ...]:

@@ -17,3 +17,9 @@ def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(f"{path}: cannot read: {exc}")
     return None
+
+
+def whole_seconds(value: Any) -> Any:
+    """A "before" validator for seconds fields of strict models: TOML writes
+    ``30`` as an integer, which strict mode would reject as a float."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value

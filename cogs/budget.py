@@ -19,6 +19,7 @@ from bot.messages.budget import (
     NO_LIMIT_GIVEN,
     limits_reset,
     limits_set,
+    near_limits_text,
     nothing_changed,
     spenders_and_default,
     usage_text,
@@ -44,6 +45,7 @@ LIMIT_CHOICES = [app_commands.Choice(name=limit.key, value=limit.key) for limit 
 class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-member limits (Manage Server)"):
     def __init__(self, bot: ExecutusBot) -> None:
         self.budget = bot.services.store.budget
+        self.warn_percent = bot.services.settings.budget_warn_percent
         super().__init__()
 
     async def _apply(
@@ -137,7 +139,7 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
         changes = changes_from(runs, tokens, runtime, concurrent, usd, period, clear.value if clear else None)
         await self._apply(interaction, role, changes)
 
-    @app_commands.command(name="show", description="A member's usage and limits, or the top spenders")
+    @app_commands.command(name="show", description="A member's usage and limits, or top spenders and who is near a limit")
     @app_commands.describe(member="Whose usage (default: top spenders)", period="Period for top spenders")
     @admin_only()
     async def show(
@@ -149,7 +151,9 @@ class BudgetCog(commands.GroupCog, group_name="budget", group_description="Per-m
         else:
             default = await self.budget.get_limits(guild, None)
             spenders = await self.budget.top_spenders(guild, Period(period))
-            text = spenders_and_default(spenders, Period(period), default)
+            roles = {str(m.id): role_ids(m) for m in interaction.guild.members} if interaction.guild else {}
+            near = near_limits_text(await self.budget.near_limits(guild, roles, self.warn_percent), self.warn_percent)
+            text = spenders_and_default(spenders, Period(period), default, near)
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="reset", description="Remove a member's own limits (back to the server default)")

@@ -15,7 +15,9 @@ Layout:
 - ``agent``, ``result``, ``config``: RunnableAgent; Result and RunStatus;
   Config, Defaults and the ModelResolver;
 - ``ports``: the Protocols the host implements (Budget, Audit/RunRecorder,
-  Palette, Delivery, Escalator) and the records they receive; ``tracing``:
+  Palette, Delivery, Escalator, ToolSource) and the records they receive;
+  ``approval``: approval gates (the Approver port, its requests and
+  decisions, an agent's ApprovalPolicy); ``tracing``:
   the Tracer port (spans around a run, its model and tool calls);
 - ``spending``: each model call held against the member's money, priced
   and settled (the CallBudget port, BudgetReached);
@@ -28,6 +30,13 @@ Layout:
 from __future__ import annotations
 
 from executor.agent import RunnableAgent
+from executor.approval import (
+    DEFAULT_APPROVAL_TIMEOUT,
+    ApprovalDecision,
+    ApprovalPolicy,
+    ApprovalRequest,
+    Approver,
+)
 from executor.compact import Compactor, SummaryCompactor
 from executor.config import Config, Defaults, ModelResolver
 from executor.errors import (
@@ -54,6 +63,7 @@ from executor.ports import (
     RunStats,
     Spend,
     Target,
+    ToolSource,
 )
 from executor.result import Result, RunStatus
 from executor.run import Executor
@@ -61,8 +71,13 @@ from executor.spending import BudgetReached, CallBudget, Tariff, Tariffs
 from executor.tracing import NO_TRACING, REJECTED, ModelCallSpan, NoTracing, RunSpan, ToolCallSpan, Tracer
 
 __all__ = [
+    "DEFAULT_APPROVAL_TIMEOUT",
     "NO_TRACING",
     "REJECTED",
+    "ApprovalDecision",
+    "ApprovalPolicy",
+    "ApprovalRequest",
+    "Approver",
     "Audit",
     "Budget",
     "BudgetExceeded",
@@ -100,6 +115,7 @@ __all__ = [
     "Tariff",
     "Tariffs",
     "ToolCallSpan",
+    "ToolSource",
     "ToolboxError",
     "Tracer",
 ]

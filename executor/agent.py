@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from executor.approval import ApprovalPolicy
 from executor.tools.base import Visibility
 
 
@@ -15,6 +17,10 @@ class RunnableAgent:
     Skills are agents too: ``prompt_template`` (``str.format`` fields) and
     ``inputs_schema`` (JSON schema of the typed inputs) make the
     ``skill__NAME`` tool's parameters and the sub-run's input.
+
+    ``external_tools`` are tools the host's ToolSource offers (MCP servers):
+    source id -> tool names, ``"*"`` for all of a source's tools.
+    ``approval`` names the tools whose calls wait for a person's approval.
     """
 
     id: str
@@ -31,3 +37,5 @@ class RunnableAgent:
     visibility: Visibility = Visibility.PUBLIC
     inputs_schema: dict[str, Any] | None = None
     prompt_template: str = ""
+    external_tools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    approval: ApprovalPolicy | None = None

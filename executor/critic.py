@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from executor.llm.types import Message, UserMessage
@@ -49,6 +50,8 @@ class Critic:
         self._last_activity = time.monotonic()
         self._iteration = 0
         self._recent_tools: list[str] = []
+        #: Calls waiting for a person: the run is not idle meanwhile.
+        self._holds = 0
         self.killed = asyncio.Event()
 
     def ceiling(self) -> int:
@@ -66,6 +69,17 @@ class Critic:
         if tool:
             self._recent_tools = (self._recent_tools + [tool])[-5:]
 
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """While a call waits for a person's decision, the run is not idle;
+        its idle clock restarts when the wait ends."""
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            self.touch()
+
     def drain_steer(self) -> list[Message]:
         out, self._nudges = self._nudges, []
         return out
@@ -79,6 +93,8 @@ class Critic:
         if escalator is None:
             return
         while not self.killed.is_set():
+            if self._holds:
+                self._last_activity = time.monotonic()
             idle = time.monotonic() - self._last_activity
             if idle < self._soft_timeout:
                 await asyncio.sleep(self._soft_timeout - idle)

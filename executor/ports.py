@@ -1,4 +1,5 @@
-"""Ports: the Protocols the host implements and passes into ``Config``.
+"""Ports: the Protocols the host implements and passes into ``Config``
+(with ``Approver``, in ``executor/approval.py``).
 
 Each is optional; the executor is None-safe about all of them, as the Go
 executor is. One method per capability.
@@ -11,10 +12,11 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from executor.agent import RunnableAgent
+from executor.approval import Approver
 from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.result import Result
 from executor.spending import CallBudget
-from executor.tools.base import ToolResult
+from executor.tools.base import Tool, ToolResult
 from executor.tools.invocation import Invocation
 from executor.tracing import NO_TRACING, Tracer
 
@@ -148,6 +150,14 @@ class Escalator(Protocol):
     async def escalate(self, report: CriticReport) -> CriticDecision: ...
 
 
+class ToolSource(Protocol):
+    """Tools from outside the registry (the host's MCP servers)."""
+
+    async def tools(self, agent: RunnableAgent, invocation: Invocation) -> list[Tool]:
+        """The tools ``agent.external_tools`` allows that can be offered now.
+        Never raises for a source that is down: it offers nothing."""
+
+
 @dataclass(slots=True)
 class Ports:
     budget: Budget | None = None
@@ -155,6 +165,8 @@ class Ports:
     palette: Palette | None = None
     delivery: Delivery | None = None
     escalator: Escalator | None = None
+    tools: ToolSource | None = None
+    approver: Approver | None = None
     #: Spans around runs, model calls and tool calls; the host's metrics
     #: observer and OpenTelemetry both come in through it.
     tracer: Tracer = NO_TRACING

@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from executor.agent import RunnableAgent
+from executor.approval import ApprovalGate
 from executor.compact import Compaction
 from executor.config import Config
 from executor.critic import Critic
@@ -255,7 +257,7 @@ class _Run:
         audit = self.cfg.ports.audit
         if audit is not None:
             self.rec = await audit.start_run(self._run_info(model.name))
-        toolbox = self._toolbox()
+        toolbox = await self._toolbox()
         d = self.cfg.defaults
         hooks = RunHooks(
             critic=self.critic,
@@ -276,8 +278,10 @@ class _Run:
         )
         self.res.status, self.res.err = await self._drive(self.loop)
 
-    def _toolbox(self) -> Toolbox:
-        """The agent's registry tools, its delegation tools, then this run's session tools."""
+    async def _toolbox(self) -> Toolbox:
+        """The agent's registry tools, its delegation tools, this run's session
+        tools, then those the ToolSource offers it; gated when the agent's
+        approval policy says so."""
         toolbox = self.cfg.registry.build(self.agent.tools, self.inv, self.agent.visibility)
         d = self.cfg.defaults
         add_delegation_tools(
@@ -293,7 +297,25 @@ class _Run:
             self.session = self.session_tools(self.mailbox)
             for tool in self.session.tools:
                 toolbox.add(tool)
+        source = self.cfg.ports.tools
+        if source is not None and self.agent.external_tools:
+            for tool in await source.tools(self.agent, self.inv):
+                toolbox.add(tool)
+        if self.agent.approval is not None:
+            toolbox.gate = ApprovalGate(
+                self.agent.approval, self.cfg.ports.approver, self.inv, self.agent.id, self._log_event, self._waiting
+            )
         return toolbox
+
+    @contextmanager
+    def _waiting(self) -> Iterator[None]:
+        """A call waits for a person: the time limit and the critic's idle clock stand still."""
+        self.state.wait_started()
+        try:
+            with self.critic.holding():
+                yield
+        finally:
+            self.state.wait_ended()
 
     def _resolve_model(self) -> Model:
         try:
@@ -329,9 +351,12 @@ class _Run:
         kill_task = asyncio.ensure_future(self.critic.killed.wait())
         watch_task = asyncio.ensure_future(self.critic.watch())
         try:
-            done, _ = await asyncio.wait(
-                {loop_task, cancel_task, kill_task}, timeout=self.max_runtime, return_when=asyncio.FIRST_COMPLETED
-            )
+            # The deadline moves while a call waits for a person (see _waiting).
+            done: set[asyncio.Future[Any]] = set()
+            while not done and (left := self.state.deadline() - time.monotonic()) > 0:
+                done, _ = await asyncio.wait(
+                    {loop_task, cancel_task, kill_task}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
         finally:
             for t in (cancel_task, kill_task, watch_task):
                 t.cancel()

@@ -34,6 +34,30 @@ class RunState:
     tool_errors: int = 0
     usage: Usage = field(default_factory=Usage)
     last_tool: str = ""
+    #: Seconds spent waiting for people (approvals) so far, and since when
+    #: the calls waiting now have waited: not the run's working time.
+    waited: float = 0.0
+    waiting: int = 0
+    waiting_since: float = 0.0
+
+    def wait_started(self) -> None:
+        if self.waiting == 0:
+            self.waiting_since = time.monotonic()
+        self.waiting += 1
+
+    def wait_ended(self) -> None:
+        self.waiting -= 1
+        if self.waiting == 0:
+            self.waited += time.monotonic() - self.waiting_since
+
+    def paused(self) -> float:
+        """Seconds the run has waited for people, the wait going on included."""
+        ongoing = time.monotonic() - self.waiting_since if self.waiting else 0.0
+        return self.waited + ongoing
+
+    def deadline(self) -> float:
+        """When the run's time limit ends (monotonic): working time only."""
+        return self.started + self.max_runtime_seconds + self.paused()
 
     def snapshot(self) -> RunStateSnapshot:
         return RunStateSnapshot(
@@ -43,7 +67,7 @@ class RunState:
             self.tool_calls,
             self.tool_errors,
             self.usage,
-            time.monotonic() - self.started,
+            time.monotonic() - self.started - self.paused(),
             self.max_runtime_seconds,
             self.last_tool,
         )

@@ -87,6 +87,7 @@ async def bot_on(
         "database_url": f"sqlite:///{tmp_path / 'bot.db'}",
         "agents_dir": ROOT / "agents",
         "skills_dir": ROOT / "skills",
+        "mcp_dir": tmp_path / "no-mcp",
         "openai_api_key": "sk-test-secret-key",
         "openai_base_url": model.base_url,
         "model_tiers": "fast=openai/fake-fast,smart=openai/fake-smart",
@@ -112,6 +113,7 @@ async def bot_on(
             await services.runs.shutdown(timeout=5)
             await bot.close()
             await asyncio.gather(task, return_exceptions=True)
+            await services.mcp.close()
 
 
 async def thread_of_a_past_run(tmp_path: Path, emu: DiscordEmulator, model: FakeOpenAIServer, prompt: str) -> Channel:

@@ -263,6 +263,41 @@ def test_access_rules(tmp_path: Path) -> None:
     assert [a.id for a in loaded.available_to([], is_admin=True)] == ["admins", "mods", "open"]
 
 
+MCP_AGENT = GOOD_AGENT + 'mcp = { github = ["search_issues"], files = ["*"] }\n'
+
+
+def test_mcp_tables_and_approval_gates_load_into_the_runnable(tmp_path: Path) -> None:
+    text = MCP_AGENT + 'approve = { tools = ["github__search_issues", "files__rm", "calculator"], by = ["role:Mods"] }\n'
+    skill = 'mcp = { github = ["get_issue"] }\n' + GOOD_SKILL
+    loaded = load_agents(
+        write(tmp_path / "agents", {"gh.toml": text}),
+        TOOLS,
+        skills_dir=write(tmp_path / "skills", {"short.toml": skill}),
+        mcp_servers={"github", "files"},
+    )
+    assert loaded.problems == []
+    agent = loaded.agents["gh"].runnable()
+    assert agent.external_tools == {"github": ("search_issues",), "files": ("*",)}
+    assert agent.approval is not None and agent.approval.tools == {"github__search_issues", "files__rm", "calculator"}
+    assert (agent.approval.by, agent.approval.timeout) == (("role:Mods",), 300.0)
+    assert loaded.skills["short"].runnable().external_tools == {"github": ("get_issue",)}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (GOOD_AGENT + 'mcp = { gitlab = ["x"] }\n', "mcp: no MCP server 'gitlab' (configured: files, github)"),
+        (GOOD_AGENT + "mcp = { github = [] }\n", 'github: name its tools, or ["*"] for all of them'),
+        (MCP_AGENT + 'approve = { tools = ["github__get_issue"] }\n', "approve.tools: not tools of this agent: github__get_issue"),
+        (MCP_AGENT + 'approve = { tools = ["calculator"], by = ["Mods"] }\n', 'name roles as "role:NAME"'),
+    ],
+)
+def test_mcp_and_approval_problems_name_the_field(tmp_path: Path, text: str, problem: str) -> None:
+    loaded = load_agents(write(tmp_path / "agents", {"x.toml": text}), TOOLS, mcp_servers={"github", "files"})
+    assert "x" not in loaded.agents
+    assert any(problem in p for p in loaded.problems), loaded.problems
+
+
 def test_memory_is_opted_into_with_memory_true_not_by_listing_its_tools(tmp_path: Path) -> None:
     loaded = load(
         tmp_path,

@@ -17,7 +17,8 @@ from executor import BudgetExceeded, Executor, Ports, RunnableAgent, RunStatus
 from executor.llm import Message, ToolSpec
 from executor.llm.model import ModelResponse
 from executor.llm.pricing import Price, Tariff
-from executor.llm.scripted import ScriptedModel, call, calls, text, tool_call
+from executor.llm.errors import RateLimitError
+from executor.llm.scripted import ScriptedModel, call, calls, cut_off, text, tool_call
 from executor.llm.types import ToolResultMessage
 from executor.tools.invocation import Invocation
 from tests.databases import DatabaseUnderTest
@@ -44,9 +45,20 @@ def tool_then_answer(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> 
 
 
 @pytest.fixture
-async def store(database: DatabaseUnderTest) -> AsyncIterator[Store]:
-    async with Store(database.url, clock=FakeClock(WEDNESDAY)) as opened:
+def clock() -> FakeClock:
+    return FakeClock(WEDNESDAY)
+
+
+@pytest.fixture
+async def store(database: DatabaseUnderTest, clock: FakeClock) -> AsyncIterator[Store]:
+    async with Store(database.url, clock=clock) as opened:
         yield opened
+
+
+async def spend(store: Store, member: str, micros: int) -> None:
+    """One model call of ``member`` that cost ``micros``."""
+    hold = await store.calls.reserve_call(Invocation(member, guild_id="g1"), "m", micros)
+    await store.calls.settle_call(hold, micros)
 
 
 def executor_on(store: Store, model: ScriptedModel, tariff: Tariff | None = DEAR) -> Executor:
@@ -119,3 +131,41 @@ async def test_a_members_limit_beats_their_roles_and_the_most_generous_role_beat
     assert await limit("u1", ("muted",)) == (0, Period.DAY)  # a role's own 0 wins over the default
     await store.budget.set_limits("g1", "u1", usd(100_000))
     assert await limit("u1", ("mods", "vips")) == (100_000, Period.DAY)
+
+
+async def test_a_warning_is_claimed_once_per_limit_and_period(store: Store, clock: FakeClock) -> None:
+    await store.budget.set_limits("g1", None, usd(TEN_CENTS))
+    await spend(store, "u1", 79_000)
+    assert await store.budget.claim_warnings("g1", "u1", (), 80) == []
+    await spend(store, "u1", 6_000)
+    claims = await asyncio.gather(*(store.budget.claim_warnings("g1", "u1", (), 80) for _ in range(5)))
+    [[warned]] = [c for c in claims if c]  # one claimer of five concurrent ones
+    assert (warned.limit, warned.used, warned.allowed, warned.period) == (Limit.USD, 85_000, TEN_CENTS, Period.DAY)
+    assert round(warned.percent) == 85
+    assert await store.budget.claim_warnings("g1", "u1", (), 80) == []
+    clock.advance(days=1)  # a new day: the limit and its warning start again
+    await spend(store, "u1", 90_000)
+    assert [w.used for w in await store.budget.claim_warnings("g1", "u1", (), 80)] == [90_000]
+
+
+async def test_budget_show_lists_who_is_near_a_limit_with_their_roles(store: Store) -> None:
+    await store.budget.set_limits("g1", None, usd(TEN_CENTS))
+    await store.budget.set_limits("g1", role_key("vips"), usd(10 * TEN_CENTS))
+    for member in ("u1", "u2", "u3"):
+        await spend(store, member, 90_000)
+    await spend(store, "u3", 5_000)
+    near = await store.budget.near_limits("g1", {"u2": ("vips",)}, 80)
+    assert [(m, round(u.percent)) for m, u in near] == [("u3", 95), ("u1", 90)]  # u2's role allows $1
+
+
+async def test_a_refused_call_costs_nothing_and_a_broken_off_one_keeps_its_hold(
+    store: Store, database: DatabaseUnderTest
+) -> None:
+    executor = executor_on(store, ScriptedModel([RateLimitError("slow down", status=429), cut_off("half an ans")]))
+    for run_id in ("refused", "broken"):
+        result = await executor.run(AGENT, Invocation("u1", run_id=run_id, guild_id="g1"), "hi")
+        assert result.status is RunStatus.ERROR
+    rows = dict(database.rows("SELECT run_id, cost_micros - held_micros FROM budget_calls"))
+    held = dict(database.rows("SELECT run_id, held_micros FROM budget_calls"))
+    assert rows["refused"] == -held["refused"]  # settled at 0: the provider billed nothing
+    assert rows["broken"] == 0 and held["broken"] > 0  # it may have been billed: the hold stays

@@ -12,6 +12,7 @@ import pytest
 from executor.llm.types import Usage
 from tests.fakes.bot_env import bot_environment
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
+from tests.mcp_kit import tool_results, write_agent, write_stdio_server
 
 
 @pytest.fixture
@@ -90,3 +91,22 @@ async def test_interactive_session_keeps_the_conversation(server: FakeOpenAIServ
 async def test_unknown_agent_lists_the_known_ones(tmp_path: Path) -> None:
     code, _, err = await chat(tmp_path, "--agent", "nope", "hi")
     assert code == 2 and "assistant" in err
+
+
+async def test_the_console_calls_mcp_tools_and_cannot_approve_gated_calls(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    write_stdio_server(tmp_path / "mcp", "fake")
+    gate = 'mcp = { fake = ["echo"] }\napprove = { tools = ["calculator"], by = ["role:Mods"] }'
+    write_agent(tmp_path / "agents", "tooler", ["calculator"], gate)
+    server.script(
+        Reply.tool_call("fake__echo", {"text": "from the console"}),
+        Reply.tool_call("calculator", {"expression": "1+1"}),
+        Reply.text("echoed, not calculated"),
+    )
+    code, out, err = await chat(
+        tmp_path, "--agent", "tooler", "go", OPENAI_BASE_URL=server.base_url, AGENTS_DIR=str(tmp_path / "agents")
+    )
+    assert code == 0, err
+    assert out.strip() == "echoed, not calculated"
+    echo, refused = tool_results(server.requests[2])
+    assert '<untrusted source="mcp:fake/echo">\nfrom the console\n</untrusted>' in echo
+    assert "calculator was not run: it needs approval and nobody can approve calls here" in refused

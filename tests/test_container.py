@@ -173,6 +173,7 @@ def test_build_installs_the_project_with_real_extras() -> None:
     (extras_arg,) = instructions(BUILD, "ARG")
     extras = extras_arg.pairs()["EXTRAS"].split(",")
     assert set(extras) <= set(pyproject["project"]["optional-dependencies"]) - {"test", "bench"}
+    assert "mcp" in extras  # MCP servers work in the image as they do with `make run`
     (install,) = [i for i in instructions(BUILD, "RUN") if "pip install" in i.args]
     assert '".${EXTRAS:+[$EXTRAS]}"' in install.args
     copied = copied_sources(BUILD)

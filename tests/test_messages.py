@@ -8,11 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.mcp import ServerState, Status
+from bot.messages.approvals import approval_asked
 from bot.messages.budget import limits_text, spenders_text
 from bot.messages.failures import describe_error
+from bot.messages.mcp import servers_list
 from bot.messages.runs import STATUS_ICON, run_line
 from bot.store import CallRefused, Limit, Limits, Period, Refusal, RunSummary, Setting, Spender, Spent, StoredStatus
 from bot.store.budget import BudgetRefused
+from executor import ApprovalRequest
 from executor.errors import BudgetExceeded
 from executor.llm.types import Usage
 from executor.run import RunStatus
@@ -90,3 +94,25 @@ def test_a_loop_guard_says_tool_use_was_stopped_not_the_run() -> None:
 
     line = describe_error(LoopGuardTripped("same_tool_call_repeats", "x"), "r1")
     assert "same tool call repeats" in line and "tool use was stopped" in line and line.endswith("(run `r1`)")
+
+
+def test_mcp_list_says_why_a_server_is_down_and_what_is_held() -> None:
+    text = servers_list(
+        [
+            ServerState("files", "stdio", Status.RUNNING, tools=("read", "write"), held=("write",), starts=3),
+            ServerState("github", "http", Status.FAILED, error="ConnectError: refused", retry_in=4.2),
+            ServerState("docs", "http", Status.IDLE),
+        ]
+    )
+    assert "🟢 **files** (stdio) · running · restarted 2×" in text
+    assert "held for review (not offered): `write`" in text
+    assert "🔴 **github** (http) · failed\n  problem: ConnectError: refused (next try in 4 s)" in text
+    assert "starts when a run first needs it" in text
+
+
+def test_an_approval_request_shows_the_call_without_breaking_its_code_block() -> None:
+    by = ("role:Mods", "role:123")
+    request = ApprovalRequest("run1", "a", "7", "g", "t", "c1", "github__create_issue", '{"title": "```x```"}', by, 300)
+    text = approval_asked(request)
+    assert "`github__create_issue`" in text and "**Mods** or <@&123>" in text
+    assert text.count("```") == 2  # the model's backticks cannot close the block

@@ -31,6 +31,17 @@ def test_readme_agent_and_skill_examples_load(tmp_path: Path) -> None:
     assert loaded.skill("summarize") is not None
 
 
+def test_readme_mcp_agent_example_loads(tmp_path: Path) -> None:
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", README, re.S) if 'id = "triage"' in b)
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "triage.toml").write_text(block)
+    names = set(Registry(builtin_tools()).names(Visibility.PRIVATE))
+    loaded = load_agents(tmp_path / "agents", names, mcp_servers={"github", "docs"})
+    assert loaded.problems == []
+    agent = loaded.agents["triage"].runnable()
+    assert agent.external_tools["docs"] == ("*",) and agent.approval is not None
+
+
 def test_readme_documents_every_setting() -> None:
     for name in Settings.model_fields:
         assert f"`{name.upper()}`" in README, name

@@ -19,7 +19,7 @@ from bot.config import ConfigError, load_settings
 from bot.shards import Shards, shard_of
 from bot.store import Store
 from executor.tools.invocation import Invocation
-from tests.bot_harness import bot_on
+from tests.bot_harness import bot_on, running_bot
 from tests.databases import DatabaseUnderTest
 from tests.fakes.bot_env import START, start_bot, terminate
 from tests.fakes.discord_emulator import DiscordEmulator
@@ -72,8 +72,8 @@ def test_a_process_owns_the_guilds_of_its_shards_and_shard_0_the_dms() -> None:
         assert {shard_of(g, 3) for g in guilds} == {shard}
         assert all(Shards(3, (shard,)).owns(str(g)) for g in guilds)
         assert not any(Shards(3, (shard,)).owns(g) for other in on if other != shard for g in on[other])
-    assert Shards(3, (0,)).owns(None) and Shards(3, (0,)).owns("")
-    assert not Shards(3, (1, 2)).owns("")
+    assert Shards(3, (0,)).owns(None) and Shards(3, (0,)).owns("") and Shards(3, (0,)).owns("console")
+    assert not Shards(3, (1, 2)).owns("") and not Shards(3, (1, 2)).owns("console")
     for everything in (Shards(), Shards(3), Shards(3, (2, 0, 1))):
         assert everything.everything and everything.owns(on[1][0]) and everything.owns(None)
 
@@ -251,6 +251,7 @@ async def test_two_shard_processes_on_postgresql_each_answer_only_their_own_guil
                 lambda: next((m for m in bot_said(emu, slow) if m.custom_ids), None), timeout=START
             )
             [button] = progress.custom_ids
+            await emu.wait_for(lambda: len(model.requests) == 5 or None, timeout=START)  # the run is under way
             click = await emu.click_button(progress, button, user=emu.member)
             await said(emu, slow, "cancelled")
             for shard in (0, 1):
@@ -297,6 +298,22 @@ async def test_without_shard_settings_one_process_runs_the_shards_discord_recomm
                     model.script(Reply.text(f"answer in {guild.name}"))
                     await said(emu, await ask(emu, guild, "hello"), f"answer in {guild.name}")
         assert emu.violations == []
+
+
+async def test_a_429_from_discord_or_a_shared_proxy_is_waited_out_and_retried(tmp_path: Path) -> None:
+    """Several processes share one token's REST limits, so 429s come (from
+    Discord, or a proxy in front of it): discord.py waits ``retry_after``
+    and retries, and the bot leaves that to it."""
+    async with running_bot(tmp_path) as h:
+        h.emu.rate_limit("create_message", times=2)
+        h.model.script(Reply.text("Paris."))
+        await h.emu.send_slash_command("ask", {"prompt": "Capital of France?"}, user=h.emu.member)
+        await said(h.emu, await h.thread_of(), "Paris.")
+        await h.idle()
+        statuses = [r.status for r in h.emu.requests if r.operation == "create_message"]
+        assert statuses[:3] == [429, 429, 200] and 429 not in statuses[3:]
+        assert (await h.store.runs.recent(str(h.emu.guild.id)))[0].status == "ok"
+        assert h.emu.violations == []
 
 
 async def ask(emu: DiscordEmulator, guild: Guild, prompt: str) -> Channel:

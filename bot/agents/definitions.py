@@ -3,12 +3,12 @@ needs (who may start an agent, which per-run session tools it uses)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.memory_tools import MEMORY_TOOL_NAMES
-from executor import RunnableAgent
+from executor import ApprovalPolicy, RunnableAgent
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,12 @@ class AgentDefinition:
     stream: bool = True
     #: Whether the agent has the memory tools (remember, recall).
     memory: bool = False
+    #: The tier its runs use instead when the member is near a limit ("" none; see bot/budget_notices.py).
+    cheaper_tier: str = ""
     access: Access = field(default_factory=Access)
+    #: MCP tools it may use: server id -> tool names (``*``: all).
+    mcp: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    approval: ApprovalPolicy | None = None
 
     def runnable(self) -> RunnableAgent:
         return RunnableAgent(
@@ -63,6 +68,8 @@ class AgentDefinition:
             max_iterations=self.max_iterations,
             max_runtime=self.max_runtime,
             critic=self.critic,
+            external_tools=self.mcp,
+            approval=self.approval,
         )
 
     def may_run(self, member_roles: Iterable[str], is_admin: bool = False) -> bool:
@@ -85,6 +92,7 @@ class SkillDefinition:
     tools: tuple[str, ...] = ()
     max_iterations: int = 0
     max_runtime: float = 0.0
+    mcp: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def runnable(self) -> RunnableAgent:
         return RunnableAgent(
@@ -98,4 +106,5 @@ class SkillDefinition:
             max_runtime=self.max_runtime,
             inputs_schema=self.inputs_schema,
             prompt_template=self.prompt_template,
+            external_tools=self.mcp,
         )

@@ -18,6 +18,10 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from bot.approvals import ROLE_PREFIX
+from bot.mcp import ALL_TOOLS
+from bot.tomlfile import whole_seconds
+from executor import DEFAULT_APPROVAL_TIMEOUT
 from executor.llm import ModelSpec
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -57,6 +61,8 @@ class Known:
     memory_tools: Set[str] = frozenset()
     tiers: Set[str] | None = None
     skills: Set[str] = frozenset()
+    #: MCP server ids from MCP_DIR; None leaves ``mcp`` tables unchecked.
+    mcp_servers: Set[str] | None = None
 
 
 def _known(info: ValidationInfo) -> Known | None:
@@ -90,6 +96,25 @@ def _check_tier(tier: str, info: ValidationInfo) -> str:
         ModelSpec.parse(tier)  # its ValueError says what is wrong with the spec
         return tier
     raise ValueError(f"unknown tier {tier!r} (known: {', '.join(sorted(known.tiers)) or 'none'})")
+
+
+def _check_mcp(mcp: dict[str, list[str]], info: ValidationInfo) -> dict[str, list[str]]:
+    """Server ids of MCP_DIR, each with tool names or ``["*"]`` (all its tools)."""
+    known = _known(info)
+    bad = []
+    for server, names in mcp.items():
+        if known is not None and known.mcp_servers is not None and server not in known.mcp_servers:
+            configured = ", ".join(sorted(known.mcp_servers)) or f"none; add {server}.toml to MCP_DIR"
+            bad.append(f"no MCP server {server!r} (configured: {configured})")
+        if not names:
+            bad.append(f"{server}: name its tools, or [\"*\"] for all of them")
+        elif ALL_TOOLS in names and len(names) > 1:
+            bad.append(f"{server}: [\"*\"] already allows every tool; list names or \"*\", not both")
+        elif len(set(names)) < len(names):
+            bad.append(f"{server}: a tool is listed more than once")
+    if bad:
+        raise ValueError("; ".join(bad))
+    return mcp
 
 
 class _Strict(BaseModel):
@@ -150,14 +175,38 @@ class Definition(Identified):
     tools: list[str] = Field(default_factory=list)
     max_iterations: int | None = MaxIterations
     max_runtime: float | None = MaxRuntime
+    #: MCP tools it may use: server id -> tool names, ["*"] for all.
+    mcp: dict[str, list[str]] = Field(default_factory=dict)
 
     _unique = field_validator("tools")(_check_unique)
     _tier = field_validator("tier")(_check_tier)
+    _mcp = field_validator("mcp")(_check_mcp)
 
     @field_validator("tools")
     @classmethod
     def _tools_exist(cls, tools: list[str], info: ValidationInfo) -> list[str]:
         return _check_tools(tools, info, agent=cls.session_tools)
+
+
+class ApproveFile(_Strict):
+    """Tools whose calls wait for approval, who may give it and for how long."""
+
+    tools: list[str] = Field(min_length=1)
+    by: list[str] = Field(default_factory=list)
+    timeout: float = Field(DEFAULT_APPROVAL_TIMEOUT, gt=0, le=86400)
+
+    _unique = field_validator("tools")(_check_unique)
+    _seconds = field_validator("timeout", mode="before")(whole_seconds)
+
+    @field_validator("by")
+    @classmethod
+    def _deciders(cls, by: list[str]) -> list[str]:
+        bad = [entry for entry in by if not (entry.startswith(ROLE_PREFIX) and entry[len(ROLE_PREFIX) :].strip())]
+        if bad:
+            raise ValueError(
+                f"name roles as \"role:NAME\" or \"role:ID\" (members with Manage Server may always decide): {', '.join(bad)}"
+            )
+        return by
 
 
 class AgentFile(Definition):
@@ -169,7 +218,31 @@ class AgentFile(Definition):
     #: Whether the answer grows in the thread while the model writes it.
     stream: bool = True
     memory: bool = False
+    #: The tier a run uses instead when the member is at 90 % of a limit or more.
+    cheaper_tier: str = ""
     access: AccessFile = Field(default_factory=AccessFile)
+    approve: ApproveFile | None = None
+
+    @model_validator(mode="after")
+    def _approved_tools_are_its_own(self) -> AgentFile:
+        """Every gated tool must be one this agent can call, or the gate guards nothing."""
+        if self.approve is None:
+            return self
+        own = set(self.tools) | {f"skill__{s}" for s in self.palette.skills} | {f"agent__{a}" for a in self.palette.agents}
+        strangers = []
+        for name in self.approve.tools:
+            server, sep, tool = name.partition("__")
+            allowed = self.mcp.get(server, []) if sep else []
+            if name not in own and ALL_TOOLS not in allowed and tool not in allowed:
+                strangers.append(name)
+        if strangers:
+            raise ValueError(
+                f"approve.tools: not tools of this agent: {', '.join(strangers)}"
+                " (name its tools, skill__ID / agent__ID of its palette, or server__tool of its mcp table)"
+            )
+        return self
+
+    _cheaper_tier = field_validator("cheaper_tier")(_check_tier)
 
     @field_validator("palette")
     @classmethod

@@ -22,7 +22,7 @@ from bot.agents.definitions import Access, AgentDefinition, SkillDefinition
 from bot.agents.files import AgentFile, Identified, Known, SkillFile
 from bot.memory_tools import MEMORY_TOOL_NAMES
 from bot.tomlfile import read_toml
-from executor import RunnableAgent
+from executor import ApprovalPolicy, RunnableAgent
 from executor.tools.builtin import OPTIONAL_TOOL_NAMES, WORKSPACE_TOOL_NAMES, describe_errors
 
 F = TypeVar("F", bound=Identified)
@@ -63,6 +63,7 @@ def load_agents(
     session_tools: Set[str] = WORKSPACE_TOOL_NAMES,
     optional_tools: Set[str] = OPTIONAL_TOOL_NAMES,
     tiers: Set[str] | None = None,
+    mcp_servers: Set[str] | None = None,
 ) -> LoadedAgents:
     """Load every ``*.toml`` in ``agents_dir`` (and ``skills_dir``).
 
@@ -71,8 +72,9 @@ def load_agents(
     also name; ``optional_tools`` those a file may name even when they are
     not among ``known_tools`` (they are then left out of the definition and
     listed in ``unavailable_tools``); ``tiers`` the MODEL_TIERS names a
-    ``tier`` may use besides a provider/model spec (None: not checked).
-    Palette entries must name loaded skills and agents. Every problem of a
+    ``tier`` may use besides a provider/model spec (None: not checked);
+    ``mcp_servers`` the MCP server ids ``mcp`` tables may name (None: not
+    checked). Palette entries must name loaded skills and agents. Every problem of a
     file is reported.
     """
     loaded = LoadedAgents()
@@ -83,6 +85,7 @@ def load_agents(
         agent_tools=session_tools,
         memory_tools=MEMORY_TOOL_NAMES,
         tiers=tiers,
+        mcp_servers=mcp_servers,
     )
     if skills_dir is not None:
         for path, skill in _by_id(_read_dir(Path(skills_dir), SkillFile, known, problems), problems).values():
@@ -169,8 +172,15 @@ def _agent(f: AgentFile, path: Path, session_tools: Set[str]) -> AgentDefinition
         critic=f.critic,
         stream=f.stream,
         memory=f.memory,
+        cheaper_tier=f.cheaper_tier,
         access=Access(f.access.everyone, frozenset(r.casefold() for r in f.access.roles)),
+        mcp=_mcp(f),
+        approval=ApprovalPolicy(frozenset(f.approve.tools), tuple(f.approve.by), f.approve.timeout) if f.approve else None,
     )
+
+
+def _mcp(f: AgentFile | SkillFile) -> dict[str, tuple[str, ...]]:
+    return {server: tuple(names) for server, names in f.mcp.items()}
 
 
 def _skill(f: SkillFile, path: Path) -> SkillDefinition:
@@ -194,4 +204,5 @@ def _skill(f: SkillFile, path: Path) -> SkillDefinition:
         tools=tuple(f.tools),
         max_iterations=f.max_iterations or 0,
         max_runtime=f.max_runtime or 0.0,
+        mcp=_mcp(f),
     )

@@ -81,7 +81,9 @@ async def _serve(settings: Settings, token: str, tracing: Tracing | None) -> int
         services = bot.services
         checks = {"gateway": gateway_check(bot), "database": database_check(store)}
         try:
+            # Leaving services.mcp stops the MCP servers, after the runs that used them.
             async with (
+                services.mcp,
                 serving(metrics, checks, host=settings.metrics_host, port=settings.metrics_port),
                 pruning(store, settings.audit_retention_days),
                 bot,

@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_host.approvals import ApprovalButton, ThreadPrompt
 from bot.discord_host.conversations import ThreadConversations
 from bot.discord_host.delivery import NO_PINGS
 from bot.discord_host.progress import CancelButton
@@ -25,7 +26,15 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.ask", "cogs.runs", "cogs.budget", "cogs.memory", "cogs.status", "cogs.channel_agents")
+COGS = (
+    "cogs.ask",
+    "cogs.runs",
+    "cogs.budget",
+    "cogs.memory",
+    "cogs.status",
+    "cogs.mcp",
+    "cogs.channel_agents",
+)
 
 
 def intents() -> discord.Intents:
@@ -91,9 +100,10 @@ class ExecutusBot(commands.AutoShardedBot):
         self.started = time.monotonic()
         self.runner = ThreadRunner(services.runs, services.store.audit)
         self.conversations = ThreadConversations(self, services, self.runner)
+        services.approvals.attach(ThreadPrompt(self))
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(CancelButton)
+        self.add_dynamic_items(CancelButton, ApprovalButton)
         for name in COGS:
             await self.load_extension(name)
         await self.sync_commands()

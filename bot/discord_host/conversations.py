@@ -258,6 +258,7 @@ class ThreadConversations:
             attachments=describe(attachments),
             session_tools=agent.session_tools,
             stream=agent.stream,
+            cheaper_tier=agent.cheaper_tier,
         )
         await self._runner.run(thread, request, upload_limit)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -85,15 +86,27 @@ class ThreadRunner:
         )
         progress = ProgressMessage(message, request.run_id, agent_name, self.clock)
         answer = StreamedAnswer(thread, progress, self.clock) if request.stream else None
+        notify = _poster(thread)
         with self._records.progress_shown(request.run_id, str(message.id)):
             if answer is None:
-                result = await self._service.run(request, progress.on_step)
+                result = await self._service.run(request, progress.on_step, on_notice=notify)
             else:
-                result = await self._service.run(request, answer.on_step, answer.on_delta)
+                result = await self._service.run(request, answer.on_step, answer.on_delta, on_notice=notify)
         try:
             async with asyncio.timeout(DELIVERY_TIMEOUT):
                 await deliver(thread, result, upload_limit, answer)
         except Exception:  # the run stands, its record has the answer; the progress message still ends
             log.exception("run %s: could not deliver the answer to thread %s", request.run_id, thread.id)
         await progress.finish(result)
+        for warning in await self._service.budget_warnings(request):
+            await notify(warning)
         return result
+
+
+def _poster(thread: discord.Thread) -> Callable[[str], Awaitable[object]]:
+    """Posts a notice for the member in the thread, pinging nobody."""
+
+    async def post(text: str) -> object:
+        return await thread.send(text, allowed_mentions=NO_PINGS)
+
+    return post

@@ -26,18 +26,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.tomlfile import read_toml
+from bot.tomlfile import read_toml, whole_seconds
 from executor.tools.builtin import NetPolicy, describe_errors
 
 #: Ids become the ``<server>__`` prefix of tool names: no ``__`` inside and no
 #: ``_`` at either end, so the first ``__`` of a tool name always ends the id.
 _SERVER_ID = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 _MAX_ID = 32
+#: Prefixes of the delegation tools (skill__NAME, agent__NAME): a server so
+#: named would have tool names that clash with them.
+_RESERVED_IDS = frozenset({"skill", "agent"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DEFAULT_TIMEOUT = 30.0
 
@@ -104,11 +106,7 @@ class ServerFile(BaseModel):
     allow_private: bool = False
     timeout: float = Field(DEFAULT_TIMEOUT, gt=0, le=600)
 
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _whole_seconds(cls, value: Any) -> Any:
-        # TOML writes 30 as an integer; strict mode would reject it as a float.
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    _seconds = field_validator("timeout", mode="before")(whole_seconds)
 
     @field_validator("command")
     @classmethod
@@ -194,6 +192,9 @@ def _read(path: Path, problems: list[str]) -> ServerConfig | None:
             f"{path}: the file name is the server id: use 1-{_MAX_ID} lowercase letters and digits,"
             " single '-' or '_' between them (e.g. github.toml, my-tools.toml)"
         )
+        return None
+    if server_id in _RESERVED_IDS:
+        problems.append(f"{path}: the server id {server_id!r} is taken by delegation tools ({server_id}__NAME); rename the file")
         return None
     data = read_toml(path, problems)
     if data is None:

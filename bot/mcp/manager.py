@@ -25,7 +25,8 @@ from bot.mcp.errors import McpError, ServerError
 from bot.mcp.pins import Pin, PinStore, ToolDefinition, admit, approve
 from bot.mcp.supervisor import Backoff, Connector, ServerState, Supervisor
 from bot.mcp.tools import error_result, mcp_tool, nameable, untrusted_result
-from executor.tools import Tool, ToolResult
+from executor import RunnableAgent
+from executor.tools import Invocation, Tool, ToolResult
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,10 @@ class McpManager:
         """
         offered = await asyncio.gather(*(self._offer(sid, list(names)) for sid, names in allow.items()))
         return [tool for tools in offered for tool in tools]
+
+    async def tools(self, agent: RunnableAgent, invocation: Invocation) -> list[Tool]:
+        """The executor's ToolSource: the tools ``agent`` allows (its ``external_tools``)."""
+        return await self.tools_for(agent.external_tools)
 
     async def states(self) -> list[ServerState]:
         """Every server's state, by id, for ``/mcp list``."""

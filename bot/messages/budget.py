@@ -10,6 +10,7 @@ from bot.store import (
     Limit,
     LimitProblem,
     Limits,
+    LimitUse,
     MemberUsage,
     Period,
     Refusal,
@@ -48,7 +49,28 @@ def call_refusal_text(refusal: Refusal) -> str:
     )
 
 
-def _used_of(refusal: Refusal) -> str:
+def warning_text(member_id: str, use: LimitUse) -> str:
+    """The notice a member gets once a period when they pass the warning share of a limit."""
+    return (
+        f"⚠️ <@{member_id}>, you have used {_used_of(use)} this {use.period} ({use.percent:.0f} % of your "
+        f"limit); it {_resets(use)}."
+    )
+
+
+def cheaper_tier_text(use: LimitUse, tier: str) -> str:
+    """Why this run uses its agent's cheaper tier."""
+    return f"💸 You have used {use.percent:.0f} % of your {use.limit.key} limit this {use.period}, so this run uses the cheaper `{tier}` tier."
+
+
+def near_limits_text(near: list[tuple[str, LimitUse]], percent: float) -> str:
+    """Who has used ``percent`` % or more of a limit, for admins."""
+    if not near:
+        return f"Nobody is at {percent:.0f} % of a limit."
+    rows = [f"<@{m}> · {u.limit.key} {_used_of(u)} ({u.percent:.0f} %) this {u.period}" for m, u in near]
+    return f"**Near their limits** (from {percent:.0f} %)\n" + "\n".join(rows)
+
+
+def _used_of(refusal: Refusal | LimitUse) -> str:
     """``$0.0800 of $0.10`` or ``12 of 20 runs``."""
     limit = refusal.limit
     if limit is Limit.USD:
@@ -56,7 +78,7 @@ def _used_of(refusal: Refusal) -> str:
     return f"{amount_text(refusal.used)} of {amount_text(refusal.allowed)} {limit.noun}"
 
 
-def _resets(refusal: Refusal) -> str:
+def _resets(refusal: Refusal | LimitUse) -> str:
     reset = refusal.resets_at
     return f"resets at 00:00 UTC on {reset:%a} {reset.day} {reset:%b}" if reset is not None else "ask a server admin"
 
@@ -100,8 +122,9 @@ def limits_set(member_mention: str | None, limits: Limits) -> str:
     return f"Limits for {who} (unset ones follow the server default):\n{limits_text(limits)}"
 
 
-def spenders_and_default(spenders: list[Spender], period: Period, default: Limits) -> str:
-    return fit(f"{spenders_text(spenders, period)}\n**Server default limits**\n{limits_text(default)}")
+def spenders_and_default(spenders: list[Spender], period: Period, default: Limits, near: str) -> str:
+    """``/budget show`` without a member: top spenders, who is near a limit, the server default."""
+    return fit(f"{spenders_text(spenders, period)}\n{near}\n**Server default limits**\n{limits_text(default)}")
 
 
 def limits_reset(mention: str, removed: bool) -> str:

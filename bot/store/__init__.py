@@ -17,7 +17,7 @@ the one vocabulary of limits, ``StoredStatus`` of run statuses.
 from __future__ import annotations
 
 from bot.store.audit import StoreAudit, StoreRecorder
-from bot.store.budget import BudgetRefused, Refusal, StoreBudget, role_key
+from bot.store.budget import BudgetRefused, LimitUse, Refusal, StoreBudget, role_key
 from bot.store.calls import CallRefused, StoreCallBudget
 from bot.store.channel_agents import ChannelAgent, ChannelAgents
 from bot.store.conversations import Conversations
@@ -64,6 +64,7 @@ __all__ = [
     "Limit",
     "LimitChange",
     "LimitProblem",
+    "LimitUse",
     "Limits",
     "MemberUsage",
     "Memory",

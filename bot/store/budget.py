@@ -12,7 +12,7 @@ executor records it through the Audit port. The budget writes no audit rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -63,6 +63,23 @@ class Refusal:
         needs = f", the next model call needs up to {amount_text(self.needed)}" if self.needed else ""
         used, allowed = amount_text(self.used), amount_text(self.allowed)
         return f"{self.limit.key} limit reached: {used} of {allowed}{per}{needs}{resets}"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitUse:
+    """What a member has used of one limit: this ``period``'s spend, or for
+    runs at once (no period) the runs going now."""
+
+    limit: Limit
+    used: float
+    allowed: float
+    period: Period | None = None
+    resets_at: datetime | None = None
+
+    @property
+    def percent(self) -> float:
+        """``used`` as a percentage of ``allowed`` (100 for a limit of 0)."""
+        return 100.0 * self.used / self.allowed if self.allowed > 0 else 100.0
 
 
 class BudgetRefused(BudgetExceeded):
@@ -142,8 +159,35 @@ class StoreBudget:
         now = self._clock()
         return await self._db.transact(lambda tx: _usage(tx, guild_id, member_id, roles, now))
 
+    async def standing(self, guild_id: str, member_id: str, roles: Sequence[str] = ()) -> list[LimitUse]:
+        """What a member with these role ids has used of each per-period limit (above 0) this period."""
+        now = self._clock()
+        return await self._db.transact(lambda tx: _standing(tx, guild_id, member_id, roles, now))
+
+    async def claim_warnings(
+        self, guild_id: str, member_id: str, roles: Sequence[str], percent: float
+    ) -> list[LimitUse]:
+        """The limits a member has used ``percent`` % or more of and was not
+        warned about yet this period, now marked warned: each limit is
+        claimed once per member and period, by one caller of any process."""
+        now = self._clock()
+        return await self._db.transact(
+            lambda tx: _claim_warnings(tx, guild_id, member_id, roles, percent, now),
+            write=True,
+            key=member_key(guild_id, member_id),
+        )
+
+    async def near_limits(
+        self, guild_id: str, roles_of: Mapping[str, Sequence[str]], percent: float
+    ) -> list[tuple[str, LimitUse]]:
+        """Members who spent in a period in force and have used ``percent`` %
+        or more of a limit, fullest first; ``roles_of`` maps member ids to
+        their role ids (members not in it are taken to have none)."""
+        now = self._clock()
+        return await self._db.transact(lambda tx: _near_limits(tx, guild_id, roles_of, percent, now))
+
     async def top_spenders(self, guild_id: str, period: Period, limit: int = 10) -> list[Spender]:
-        """The guild's members by tokens committed in the current ``period``, most first."""
+        """The guild's members by money, then tokens, committed in the current ``period``, most first."""
         since = period.start(self._clock())
         return await self._db.transact(lambda tx: ledger.top_spenders(tx, guild_id, since, limit))
 
@@ -260,20 +304,70 @@ async def _refusal(
     and slot). A run being checked is not counted yet, so ``used >= allowed``
     refuses it.
     """
+    gated = [limit for limit in Limit if top_level or limit.sub_runs]
+    for use in await _uses(tx, limits, guild_id, member_id, now, gated):
+        if use.used >= use.allowed:
+            return Refusal(use.limit, use.used, use.allowed, use.period, use.resets_at)
+    return None
+
+
+async def _uses(
+    tx: Tx, limits: Limits, guild_id: str, member_id: str, now: datetime, only: Iterable[Limit] = Limit
+) -> list[LimitUse]:
+    """What the member has used of each limit set among ``only``, in ``Limit`` order."""
     spent: dict[Period, Spent] = {}
-    for limit in Limit:
+    uses = []
+    for limit in only:
         allowed = limits.amount(limit)
-        if allowed is None or not (top_level or limit.sub_runs):
+        if allowed is None:
             continue
         if not limit.per_period:
-            going = await ledger.running(tx, guild_id, member_id)
-            if going >= allowed:
-                return Refusal(limit, going, allowed)
+            uses.append(LimitUse(limit, await ledger.running(tx, guild_id, member_id), allowed))
             continue
         period = limits.period(limit)
         if period not in spent:
             spent[period] = await ledger.spent_since(tx, guild_id, member_id, period.start(now))
-        used = spent[period].of(limit)
-        if used >= allowed:
-            return Refusal(limit, used, allowed, period, period.next_start(now))
-    return None
+        uses.append(LimitUse(limit, spent[period].of(limit), allowed, period, period.next_start(now)))
+    return uses
+
+
+async def _standing(tx: Tx, guild_id: str, member_id: str, roles: Sequence[str], now: datetime) -> list[LimitUse]:
+    """The member's use of each per-period limit above 0 that applies to them."""
+    limits = await effective(tx, guild_id, member_id, roles)
+    return [u for u in await _uses(tx, limits, guild_id, member_id, now) if u.period is not None and u.allowed > 0]
+
+
+async def _claim_warnings(
+    tx: Tx, guild_id: str, member_id: str, roles: Sequence[str], percent: float, now: datetime
+) -> list[LimitUse]:
+    claimed = []
+    for use in await _standing(tx, guild_id, member_id, roles, now):
+        if use.percent < percent or use.period is None:
+            continue
+        fresh = await tx.execute(
+            "INSERT INTO budget_warnings (guild_id, member_id, limit_key, period_start, warned_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (guild_id, member_id, use.limit.key, to_db(use.period.start(now)), to_db(now)),
+        )
+        if fresh:
+            claimed.append(use)
+    return claimed
+
+
+async def _near_limits(
+    tx: Tx, guild_id: str, roles_of: Mapping[str, Sequence[str]], percent: float, now: datetime
+) -> list[tuple[str, LimitUse]]:
+    # Everyone who spent in a period still in force (a week can start in the previous month).
+    since = to_db(min(p.start(now) for p in Period))
+    rows = await tx.fetchall(
+        "SELECT member_id FROM budget_ledger WHERE guild_id = ? AND started_at >= ?"
+        " UNION SELECT member_id FROM budget_calls WHERE guild_id = ? AND started_at >= ?"
+        " UNION SELECT member_id FROM budget_reservations WHERE guild_id = ?",
+        (guild_id, since, guild_id, since, guild_id),
+    )
+    near = []
+    for row in rows:
+        member = row["member_id"]
+        uses = await _standing(tx, guild_id, member, roles_of.get(member, ()), now)
+        near += [(member, u) for u in uses if u.percent >= percent]
+    return sorted(near, key=lambda pair: (-pair[1].percent, pair[0]))

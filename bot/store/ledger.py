@@ -30,11 +30,6 @@ class Spent:
     usd_micros: int = 0
     unpriced_calls: int = 0
 
-    @property
-    def cost(self) -> int | None:
-        """``usd_micros``, or None (unknown) when some call had no known price."""
-        return None if self.unpriced_calls else self.usd_micros
-
     def of(self, limit: Limit) -> float:
         """The sum ``limit`` is checked against (named by ``Limit.spent``)."""
         return float(getattr(self, limit.spent))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from executor.errors import ToolboxError
@@ -48,12 +48,21 @@ class Registry:
         return box
 
 
+Gate = Callable[[ToolCall], Awaitable[ToolResult | None]]
+"""Asked before a well-formed call runs: None lets it run; a ToolResult is
+the call's result instead (an approval gate's refusal)."""
+
+
 class Toolbox:
-    """The tools of one run; dispatches calls with per-tool timeouts."""
+    """The tools of one run; dispatches calls with per-tool timeouts.
+
+    ``gate``, when set, is awaited before each call's handler, outside the
+    tool's timeout (a person deciding is not the tool running)."""
 
     def __init__(self, invocation: Invocation) -> None:
         self.invocation = invocation
         self._tools: dict[str, Tool] = {}
+        self.gate: Gate | None = None
 
     def add(self, tool: Tool) -> None:
         if tool.name in self._tools:
@@ -84,6 +93,10 @@ class Toolbox:
         missing = _missing_required(tool.parameters, args)
         if missing:
             return ToolResult(f"error: missing required argument(s) {', '.join(missing)} for {call.name!r}", True)
+        if self.gate is not None:
+            instead = await self.gate(call)
+            if instead is not None:
+                return instead
         # A handler that raises CancelledError by itself is told apart from this
         # run being cancelled; one that ignores its timeout's cancellation is
         # left behind after CANCEL_GRACE instead of holding the run.

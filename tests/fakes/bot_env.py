@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Generous bounds for a process to start, connect or stop on a busy machine.
 START = 30.0
 #: Settings the caller's environment must not leak into a run against fakes.
-OWN_PREFIXES = ("OPENAI_", "ANTHROPIC_", "DISCORD_", "MODEL_", "SEARXNG_", "BRAVE_", "TAVILY_")
+OWN_PREFIXES = ("OPENAI_", "ANTHROPIC_", "DISCORD_", "MODEL_", "SEARXNG_", "BRAVE_", "TAVILY_", "MCP_")
 
 
 def bot_environment(database: Path, **settings: str) -> dict[str, str]:

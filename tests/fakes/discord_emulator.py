@@ -30,10 +30,11 @@ The world (``discord_model`` records): ``emu.guild`` with ``owner`` (all
 permissions), ``admin`` (Admin role: Administrator and Manage Server),
 ``member`` (no role, no Manage Server), ``bot_member``/``bot_user``, roles
 ``admin_role``, ``manager_role`` (Manage Server only) and ``bot_role``, text
-channels ``general`` and ``random``. ``add_member(name, manage_guild=...)``
-adds people; ``add_channel(name, type=, hidden_from_bot=)`` adds a channel
-(a forum too, whose posts are threads made with ``start_thread``) before the
-bot connects; ``permissions_of(who)`` is what interactions carry as
+channels ``general`` and ``random``. ``add_member(name, manage_guild=...,
+roles=...)`` adds people, ``await add_role(name)`` roles; ``add_channel(name,
+type=, hidden_from_bot=)`` adds a channel (a forum too, whose posts are
+threads made with ``start_thread``) before the bot connects;
+``permissions_of(who)`` is what interactions carry as
 ``member.permissions`` (``app_permissions`` is the bot's).
 
 Acting as Discord users (each dispatches over the gateway, after READY):
@@ -73,9 +74,12 @@ GUILD_CREATE and every guild event), and DMs on shard 0 only.
 (before the bot connects); every helper above acts in the guild of the
 channel it is given. ``post_direct_message`` dispatches a DM.
 
-Not emulated: rate limits, permission checks on REST calls (a channel's
-overwrites are sent to the bot, not enforced), DM channels (a DM is
-dispatched, no more), forum tags and the REST route that makes a forum post,
+Rate limits only on demand: ``rate_limit(operation, times=)`` answers the
+next requests of an operation with Discord's 429.
+
+Not emulated: rate limits of their own, permission checks on REST calls (a
+channel's overwrites are sent to the bot, not enforced), DM channels (a DM
+is dispatched, no more), forum tags and the REST route that makes a forum post,
 webhooks other than interaction ones, voice.
 
 ``DiscordEmulator`` is built in layers, one module each, every one using only
@@ -289,6 +293,15 @@ class DiscordEmulator(Interactions):
         if manage_guild and self.manager_role.id not in role_ids:
             role_ids.append(self.manager_role.id)
         return self._add_member(User(self._ids.next(), username, bot=bot), role_ids)
+
+    async def add_role(self, name: str, permissions: int = 0) -> Role:
+        """A new guild role, above the others; announced with GUILD_ROLE_CREATE
+        when the bot is connected (``add_member(roles=[role])`` gives it)."""
+        position = max(r.position for r in self.guild.roles.values()) + 1
+        role = self._add_role(Role(self._ids.next(), name, permissions, position=position))
+        if self._ready.is_set():
+            await self._broadcast("GUILD_ROLE_CREATE", {"guild_id": str(self.guild.id), "role": role.payload()})
+        return role
 
     async def announce_member(self, member: Member) -> None:
         await self._broadcast("GUILD_MEMBER_ADD", {**member.payload(), "guild_id": str(self.guild.id)})

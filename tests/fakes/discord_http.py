@@ -98,12 +98,41 @@ class HTTPPlumbing(EmulatorWorld):
             request[BODY], request[UPLOADS] = body, uploads
             if route.operation is not None:
                 self._check(record, route.operation, body, len(uploads))
-            response = await handler(request)
+            limited = self._rate_limited(route.operation)
+            response = limited if limited is not None else await handler(request)
         except DiscordHTTPError as error:
             response = error.response()
         record.status = response.status
         self._notify()
         return response
+
+    def rate_limit(self, operation: str, *, times: int = 1, retry_after: float = 0.2, scope: str = "shared") -> None:
+        """Answer the next ``times`` requests of ``operation`` (an OpenAPI
+        operation id such as ``create_message``) with Discord's 429: the
+        ``retry_after`` body, ``Retry-After`` and ``X-RateLimit-*`` headers,
+        ``scope`` as Discord or a proxy in front of it sets it. The request
+        is not carried out; a client that waits and retries gets through."""
+        self._rate_limits[operation] = (times, retry_after, scope)
+
+    def _rate_limited(self, operation: str | None) -> web.Response | None:
+        times, retry_after, scope = self._rate_limits.get(operation or "", (0, 0.0, ""))
+        if times <= 0:
+            return None
+        self._rate_limits[operation or ""] = (times - 1, retry_after, scope)
+        body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+        headers = {
+            **JSON_HEADERS,
+            "Retry-After": str(max(1, round(retry_after))),
+            "X-RateLimit-Limit": "5",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset-After": str(retry_after),
+            "X-RateLimit-Bucket": f"emulated-{operation}",
+            "X-RateLimit-Scope": scope,
+            # Discord's edge adds it; discord.py takes a 429 without it for a
+            # Cloudflare ban, and fails the request instead of retrying.
+            "Via": "1.1 google",
+        }
+        return web.Response(body=json.dumps(body).encode(), status=429, headers=headers)
 
     async def _read_body(self, request: web.Request) -> tuple[Any, dict[int, Upload]]:
         """The JSON body (or multipart ``payload_json``) and the ``files[n]`` parts by index."""

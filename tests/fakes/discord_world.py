@@ -114,6 +114,8 @@ class EmulatorWorld:
         self._sessions: dict[str, GatewaySession] = {}
         self._session: GatewaySession | None = None
         self._dm_channel_ids: dict[int, int] = {}
+        #: Operation -> (429s still to answer, retry_after, scope); see ``rate_limit``.
+        self._rate_limits: dict[str, tuple[int, float, str]] = {}
         #: The newest session of each shard (None: unsharded).
         self._newest: dict[tuple[int, int] | None, GatewaySession] = {}
         self._connections: set[Connection] = set()

@@ -1,0 +1,63 @@
+"""Approval gates and tool sources in the executor, with in-memory ports."""
+
+from __future__ import annotations
+
+import asyncio
+
+from executor import ApprovalDecision, ApprovalPolicy, ApprovalRequest, Ports, RunnableAgent, RunStatus
+from executor.llm.scripted import ScriptedModel, call, text
+from executor.tools import Invocation, Tool
+from tests.executor_kit import ECHO, make_executor
+from tests.fakes.memory_ports import RecordingAudit
+
+
+class SlowApprover:
+    """Approves every call after ``seconds``, recording what it was asked."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.asked: list[ApprovalRequest] = []
+
+    async def decide(self, request: ApprovalRequest) -> ApprovalDecision:
+        self.asked.append(request)
+        await asyncio.sleep(self.seconds)
+        return ApprovalDecision(True, by="mod-1", reason="approved")
+
+
+class OneTool:
+    """A ToolSource offering ``tool`` to agents that name its source."""
+
+    def __init__(self, tool: Tool) -> None:
+        self.tool = tool
+
+    async def tools(self, agent: RunnableAgent, invocation: Invocation) -> list[Tool]:
+        return [self.tool] if "src" in agent.external_tools else []
+
+
+async def test_waiting_for_approval_is_not_the_runs_working_time() -> None:
+    approver, audit = SlowApprover(0.6), RecordingAudit()
+    model = ScriptedModel([call("echo", text="hi"), text("done")])
+    executor = make_executor(model, ports=Ports(audit=audit, approver=approver))
+    agent = RunnableAgent("a", tools=("echo",), max_runtime=0.3, approval=ApprovalPolicy(frozenset({"echo"}), ("role:Mods",)))
+    result = await executor.run(agent, Invocation("member-1", channel_id="thread-1"), "go")
+    assert result.status is RunStatus.OK, result.err
+    assert result.steps[0].result == "echo:hi"
+    (asked,) = approver.asked
+    assert (asked.tool, asked.by, asked.channel_id, asked.caller_id) == ("echo", ("role:Mods",), "thread-1", "member-1")
+    kinds = [kind for kind, _ in audit.only().events]
+    assert kinds == ["approval_requested", "approval_decided"]
+
+
+async def test_without_an_approver_a_gated_call_is_refused_and_others_run() -> None:
+    model = ScriptedModel([call("echo", text="hi"), call("src__echo", text="there"), text("done")])
+    source_echo = Tool("src__echo", "Echo from a source.", ECHO.handler, ECHO.parameters)
+    executor = make_executor(model, ports=Ports(tools=OneTool(source_echo)))
+    agent = RunnableAgent(
+        "a", tools=("echo",), external_tools={"src": ("echo",)}, approval=ApprovalPolicy(frozenset({"echo"}))
+    )
+    result = await executor.run(agent, Invocation("member-1"), "go")
+    assert result.status is RunStatus.OK
+    refused, ran = result.steps
+    assert refused.is_error and "echo was not run: it needs approval and nobody can approve" in refused.result
+    assert ran.tool == "src__echo" and ran.result == "echo:there"
+    assert [t.name for t in model.requests[0].tools] == ["echo", "src__echo"]

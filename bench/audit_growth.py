@@ -4,8 +4,9 @@ on SQLite and on PostgreSQL.
 Each run is one typical run's records, written through the real store: the
 run row (a 120-character prompt, a 600-character answer), two steps, one
 tool call (a 2,000-character fetched page as its result), one event, a budget
-reservation and its ledger row, and the four conversation messages the
-thread keeps (prompt, tool call, tool result, answer).
+reservation and its ledger row, the two model calls' budget records, and
+the four conversation messages the thread keeps (prompt, tool call, tool
+result, answer).
 
 1. RUNS runs are written; the growth of the database divided by RUNS is the
    bytes per run.
@@ -85,6 +86,8 @@ async def one_run(store: Store, clock: Clock, n: int, round_: int) -> None:
     invocation = Invocation(info.caller_id, run_id=run_id, guild_id=info.guild_id)
     await store.budget.check(invocation, info.agent_id)
     rec = await store.audit.start_run(info)
+    for _ in range(2):  # each model call's budget record: held, then settled
+        await store.calls.settle_call(await store.calls.reserve_call(invocation, "gpt-4o-mini", 5000), 3000)
     call = ToolCall(f"call_{n:06d}", "fetch_url", ARGS)
     await rec.on_step(0, AssistantMessage("", (call,)), Usage(900, 40))
     await rec.on_tool(0, call, ToolResult(page))

@@ -45,8 +45,9 @@ def parser() -> argparse.ArgumentParser:
         help="delete runs and conversations older than AUDIT_RETENTION_DAYS and exit",
         description=(
             "Delete finished runs (with their steps, tool calls and events) that started more than "
-            "AUDIT_RETENTION_DAYS days ago, the conversations of threads idle that long, and budget ledger "
-            "rows no budget period in force counts. Safe while the bot runs; the bot also does it hourly."
+            "AUDIT_RETENTION_DAYS days ago, the conversations of threads idle that long, and budget records "
+            "(ledger rows, model call records, warnings) no budget period in force counts. "
+            "Safe while the bot runs; the bot also does it hourly."
         ),
     )
     return p
@@ -98,8 +99,8 @@ async def prune(settings: Settings) -> int:
     async with Store(settings.database_url) as store:
         pruned = await store.retention.prune(days)
     print(
-        f"pruned {pruned.runs} runs, {pruned.threads} thread conversations and {pruned.ledger_rows} "
-        f"budget ledger rows older than {days} days"
+        f"pruned {pruned.runs} runs, {pruned.threads} thread conversations, {pruned.ledger_rows} budget ledger"
+        f" rows and {pruned.calls} model call records older than {days} days"
     )
     return 0
 

@@ -6,11 +6,12 @@ call, and the observer counts what each span reports into :class:`Metrics`
 while handing the span on to an inner Tracer (OpenTelemetry's when
 OTEL_EXPORTER_OTLP_ENDPOINT is set, else none). Metrics and traces thus see
 the same runs, calls and outcomes, and the run path holds no metrics code.
+It also keeps how each model provider's calls went since start, which
+``/executus status`` shows.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -89,9 +90,7 @@ class RunObserver:
         with self._inner.chat(provider=provider, model=model) as inner:
             try:
                 yield _ObservedCall(inner, self.metrics, model, self._price(provider, model), calls)
-            except asyncio.CancelledError:  # the run was stopped, not the provider's failure
-                raise
-            except Exception as exc:
+            except Exception as exc:  # not CancelledError: a stopped run is not the provider's failure
                 calls.failed_with(exc)
                 raise
 
@@ -152,8 +151,9 @@ class _ObservedTool:
 def declare_names(metrics: Metrics, services: Services) -> None:
     """The names metric labels may carry: the loaded agents and skills, the
     tiers' models and the tools a run can be offered (registry and workspace
-    tools). Delegation tools (``agent__x``) count as ``other``: the sub-run
-    they start is counted under its own agent."""
+    tools). Delegation tools (``agent__x``) count as ``other`` (the sub-run
+    they start is counted under its own agent), and so do MCP server tools,
+    whose names are known only once their server has started."""
     registry = services.executor.config.registry
     metrics.declare(
         agents=[*services.agents.agents, *services.agents.skills],

@@ -7,6 +7,10 @@ close -> budget commit -> delivery -> session Cleanup.
 
 Everything a run needs is built before its loop starts (critic, recorder,
 hooks, toolbox); what it produces is read back after, even part-way.
+
+The whole run, budget gate included, is inside the tracer's
+``invoke_agent`` span (``Ports.tracer``): the model is looked up first to
+name it there, and a failed lookup still fails the run after the gate.
 """
 
 from __future__ import annotations
@@ -170,17 +174,21 @@ class _Run:
         self.loop: AgentLoop | None = None
         #: The budget gate refused the run (its span ends ``rejected``).
         self.rejected = False
+        #: The tier's model, or why it does not resolve: the run then fails in
+        #: _main, after the budget gate, and says why.
+        self.model: Model | ModelResolutionError
+        try:
+            self.model = self._resolve_model()
+        except ModelResolutionError as exc:
+            self.model = exc
 
     # -- the run ----------------------------------------------------------
 
     async def execute(self) -> Result:
         """The run inside its ``invoke_agent`` span, which ends with the run's
         status on every path (a caller's cancellation included)."""
-        try:
-            self.model: Model | ModelResolutionError = self._resolve_model()
-            provider, model = split_model_name(self.model.name)
-        except ModelResolutionError as exc:  # the run fails in _main, after the budget gate, and says why
-            self.model, provider, model = exc, "", ""
+        named = "" if isinstance(self.model, ModelResolutionError) else self.model.name
+        provider, model = split_model_name(named) if named else ("", "")
         with self.cfg.ports.tracer.invoke_agent(
             agent_id=self.agent.id,
             agent_name=self.agent.name or self.agent.id,

@@ -39,8 +39,10 @@ async def a_run(store: Store, run_id: str, *, close: bool = True) -> None:
 
 
 async def a_ledger_row(store: Store, run_id: str) -> None:
+    """A run's budget records: its reservation, one model call's record, its ledger row."""
     invocation = Invocation("u1", run_id=run_id, guild_id="g1")
     await store.budget.check(invocation, "helper")
+    await store.calls.settle_call(await store.calls.reserve_call(invocation, "m", 100), 60)
     await store.budget.commit(invocation, Spend(1.0, Usage(10, 5), "ok"))
 
 
@@ -63,9 +65,15 @@ async def test_prune_deletes_what_is_older_in_batches_and_keeps_the_rest(databas
         clock.now = NOW
         await store.threads.set(AgentThread("busy-thread", "g1", "c1", "helper", "u1"))  # active again now
         await store.conversations.append("busy-thread", [UserMessage("a new turn")], "recent")
+        for period_start in ("2025-02-01", "2025-06-01"):  # warnings given in February and this month
+            database.rows(
+                "INSERT INTO budget_warnings (guild_id, member_id, limit_key, period_start, warned_at)"
+                " VALUES ('g1', 'u1', 'usd', ?, ?)",
+                f"{period_start}T00:00:00.000000+00:00", f"{period_start}T09:00:00.000000+00:00",
+            )
 
         pruned = await store.retention.prune(90, batch=2)
-        assert (pruned.runs, pruned.threads, pruned.ledger_rows) == (5, 2, 5)
+        assert (pruned.runs, pruned.threads, pruned.ledger_rows, pruned.calls) == (5, 2, 5, 5)
         assert not await store.retention.prune(90, batch=2)  # nothing left: idempotent
 
         runs = {r[0] for r in database.rows("SELECT run_id FROM runs")}
@@ -77,10 +85,12 @@ async def test_prune_deletes_what_is_older_in_batches_and_keeps_the_rest(databas
         assert len(database.rows("SELECT seq FROM conversation_messages WHERE thread_id = 'busy-thread'")) == 2
         ledger = {r[0] for r in database.rows("SELECT run_id FROM budget_ledger")}
         assert ledger == {"soon-0", "recent"}
+        assert {r[0] for r in database.rows("SELECT run_id FROM budget_calls")} == ledger
+        assert [r[0][:7] for r in database.rows("SELECT period_start FROM budget_warnings")] == ["2025-06"]
 
         # A week's retention still keeps the ledger rows this month's budgets count.
         pruned = await store.retention.prune(7)
-        assert (pruned.runs, pruned.ledger_rows) == (1, 1)
+        assert (pruned.runs, pruned.ledger_rows, pruned.calls) == (1, 1, 1)
         assert {r[0] for r in database.rows("SELECT run_id FROM budget_ledger")} == {"recent"}
         usage = await store.budget.usage("g1", "u1")
         assert usage.periods[Period.MONTH].spent.runs == 1  # the month's run is still counted
@@ -121,4 +131,6 @@ def test_python_m_bot_prune(tmp_path: Path) -> None:
     assert (kept.returncode, kept.stdout.strip()) == (0, "AUDIT_RETENTION_DAYS is 0: everything is kept, nothing was pruned")
     done = prune("30")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "pruned 1 runs, 0 thread conversations and 0 budget ledger rows older than 30 days"
+    assert done.stdout.strip() == (
+        "pruned 1 runs, 0 thread conversations, 0 budget ledger rows and 0 model call records older than 30 days"
+    )

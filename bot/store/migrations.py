@@ -259,7 +259,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (guild_id, member_id, limit_key, period_start)
     );
     """,
-    # 10: agents bound to channels (channel_agents.py): mentions and /ask
+    # 10: retention (retention.py) finds the model call records no budget period counts any more by this.
+    """
+    CREATE INDEX budget_calls_by_start ON budget_calls (started_at);
+    """,
+    # 11: agents bound to channels (channel_agents.py): mentions and /ask
     # without an agent in the channel, its threads and forum posts run it.
     """
     CREATE TABLE channel_agents (

@@ -1,24 +1,25 @@
 """Retention: the audit trail and conversations older than AUDIT_RETENTION_DAYS.
 
-The audit trail grows with every run (about 1.2 KB a run on SQLite, see
+The audit trail grows with every run (several KB a tool-using run, see
 ``bench/audit_growth.py``) and nothing else ever deletes it. Pruning removes
 finished runs that started before the cutoff with their steps, tool calls
-and events, the conversations of threads idle since before it, and budget
-ledger rows older than both the cutoff and the start of every budget period
-(day, week, month) in force, so no member's usage shrinks mid-period.
+and events, and the conversations of threads idle since before it. Budget
+records (ledger rows, model call records, warnings given) go once they are
+older than both the cutoff and the start of every budget period (day, week,
+month) in force, so no member's usage shrinks mid-period.
 
 It works in small batches: each is one write of at most ``batch`` runs (or
-threads, or ledger rows) queued on the store's writer like any other write,
-so a run's audit rows wait behind one small batch at most, never behind the
-whole pruning. The rows to delete are found on the reader connection by
-indexes (migration 7), in bounded queries.
+threads, or budget records) queued on the store's writer like any other
+write, so a run's audit rows wait behind one small batch at most, never
+behind the whole pruning. The rows to delete are found on the reader
+connection by indexes (migrations 8 and 10), in bounded queries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta
 
 from bot.store.clock import Clock, to_db
@@ -40,17 +41,19 @@ EVERY = 3600.0
 @dataclass(frozen=True, slots=True)
 class Pruned:
     """What a pruning deleted: runs (each with its steps, tool calls and
-    events), threads whose conversation was dropped, budget ledger rows."""
+    events), threads whose conversation was dropped, budget ledger rows and
+    model call records (``budget_calls``)."""
 
     runs: int = 0
     threads: int = 0
     ledger_rows: int = 0
+    calls: int = 0
 
     def __add__(self, other: Pruned) -> Pruned:
-        return Pruned(self.runs + other.runs, self.threads + other.threads, self.ledger_rows + other.ledger_rows)
+        return Pruned(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
     def __bool__(self) -> bool:
-        return bool(self.runs or self.threads or self.ledger_rows)
+        return any(astuple(self))
 
 
 class Retention:
@@ -73,7 +76,7 @@ class Retention:
             raise ValueError(f"retention must be at least 1 day, not {days}")
         now = self._clock()
         cutoff = now - timedelta(days=days)
-        # The ledger sums each period from its start: keep every row a period in force counts.
+        # Budgets sum each period from its start: keep every record a period in force counts.
         ledger_cutoff = min(cutoff, *(period.start(now) for period in Period))
         total = Pruned()
         while runs := await self._runs(cutoff, batch):
@@ -84,9 +87,14 @@ class Retention:
             after, threads = await self._threads(cutoff, after, batch)
             total += Pruned(threads=threads)
             await asyncio.sleep(pause)
-        while rows := await self._ledger(ledger_cutoff, batch):
+        while rows := await self._older("budget_ledger", "run_id", ledger_cutoff, batch):
             total += Pruned(ledger_rows=rows)
             await asyncio.sleep(pause)
+        while calls := await self._older("budget_calls", "hold_id", ledger_cutoff, batch):
+            total += Pruned(calls=calls)
+            await asyncio.sleep(pause)
+        # One row a member, limit and period warned about: few, so one statement.
+        await self._writer.write(("DELETE FROM budget_warnings WHERE period_start < ?", (to_db(ledger_cutoff),)))
         return total
 
     async def keep_pruning(self, days: int, every: float = EVERY) -> None:
@@ -95,16 +103,11 @@ class Retention:
         while True:
             try:
                 pruned = await self.prune(days, pause=PAUSE)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("pruning the audit trail failed; trying again in %.0f s", every)
             else:
                 if pruned:
-                    log.info(
-                        "pruned %d runs, %d thread conversations and %d ledger rows older than %d days",
-                        pruned.runs, pruned.threads, pruned.ledger_rows, days,
-                    )
+                    log.info("pruned what was older than %d days: %s", days, pruned)
             await asyncio.sleep(every)
 
     async def _runs(self, cutoff: datetime, batch: int) -> int:
@@ -141,19 +144,22 @@ class Retention:
             await self._writer.write(*_delete_where_in(("conversation_messages",), "thread_id", idle))
         return rows[-1][0], len(idle)
 
-    async def _ledger(self, cutoff: datetime, batch: int) -> int:
+    async def _older(self, table: str, key: str, cutoff: datetime, batch: int) -> int:
+        """Delete the next ``batch`` rows of ``table`` (a budget table, by its
+        ``key``) whose ``started_at`` is before ``cutoff``."""
         rows = await self._reader.transact(
             lambda tx: tx.fetchall(
-                "SELECT run_id FROM budget_ledger WHERE started_at < ? ORDER BY started_at LIMIT ?",
+                f"SELECT {key} FROM {table} WHERE started_at < ? ORDER BY started_at LIMIT ?",
                 (to_db(cutoff), batch),
             )
         )
         ids = [row[0] for row in rows]
         if ids:
-            await self._writer.write(*_delete_where_in(("budget_ledger",), "run_id", ids))
+            await self._writer.write(*_delete_where_in((table,), key, ids))
         return len(ids)
 
 
 def _delete_where_in(tables: tuple[str, ...], column: str, ids: list[str]) -> list[Statement]:
     among = f"({', '.join('?' * len(ids))})"
     return [(f"DELETE FROM {table} WHERE {column} IN {among}", ids) for table in tables]
+

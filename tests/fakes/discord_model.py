@@ -52,6 +52,7 @@ BOT_ROLE_PERMISSIONS = EVERYONE_PERMISSIONS | MANAGE_MESSAGES | MANAGE_THREADS
 
 # Channel types.
 GUILD_TEXT = 0
+DM = 1
 GUILD_CATEGORY = 4
 GUILD_ANNOUNCEMENT = 5
 GUILD_FORUM = 15
@@ -207,7 +208,8 @@ class Channel:
     id: int
     type: int
     name: str
-    guild_id: int
+    #: None for a DM channel.
+    guild_id: int | None
     position: int = 0
     topic: str | None = None
     parent_id: int | None = None
@@ -224,6 +226,8 @@ class Channel:
     deleted: bool = False
     #: Discord's overwrite objects (id, type 0 role / 1 member, allow, deny), as sent.
     permission_overwrites: list[dict[str, Any]] = field(default_factory=list)
+    #: The other user of a DM channel.
+    recipient: User | None = None
 
     @property
     def is_thread(self) -> bool:
@@ -234,6 +238,14 @@ class Channel:
         return f"<#{self.id}>"
 
     def payload(self) -> dict[str, Any]:
+        if self.type == DM:
+            return {
+                "id": str(self.id),
+                "type": DM,
+                "flags": 0,
+                "last_message_id": None if self.last_message_id is None else str(self.last_message_id),
+                "recipients": [] if self.recipient is None else [self.recipient.payload()],
+            }
         data: dict[str, Any] = {
             "id": str(self.id),
             "type": self.type,
@@ -326,7 +338,8 @@ class Message:
 
     id: int
     channel_id: int
-    guild_id: int
+    #: None in a DM.
+    guild_id: int | None
     author: User
     content: str = ""
     embeds: list[dict[str, Any]] = field(default_factory=list)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from bot.store.scopes import PERSONAL_SCOPE
 from executor import ApprovalDecision, ApprovalRequest
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ class Approvals:
         prompt = self._prompt
         if prompt is None:
             return ApprovalDecision(False, reason="nobody can approve calls here (approvals are given in Discord)")
+        if request.guild_id == PERSONAL_SCOPE:  # no roles and no Manage Server in direct messages
+            return ApprovalDecision(False, reason="nobody can approve calls in direct messages; ask in a server")
         pending = Pending(approval_id(request), request, asyncio.get_running_loop().create_future())
         self._pending[pending.id] = pending
         try:

@@ -18,7 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.shards import Shards, parse_shard_ids
-from bot.store import DEFAULT_DATABASE_URL
+from bot.store import DEFAULT_DATABASE_URL, MAX_LIMIT, Limit, Limits, Period, Setting
 from bot.store.owners import check_executor_id
 from executor.llm import (
     DEFAULT_ANTHROPIC_BASE_URL,
@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     brave_base_url: str = DEFAULT_BRAVE_BASE_URL
     tavily_api_key: SecretStr | None = None
     tavily_base_url: str = DEFAULT_TAVILY_BASE_URL
+    #: DMs and user-installed /ask (see README, "DMs and user installs").
+    dm_enabled: bool = True
+    #: Each member's personal budget for DMs, the operator's alone: ``none`` is no limit.
+    dm_budget_runs: int | None = Field(20, ge=0, le=MAX_LIMIT)
+    dm_budget_tokens: int | None = Field(200_000, ge=0, le=MAX_LIMIT)
+    dm_budget_runtime: float | None = Field(600.0, ge=0, le=MAX_LIMIT)
+    dm_budget_concurrent: int | None = Field(1, ge=0, le=MAX_LIMIT)
+    dm_budget_period: Literal["day", "week", "month"] = "day"
 
     @field_validator("discord_guild_ids", mode="before")
     @classmethod
@@ -129,6 +137,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"DISCORD_GUILD_IDS: {item!r} is not a server id (comma-separated numbers)")
             ids.append(int(item))
         return tuple(ids)
+
+    @field_validator("dm_budget_runs", "dm_budget_tokens", "dm_budget_runtime", "dm_budget_concurrent", mode="before")
+    @classmethod
+    def _no_limit(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() == "none" else value
 
     @field_validator("shard_ids", mode="before")
     @classmethod
@@ -209,6 +222,17 @@ class Settings(BaseSettings):
             retry=RetryPolicy(max_retries=self.model_max_retries),
             max_output_tokens=self.model_max_output_tokens,
         )
+
+    def personal_limits(self) -> Limits:
+        """The limits of every member's personal scope (DMs), from DM_BUDGET_*."""
+        period = Period(self.dm_budget_period)
+        amounts = {
+            Limit.RUNS: self.dm_budget_runs,
+            Limit.TOKENS: self.dm_budget_tokens,
+            Limit.RUNTIME: self.dm_budget_runtime,
+            Limit.CONCURRENT: self.dm_budget_concurrent,
+        }
+        return Limits({k: Setting(v, period if k.per_period else None) for k, v in amounts.items()})
 
     def price_table(self) -> PriceTable:
         """Model prices: MODEL_PRICES, then genai-prices for the configured API bases, then MODEL_PRICE_DEFAULT."""

@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.discord_host.client import ExecutusBot
 from bot.discord_host.permissions import admin_only, interaction_is_admin, member_roles
 from bot.messages.conversation import ASK_IN_A_TEXT_CHANNEL, NOT_AN_AGENT_THREAD, agent_choice, thread_opened
+from bot.messages.direct import NOT_IN_THIS_SERVER
 
 MAX_PROMPT = 4000
 
@@ -33,7 +34,8 @@ class AskCog(commands.Cog):
     @app_commands.describe(
         prompt="What you want the agent to do", agent="Which agent (see /agents)", image="An image for the agent to look at"
     )
-    @app_commands.guild_only()
+    @app_commands.allowed_installs(guilds=True, users=True)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     async def ask(
         self,
         interaction: discord.Interaction[Any],
@@ -41,6 +43,13 @@ class AskCog(commands.Cog):
         agent: str | None = None,
         image: discord.Attachment | None = None,
     ) -> None:
+        if isinstance(interaction.channel, discord.DMChannel):  # the member's DM with the bot
+            await self.bot.direct.ask(interaction, interaction.channel, prompt, agent, image)
+            return
+        if interaction.guild_id is not None and self.bot.get_guild(interaction.guild_id) is None:
+            # Installed by the member, used in a server the bot is not in: no thread can be opened there.
+            await interaction.response.send_message(NOT_IN_THIS_SERVER, ephemeral=True)
+            return
         await interaction.response.defer(thinking=True)
         if not isinstance(interaction.channel, discord.TextChannel):
             await interaction.followup.send(ASK_IN_A_TEXT_CHANNEL)
@@ -84,7 +93,8 @@ class AskCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        await self.conversations.take(message)
+        dm = isinstance(message.channel, discord.DMChannel)  # a DM is a conversation of its own
+        await (self.bot.direct.take if dm else self.conversations.take)(message)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:

@@ -12,13 +12,8 @@ from discord.ext import commands
 
 from bot.discord_host.client import ExecutusBot
 from bot.discord_host.delivery import NO_PINGS
+from bot.discord_host.direct import scope_of
 from bot.messages.memory import FORGET_WHAT, forgotten, memory_list, memory_place
-from bot.store.scopes import PERSONAL_SCOPE
-
-
-def scope_of(interaction: discord.Interaction[Any]) -> str:
-    """This server's id, or the personal scope in DMs."""
-    return str(interaction.guild_id) if interaction.guild_id is not None else PERSONAL_SCOPE
 
 
 @app_commands.allowed_installs(guilds=True, users=True)
@@ -44,11 +39,10 @@ class MemoryCog(commands.GroupCog, group_name="memory", group_description="What 
         memory: app_commands.Range[int, 1] | None = None,
         everything: bool = False,
     ) -> None:
-        if memory is None and not everything:
-            await interaction.response.send_message(FORGET_WHAT, ephemeral=True)
-            return
-        count = await self.memory.forget(scope_of(interaction), str(interaction.user.id), memory)
-        await interaction.response.send_message(forgotten(count, memory), ephemeral=True, allowed_mentions=NO_PINGS)
+        text = FORGET_WHAT
+        if memory is not None or everything:
+            text = forgotten(await self.memory.forget(scope_of(interaction), str(interaction.user.id), memory), memory)
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 async def setup(bot: ExecutusBot) -> None:

@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.discord_host.client import ExecutusBot
 from bot.discord_host.delivery import NO_PINGS
+from bot.discord_host.direct import scope_of
 from bot.discord_host.permissions import interaction_is_admin, member_roles, role_ids
 from bot.messages.budget import usage_text
 from bot.messages.conversation import NO_RUN_HERE, agents_list
@@ -66,10 +67,12 @@ class RunsCog(commands.Cog):
         await interaction.response.send_message(run_detail(detail), ephemeral=True, allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="usage", description="Your spend and limits this day, week and month")
-    @app_commands.guild_only()
+    @app_commands.allowed_installs(guilds=True, users=True)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     async def usage(self, interaction: discord.Interaction[Any]) -> None:
+        """In a server, that server's budget; in a DM, the personal one."""
         user = interaction.user
-        usage = await self.store.budget.usage(str(interaction.guild_id), str(user.id), role_ids(user))
+        usage = await self.store.budget.usage(scope_of(interaction), str(user.id), role_ids(user))
         await interaction.response.send_message(usage_text(usage), ephemeral=True, allowed_mentions=NO_PINGS)
 
 

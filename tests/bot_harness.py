@@ -96,7 +96,11 @@ async def bot_on(
     config = load_settings(**(defaults | settings))
     metrics = metrics or Metrics()
     store = Store(
-        config.database_url, executor_id=config.executor_id, shards=config.shards(), on_commit=metrics.store_write
+        config.database_url,
+        executor_id=config.executor_id,
+        shards=config.shards(),
+        on_commit=metrics.store_write,
+        personal_limits=config.personal_limits(),
     )
     async with http_client() as http, store:
         await point_discord_at(config.discord_api_base, http)
@@ -105,7 +109,7 @@ async def bot_on(
         task = asyncio.create_task(bot.start(emu.token))
         try:
             await emu.wait_until_ready()
-            await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id), timeout=10)
+            await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id) or emu.global_commands, timeout=10)
             # Every shard: discord.py waits 5 s between a process's identifies, as Discord asks.
             await emu.wait_for(lambda: bot.is_ready() or None, timeout=30)
             yield Harness(emu, model, bot, services, store)

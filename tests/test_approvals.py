@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from bot.approvals import Approvals, Pending
+from bot.store.scopes import PERSONAL_SCOPE
+from executor import ApprovalDecision, ApprovalRequest
 from tests.bot_harness import Harness, bot_on
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.discord_model import Channel, Member, Message
@@ -104,3 +107,25 @@ async def test_nobody_decides_in_time_the_call_is_not_run_and_the_buttons_go(h: 
     settled = h.emu.message(asked.id)
     assert "not decided in time" in settled.content and settled.components == []
     assert (await h.store.runs.recent(str(h.emu.guild.id)))[0].status == "ok"
+
+
+class RecordingPrompt:
+    """A Prompt that records what it was asked to show, and shows nothing."""
+
+    def __init__(self) -> None:
+        self.asked: list[Pending] = []
+
+    async def ask(self, pending: Pending) -> None:
+        self.asked.append(pending)
+
+    async def settled(self, pending: Pending, decision: ApprovalDecision) -> None:
+        pass
+
+
+async def test_in_direct_messages_nobody_can_approve_so_nobody_is_asked() -> None:
+    approvals, prompt = Approvals(), RecordingPrompt()
+    approvals.attach(prompt)
+    request = ApprovalRequest("run1", "gated", "7", PERSONAL_SCOPE, "dm-1", "c1", "calculator", "{}", ("role:Mods",), 60)
+    decision = await approvals.decide(request)
+    assert not decision.approved and "direct messages" in decision.reason
+    assert prompt.asked == []

@@ -6,11 +6,13 @@ used the way an admin would."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from bot.mcp.tools import MAX_RESULT_CHARS
 from executor.llm.types import ToolCall
 from tests.bot_harness import bot_on
+from tests.fakes.bot_env import START, start_bot, terminate
 from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.discord_model import Message
 from tests.fakes.mcp_server import HttpMcpServer
@@ -126,3 +128,34 @@ async def test_a_changed_description_is_held_until_approved_in_mcp_review(
     assert "held for review (not offered): `echo`" in listing
     assert "Manage Server" in refused
     assert "approved" in str(click.callbacks[0].body["data"]["content"])
+
+
+def stopped(pid: int) -> bool:
+    """The process is gone, or a zombie waiting to be reaped (it no longer runs)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "State:\tZ" in status
+
+
+async def test_the_bot_process_stops_its_servers_at_shutdown_and_logs_no_server_secret(
+    world: tuple[DiscordEmulator, FakeOpenAIServer], tmp_path: Path
+) -> None:
+    emu, model = world
+    mcp, agents = tmp_path / "mcp", tmp_path / "agents"
+    write_stdio_server(mcp, "fake", env={"FAKE_TOKEN": "mcp-secret-value-123"})
+    write_agent(agents, "tooler", extra='mcp = { fake = ["pid"] }')
+    model.script(Reply.tool_call("fake__pid"), Reply.text("got it"))
+    settings = {"MCP_DIR": str(mcp), "AGENTS_DIR": str(agents)}
+    bot = await start_bot(tmp_path, tmp_path / "bot.db", emu, model, **settings)
+    try:
+        await emu.send_slash_command("ask", {"prompt": "your pid?", "agent": "tooler"}, user=emu.member)
+        await emu.wait_for(lambda: len(model.requests) >= 2 or None, timeout=START)
+    finally:
+        out = await terminate(bot)
+    pid = int(re.search(r"\n(\d+)\n</untrusted>", tool_results(model.requests[1])[0]).group(1))  # type: ignore[union-attr]
+    assert bot.returncode == 0, out
+    assert stopped(pid)
+    assert "MCP server 'fake' running" in out and "MCP server 'fake' stopped" in out
+    assert "mcp-secret-value-123" not in out

@@ -18,6 +18,7 @@ import pytest
 from bot.config import ConfigError, load_settings
 from bot.shards import Shards, shard_of
 from bot.store import Store
+from bot.store.scopes import PERSONAL_SCOPE
 from executor.tools.invocation import Invocation
 from tests.bot_harness import bot_on, running_bot
 from tests.databases import DatabaseUnderTest
@@ -208,7 +209,7 @@ async def test_two_shard_processes_on_postgresql_each_answer_only_their_own_guil
     PostgreSQL database, against the emulator with a guild on each shard:
     each guild's slash command, thread follow-up and Cancel click reach the
     process of its shard only, and its runs execute (and are cancelled)
-    there. After both were stopped, each restarted process catches up the
+    there; a DM reaches the process of shard 0 only. After both were stopped, each restarted process catches up the
     messages missed in its own guild's threads only, though REST would let
     it read the other's."""
     db = postgresql_database
@@ -245,13 +246,16 @@ async def test_two_shard_processes_on_postgresql_each_answer_only_their_own_guil
                 model.script(Reply.text(f"follow-up answer in shard {shard}"))
                 await emu.post_message("and then?", user=emu.member, channel=thread)
                 await said(emu, thread, f"follow-up answer in shard {shard}")
+            model.script(Reply.text("answer in a DM"))
+            await emu.post_direct_message("hello in a DM", user=emu.member)
+            await said(emu, emu.dm_channel(emu.member), "answer in a DM")
             model.script(Reply.text("never arrives", delay=60))
             slow = await ask(emu, guilds[1], "a slow question")
             progress = await emu.wait_for(
                 lambda: next((m for m in bot_said(emu, slow) if m.custom_ids), None), timeout=START
             )
             [button] = progress.custom_ids
-            await emu.wait_for(lambda: len(model.requests) == 5 or None, timeout=START)  # the run is under way
+            await emu.wait_for(lambda: len(model.requests) == 6 or None, timeout=START)  # the run is under way
             click = await emu.click_button(progress, button, user=emu.member)
             await said(emu, slow, "cancelled")
             for shard in (0, 1):
@@ -271,18 +275,21 @@ async def test_two_shard_processes_on_postgresql_each_answer_only_their_own_guil
                     proc.kill()
                     print(f"--- shard {shard}:", (await proc.communicate())[0].decode()[-20000:])
         assert click.acknowledged and len(click.callbacks) == 1
-        assert len(model.requests) == 7  # each prompt answered once, by one process
+        assert len(model.requests) == 8  # each prompt answered once, by one process
         assert emu.violations == []
         # What each shard's gateway sessions were sent: their own guild's events only.
         for session in emu.sessions:
             assert session.shard is not None
             seen = {event.data.get("guild_id") for event in session.sent if event.name != "READY"} - {None}
             assert seen == {str(guilds[session.shard[0]].id)}, (session.shard, seen)
+            dms = [e for e in session.sent if e.name == "MESSAGE_CREATE" and "guild_id" not in e.data]
+            assert bool(dms) == (session.shard == (0, 2) and session is emu.sessions[0])
         runs = db.rows("SELECT guild_id, owner_id, status FROM runs ORDER BY started_at")
         for shard, guild in guilds.items():
             mine = [(owner, status) for guild_id, owner, status in runs if guild_id == str(guild.id)]
             cancelled = [("shard-1", "cancelled")] if shard == 1 else []
             assert mine == [(f"shard-{shard}", "ok")] * 2 + cancelled + [(f"shard-{shard}", "ok")]
+        assert [(owner, status) for guild_id, owner, status in runs if guild_id == PERSONAL_SCOPE] == [("shard-0", "ok")]
         for log in logs:
             assert "sk-test" not in log and emu.token not in log
 

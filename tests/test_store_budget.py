@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -23,6 +24,7 @@ from bot.store import (
     Store,
 )
 from bot.store.limits import limit_columns
+from bot.store.scopes import PERSONAL_SCOPE
 from executor.llm.types import Usage
 from executor.ports import Spend
 from executor.tools.invocation import Invocation
@@ -350,3 +352,25 @@ async def test_a_cancelled_check_leaves_the_connection_usable(database: Database
         await store.budget.commit(Invocation("m1", run_id="after", guild_id="g"), Spend(1.0, Usage(1, 1), "ok"))
         usage = await store.budget.usage("g", "m1")
         assert usage.periods[Period.DAY].spent.runs >= 1
+
+
+async def test_the_personal_scope_has_the_operators_limits_and_no_guild_reaches_it(
+    database: DatabaseUnderTest,
+) -> None:
+    """DMs run in PERSONAL_SCOPE: its limits come from settings; a guild's
+    default or member rows, even one written under that scope's name, count for nothing."""
+    personal = Limits({Limit.RUNS: Setting(2, Period.DAY), Limit.CONCURRENT: Setting(5)})
+    async with Store(database.url, clock=FakeClock(WEDNESDAY), personal_limits=personal) as store:
+        await store.budget.set_limits("g1", None, amounts(runs=0))
+        await store.budget.set_limits(PERSONAL_SCOPE, "u1", amounts(runs=100))
+        for n in range(2):
+            await store.budget.check(inv(f"dm{n}", guild=PERSONAL_SCOPE), "helper")
+            await store.budget.commit(inv(f"dm{n}", guild=PERSONAL_SCOPE), Spend(1.0, Usage(10, 10), "ok"))
+        refusal = await refused(store, inv("dm2", guild=PERSONAL_SCOPE))
+        assert refusal.personal and (refusal.used, refusal.allowed) == (2, 2)
+        assert said(refusal) == "You have used 2 of 2 runs in DMs this day; resets at 00:00 UTC on Thu 6 Mar."
+        assert "server admin" not in said(replace(refusal, allowed=0))
+        assert not (await refused(store, inv("g", guild="g1"))).personal  # the guild's own 0 still holds there
+        assert await store.budget.effective_limits(PERSONAL_SCOPE, "u1") == personal
+        usage = await store.budget.usage(PERSONAL_SCOPE, "u1")
+        assert usage.limits == personal and usage.periods[Period.DAY].spent.runs == 2

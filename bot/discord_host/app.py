@@ -69,6 +69,7 @@ async def _serve(settings: Settings, token: str, tracing: Tracing | None) -> int
         executor_id=settings.executor_id,
         shards=settings.shards(),
         on_commit=metrics.store_write,
+        personal_limits=settings.personal_limits(),
     )
     async with http_client() as http, store:
         try:

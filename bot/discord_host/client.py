@@ -17,6 +17,7 @@ from discord.ext import commands
 
 from bot.discord_host.approvals import ApprovalButton, ThreadPrompt
 from bot.discord_host.conversations import ThreadConversations
+from bot.discord_host.direct import DirectConversations
 from bot.discord_host.delivery import NO_PINGS
 from bot.discord_host.progress import CancelButton
 from bot.discord_host.thread_runner import ThreadRunner
@@ -30,12 +31,13 @@ COGS = ("cogs.ask", "cogs.runs", "cogs.budget", "cogs.memory", "cogs.status", "c
 
 
 def intents() -> discord.Intents:
-    """Guilds and guild messages, plus message content: follow-ups in agent
-    threads and mentions are read as prompts (a privileged intent to enable
-    in the Developer Portal)."""
+    """Guilds, guild messages and DMs, plus message content: follow-ups in
+    agent threads and mentions are read as prompts (a privileged intent to
+    enable in the Developer Portal; DMs carry their content without it)."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_messages = True
+    wanted.dm_messages = True
     wanted.message_content = True
     return wanted
 
@@ -92,6 +94,7 @@ class ExecutusBot(commands.AutoShardedBot):
         self.started = time.monotonic()
         self.runner = ThreadRunner(services.runs, services.store.audit)
         self.conversations = ThreadConversations(self, services, self.runner)
+        self.direct = DirectConversations(self, services, self.runner, self.conversations.pick_agent)
         services.approvals.attach(ThreadPrompt(self))
 
     async def setup_hook(self) -> None:

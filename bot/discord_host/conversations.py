@@ -23,26 +23,24 @@ from typing import Any, Literal
 import discord
 
 from bot.agents import AgentDefinition
-from bot.discord_host.attachments import ReadImages, describe, read_images
+from bot.discord_host.attachments import ReadImages, read_images
 from bot.discord_host.delivery import NO_PINGS
-from bot.discord_host.permissions import interaction_is_admin, member_is_admin, member_roles, role_ids
+from bot.discord_host.permissions import interaction_is_admin, member_is_admin, member_roles
 from bot.discord_host.progress import announce_interrupted
 from bot.discord_host.thread_runner import ThreadRunner
+from bot.discord_host.turns import member_turn
 from bot.messages.conversation import (
     EMPTY_MENTION,
-    FILES_ONLY_PROMPT,
     NO_THREADS,
     agent_gone,
     agent_not_allowed,
     answering_in,
     asked_by,
-    files_refused,
     only_the_starter,
     thread_title,
     to_member,
     unknown_agent,
 )
-from bot.run_service import RunRequest
 from bot.services import Services
 from bot.splitting import quoted
 from bot.store import AgentThread
@@ -216,22 +214,7 @@ class ThreadConversations:
         images: ReadImages,
         upload_limit: int | None,
     ) -> None:
-        notice = files_refused(images.refused)
-        if notice is not None:  # the files the agent will not see, named in the thread
-            await thread.send(notice, allowed_mentions=NO_PINGS)
-        request = RunRequest(
-            agent=agent.runnable(),
-            caller_id=str(member.id),
-            caller_roles=tuple(role_ids(member)),
-            guild_id=str(thread.guild.id),
-            thread_id=str(thread.id),
-            prompt=prompt or FILES_ONLY_PROMPT,
-            images=images.images,
-            attachments=describe(attachments),
-            session_tools=agent.session_tools,
-            stream=agent.stream,
-            cheaper_tier=agent.cheaper_tier,
-        )
+        request = await member_turn(thread, agent, member, str(thread.guild.id), prompt, attachments, images)
         await self._runner.run(thread, request, upload_limit)
 
     # -- catching up ---------------------------------------------------------------

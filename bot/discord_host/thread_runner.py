@@ -58,9 +58,12 @@ class ThreadRunner:
         #: Runs waiting for their thread's turn (the queued runs gauge).
         self.queued = 0
 
-    async def run(self, thread: discord.Thread, request: RunRequest, upload_limit: int | None = None) -> Result:
-        """Run ``request`` in ``thread`` and answer there. ``upload_limit``:
-        what the member's interaction allows; else the thread's guild's."""
+    async def run(
+        self, thread: discord.Thread | discord.DMChannel, request: RunRequest, upload_limit: int | None = None
+    ) -> Result:
+        """Run ``request`` in ``thread`` (or a DM, which is its own
+        conversation) and answer there. ``upload_limit``: what the member's
+        interaction allows; else the thread's guild's (Discord's default in a DM)."""
         lock = self._locks.get(thread.id)
         if lock is None:
             lock = self._locks[thread.id] = asyncio.Lock()
@@ -72,14 +75,14 @@ class ThreadRunner:
             finally:
                 self.queued -= 1
             try:
-                return await self._run(thread, request, upload_limit or thread.guild.filesize_limit)
+                return await self._run(thread, request, upload_limit or _upload_limit(thread))
             finally:
                 lock.release()
         finally:
             self.in_flight -= 1
             self.completed += 1
 
-    async def _run(self, thread: discord.Thread, request: RunRequest, upload_limit: int) -> Result:
+    async def _run(self, thread: discord.Thread | discord.DMChannel, request: RunRequest, upload_limit: int) -> Result:
         agent_name = request.agent.name or request.agent.id
         message = await thread.send(
             progress_starting(agent_name, request.run_id), view=cancel_view(request.run_id), allowed_mentions=NO_PINGS
@@ -103,7 +106,13 @@ class ThreadRunner:
         return result
 
 
-def _poster(thread: discord.Thread) -> Callable[[str], Awaitable[object]]:
+def _upload_limit(channel: discord.Thread | discord.DMChannel) -> int:
+    if isinstance(channel, discord.Thread):
+        return channel.guild.filesize_limit
+    return discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+
+
+def _poster(thread: discord.Thread | discord.DMChannel) -> Callable[[str], Awaitable[object]]:
     """Posts a notice for the member in the thread, pinging nobody."""
 
     async def post(text: str) -> object:

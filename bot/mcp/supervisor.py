@@ -176,6 +176,7 @@ class Supervisor:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            log.info("MCP server %r stopped", self.config.id)
         self._set(Status.STOPPED, self._error)
 
     def _set(self, status: Status, error: str = "") -> None:

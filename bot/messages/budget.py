@@ -24,13 +24,15 @@ from executor.llm.pricing import MICROS_PER_USD, format_usd
 def refusal_text(refusal: Refusal) -> str:
     """Why the member's run did not start: which limit, the numbers, and when it resets."""
     limit = refusal.limit
+    # The personal (DM) budget is the bot operator's, not a server admin's.
+    where, who = (" in DMs", "the bot's operator") if refusal.personal else ("", "a server admin")
     if refusal.allowed == 0:
         per = f" per {refusal.period}" if refusal.period else ""
-        return f"Your limit here is {_amount_of(limit, 0)}{per}, so you cannot start runs; ask a server admin."
+        return f"Your limit{where or ' here'} is {_amount_of(limit, 0)}{per}, so you cannot start runs; ask {who}."
     if refusal.period is None or refusal.resets_at is None:
         used, allowed = amount_text(refusal.used), amount_text(refusal.allowed)
         return f"You already have {used} of {allowed} runs going at once; wait for one to finish, then try again."
-    return f"You have used {_used_of(refusal)} this {refusal.period}; {_resets(refusal)}."
+    return f"You have used {_used_of(refusal)}{where} this {refusal.period}; {_resets(refusal)}."
 
 
 def call_refusal_text(refusal: Refusal) -> str:
@@ -116,10 +118,10 @@ def nothing_changed(err: InvalidLimit) -> str:
     return f"⚠️ Nothing changed: {invalid_limit_text(err)}."
 
 
-def limits_set(member_mention: str | None, limits: Limits) -> str:
-    """The limits just stored, of a member or (``None``) the server default."""
-    who = member_mention or "the server default"
-    return f"Limits for {who} (unset ones follow the server default):\n{limits_text(limits)}"
+def limits_set(mention: str | None, limits: Limits) -> str:
+    """The limits just stored, of a member or role or (``None``) the server default."""
+    who = mention or "the server default"
+    return f"Limits for {who} (unset ones follow the roles' limits, then the server default):\n{limits_text(limits)}"
 
 
 def spenders_and_default(spenders: list[Spender], period: Period, default: Limits, near: str) -> str:

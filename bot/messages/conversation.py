@@ -10,6 +10,7 @@ from bot.messages.runs import STATUS_ICON
 from bot.splitting import fit
 from bot.store import StoredStatus
 from executor import Result
+from executor.llm.pricing import format_usd
 from executor.tools.builtin import MAX_IMAGE_BYTES
 
 # -- commands ----------------------------------------------------------------------
@@ -165,6 +166,7 @@ def progress_finished(agent_name: str, result: Result) -> str:
         f"{result.runtime_seconds:.1f} s",
         f"{len(result.steps)} tool call{'s' if len(result.steps) != 1 else ''}",
         f"{u.total_tokens:,} tokens",
+        f"cost {format_usd(u.cost)}",
     ]
     if result.ceiling_hit:
         parts.append("step limit reached")

@@ -13,7 +13,7 @@ executor records it through the Audit port. The budget writes no audit rows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ from bot.store.limits import (
     limits_row,
 )
 from bot.store.periods import Period
+from bot.store.scopes import PERSONAL_SCOPE
 from executor import BudgetExceeded, Spend
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class Refusal:
     needed: float = 0
     #: A model call refused because its model has no known price (and a USD limit applies).
     unpriced_model: str = ""
+    #: A limit of the member's personal scope (DMs), set by the operator, not an admin.
+    personal: bool = False
 
     def record(self) -> str:
         """A plain record of the refusal, for the audit and logs (members read
@@ -101,17 +104,23 @@ class StoreBudget:
     reservation to ledger exactly once; a second ``commit`` is a no-op.
     """
 
-    def __init__(self, db: Database, clock: Clock, owner_id: str) -> None:
+    def __init__(self, db: Database, clock: Clock, owner_id: str, personal: Limits | None = None) -> None:
         self._db = db
         self._clock = clock
         #: Recorded on reservations, so recovery releases only a gone process's (owners.py).
         self._owner_id = owner_id
+        #: Every member's limits in PERSONAL_SCOPE: the operator's settings, no table row.
+        self._personal = personal or Limits()
+
+    def _fixed(self, guild_id: str) -> Limits | None:
+        """The limits of a scope that no admin sets (the personal scope); None for a guild."""
+        return self._personal if guild_id == PERSONAL_SCOPE else None
 
     async def check(self, invocation: Invocation, agent_id: str) -> None:
         """Reserve the run, or raise BudgetRefused with its Refusal."""
         now = self._clock()
         refusal = await self._db.transact(
-            lambda tx: _check(tx, invocation, agent_id, self._owner_id, now),
+            lambda tx: _check(tx, invocation, agent_id, self._owner_id, now, self._fixed(invocation.guild_id)),
             write=True,
             key=member_key(invocation.guild_id, invocation.caller_id),
         )
@@ -147,6 +156,9 @@ class StoreBudget:
 
     async def effective_limits(self, guild_id: str, member_id: str, roles: Sequence[str] = ()) -> Limits:
         """The limits ``check`` applies to a member with these role ids (see ``effective``)."""
+        fixed = self._fixed(guild_id)
+        if fixed is not None:
+            return fixed
         return await self._db.transact(lambda tx: effective(tx, guild_id, member_id, roles))
 
     async def reset(self, guild_id: str, member_id: str | None) -> bool:
@@ -157,12 +169,14 @@ class StoreBudget:
         """A member's usage this day, week and month (running runs count as
         runs), with their effective limits."""
         now = self._clock()
-        return await self._db.transact(lambda tx: _usage(tx, guild_id, member_id, roles, now))
+        fixed = self._fixed(guild_id)
+        return await self._db.transact(lambda tx: _usage(tx, guild_id, member_id, roles, now, fixed))
 
     async def standing(self, guild_id: str, member_id: str, roles: Sequence[str] = ()) -> list[LimitUse]:
         """What a member with these role ids has used of each per-period limit (above 0) this period."""
         now = self._clock()
-        return await self._db.transact(lambda tx: _standing(tx, guild_id, member_id, roles, now))
+        fixed = self._fixed(guild_id)
+        return await self._db.transact(lambda tx: _standing(tx, guild_id, member_id, roles, now, fixed))
 
     async def claim_warnings(
         self, guild_id: str, member_id: str, roles: Sequence[str], percent: float
@@ -172,7 +186,7 @@ class StoreBudget:
         claimed once per member and period, by one caller of any process."""
         now = self._clock()
         return await self._db.transact(
-            lambda tx: _claim_warnings(tx, guild_id, member_id, roles, percent, now),
+            lambda tx: _claim_warnings(tx, guild_id, member_id, roles, percent, now, self._fixed(guild_id)),
             write=True,
             key=member_key(guild_id, member_id),
         )
@@ -215,12 +229,16 @@ async def effective(tx: Tx, guild_id: str, member_id: str, roles: Sequence[str])
 # -- transaction bodies ----------------------------------------------------
 
 
-async def _check(tx: Tx, invocation: Invocation, agent_id: str, owner_id: str, now: datetime) -> Refusal | None:
+async def _check(
+    tx: Tx, invocation: Invocation, agent_id: str, owner_id: str, now: datetime, fixed: Limits | None
+) -> Refusal | None:
     guild_id, member_id = invocation.guild_id, invocation.caller_id
     if await tx.fetchone("SELECT 1 FROM budget_reservations WHERE run_id = ?", (invocation.run_id,)) is not None:
         return None
-    limits = await effective(tx, guild_id, member_id, invocation.caller_roles)
+    limits = fixed if fixed is not None else await effective(tx, guild_id, member_id, invocation.caller_roles)
     refusal = await _refusal(tx, limits, guild_id, member_id, now, top_level=not invocation.parent_run_id)
+    if refusal is not None and fixed is not None:
+        return replace(refusal, personal=True)
     if refusal is None:
         await tx.execute(
             "INSERT INTO budget_reservations (run_id, guild_id, member_id, agent_id, parent_run_id, started_at,"
@@ -278,8 +296,10 @@ async def _reset(tx: Tx, guild_id: str, member_id: str) -> bool:
     return deleted > 0
 
 
-async def _usage(tx: Tx, guild_id: str, member_id: str, roles: Sequence[str], now: datetime) -> MemberUsage:
-    limits = await effective(tx, guild_id, member_id, roles)
+async def _usage(
+    tx: Tx, guild_id: str, member_id: str, roles: Sequence[str], now: datetime, fixed: Limits | None
+) -> MemberUsage:
+    limits = fixed if fixed is not None else await effective(tx, guild_id, member_id, roles)
     going = await ledger.running(tx, guild_id, member_id)
     periods: dict[Period, PeriodUsage] = {}
     for p in Period:
@@ -331,17 +351,20 @@ async def _uses(
     return uses
 
 
-async def _standing(tx: Tx, guild_id: str, member_id: str, roles: Sequence[str], now: datetime) -> list[LimitUse]:
-    """The member's use of each per-period limit above 0 that applies to them."""
-    limits = await effective(tx, guild_id, member_id, roles)
+async def _standing(
+    tx: Tx, guild_id: str, member_id: str, roles: Sequence[str], now: datetime, fixed: Limits | None = None
+) -> list[LimitUse]:
+    """The member's use of each per-period limit above 0 that applies to them
+    (``fixed``: the personal scope's limits, which no table row holds)."""
+    limits = fixed if fixed is not None else await effective(tx, guild_id, member_id, roles)
     return [u for u in await _uses(tx, limits, guild_id, member_id, now) if u.period is not None and u.allowed > 0]
 
 
 async def _claim_warnings(
-    tx: Tx, guild_id: str, member_id: str, roles: Sequence[str], percent: float, now: datetime
+    tx: Tx, guild_id: str, member_id: str, roles: Sequence[str], percent: float, now: datetime, fixed: Limits | None
 ) -> list[LimitUse]:
     claimed = []
-    for use in await _standing(tx, guild_id, member_id, roles, now):
+    for use in await _standing(tx, guild_id, member_id, roles, now, fixed):
         if use.percent < percent or use.period is None:
             continue
         fresh = await tx.execute(

@@ -16,6 +16,7 @@ from bot.store.calls import StoreCallBudget
 from bot.store.clock import Clock, utc_now
 from bot.store.conversations import Conversations
 from bot.store.database import Database
+from bot.store.limits import Limits
 from bot.store.mcp_pins import StorePins
 from bot.store.memory import StoreMemory
 from bot.store.migrations import apply_migrations
@@ -75,6 +76,7 @@ class Store:
         lease_seconds: float | None = None,
         shards: Shards | None = None,
         on_commit: Callable[[float], None] | None = None,
+        personal_limits: Limits | None = None,
     ) -> None:
         self.url = database_url
         self.backend = backend(database_url)
@@ -84,6 +86,8 @@ class Store:
         self.shown = str(self.path) if self.path is not None else redacted(database_url)
         #: PostgreSQL: how long this process's lease lasts unrenewed (see leases.py).
         self.lease_seconds = lease_seconds
+        #: Every member's limits in their personal scope (DMs): the operator's DM_BUDGET_* settings.
+        self.personal_limits = personal_limits
         self.clock = clock
         #: The Discord shards this process runs: it recovers only their guilds' runs (see recovery.py).
         self.shards = shards or Shards()
@@ -189,7 +193,7 @@ class Store:
             stack.push_async_callback(writer.close)  # runs first on close: drains before the connections go
             self._parts = _Parts(
                 audit=StoreAudit(writer, self.clock, self.executor_id),
-                budget=StoreBudget(serial, self.clock, self.executor_id),
+                budget=StoreBudget(serial, self.clock, self.executor_id, self.personal_limits),
                 calls=StoreCallBudget(serial, self.clock),
                 conversations=Conversations(writer, reader, self.clock),
                 threads=AgentThreads(writer, reader, serial, self.clock),

@@ -21,6 +21,11 @@ REPLY = 19
 CHAT_INPUT_COMMAND = 20
 # Application command option types, and component types.
 CHAT_INPUT = 1
+# Interaction contexts and installation types (``contexts``, ``integration_types``).
+GUILD_CONTEXT = 0
+BOT_DM_CONTEXT = 1
+GUILD_INSTALL = 0
+USER_INSTALL = 1
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = range(3, 12)
 BUTTON, STRING_SELECT, TEXT_INPUT, LABEL, ACTION_ROW = 2, 3, 4, 18, 1

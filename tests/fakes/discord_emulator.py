@@ -69,13 +69,21 @@ those with ``(guild_id >> 22) % shard_count == shard_id`` (READY's list,
 GUILD_CREATE and every guild event), and DMs on shard 0 only.
 ``add_guild(name, shard=(id, count))`` adds a guild on a chosen shard
 (before the bot connects); every helper above acts in the guild of the
-channel it is given. ``post_direct_message`` dispatches a DM.
+channel it is given.
+
+DMs and user installs: ``post_direct_message(content, user=)`` (or
+``post_message`` in ``dm_channel(user)``) DMs the bot, which answers in that
+channel; ``add_user(name)`` is someone in none of the bot's guilds;
+``send_slash_command(..., channel=dm_channel(user))`` or
+``channel=outside_guild_channel()`` runs the user's own install of the app
+in their DM with the bot or in a guild the bot is not in: only global
+commands whose ``integration_types`` and ``contexts`` allow it.
 
 Rate limits only on demand: ``rate_limit(operation, times=)`` answers the
 next requests of an operation with Discord's 429.
 
 Not emulated: rate limits of their own, channel permission overwrites and permission
-checks on REST calls, DM channels (a DM is dispatched, no more), forums,
+checks on REST calls, group DMs, forums,
 webhooks other than interaction ones, voice.
 
 ``DiscordEmulator`` is built in layers, one module each, every one using only
@@ -93,7 +101,6 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Any
 
 from aiohttp import web
 
@@ -101,6 +108,7 @@ from .discord_codes import REPLY
 from .discord_http import Route
 from .discord_interactions import Interactions
 from .discord_model import (
+    DM,
     GUILD_TEXT,
     PUBLIC_THREAD,
     Channel,
@@ -306,18 +314,18 @@ class DiscordEmulator(Interactions):
         """A user posts in a channel or thread; the bot gets MESSAGE_CREATE."""
         await self.wait_until_ready()
         target = self._channel_of(channel)
-        guild = self._guild_of(target)
-        member = self._member(user, guild)
-        message = Message(self._ids.next(), target.id, guild.id, member.user, content=content)
+        guild = self.guilds.get(target.guild_id) if target.guild_id is not None else None
+        member = self._actor(user, target)
+        message = Message(self._ids.next(), target.id, target.guild_id, member.user, content=content)
         message.attachments = [self._store_upload(target.id, upload) for upload in attachments]
         replied = None
         if reply_to is not None:
             message.type = REPLY
             message.message_reference = {"type": 0, "message_id": str(reply_to.id),
-                                         "channel_id": str(reply_to.channel_id), "guild_id": str(guild.id)}
+                                         "channel_id": str(reply_to.channel_id), "guild_id": str(target.guild_id)}
             replied = reply_to.author
         message.mentions, message.mention_role_ids, message.mention_everyone = resolve_mentions(
-            guild, content, None, replied
+            guild or self.guild, content, None, replied
         )
         self._messages[message.id] = message
         target.last_message_id = message.id
@@ -327,18 +335,36 @@ class DiscordEmulator(Interactions):
         await self._broadcast("MESSAGE_CREATE", self._message_payload(message, event=True))
         return message
 
-    async def post_direct_message(self, content: str, *, user: Member | User | None = None) -> dict[str, Any]:
+    async def post_direct_message(self, content: str, *, user: Member | User | None = None) -> Message:
         """A user DMs the bot: MESSAGE_CREATE without a guild, which Discord
         sends to shard 0 only, and only to a session with the DIRECT_MESSAGES
-        intent. Only that routing is emulated: the DM channel has no REST
-        routes. Returns the event's payload."""
-        await self.wait_until_ready()
-        author = self._member(user).user
-        message = Message(self._ids.next(), self._dm_channel_ids.setdefault(author.id, self._ids.next()), 0, author,
-                          content=content)
-        payload = message.payload()
-        await self._broadcast("MESSAGE_CREATE", payload)
-        return payload
+        intent. The bot answers in the DM channel (``dm_channel(user)``)."""
+        who = user if user is not None else self.member
+        return await self.post_message(content, user=who, channel=self.dm_channel(who))
+
+    def add_user(self, username: str) -> User:
+        """A Discord user in none of the bot's guilds (they may still DM the
+        bot, or use it through their own install of the app)."""
+        user = User(self._ids.next(), username)
+        self.users[user.id] = user
+        return user
+
+    def dm_channel(self, user: Member | User) -> Channel:
+        """The DM channel between ``user`` and the bot (made on first use)."""
+        who = user if isinstance(user, User) else user.user
+        for channel in self.outside_channels.values():
+            if channel.type == DM and channel.recipient is not None and channel.recipient.id == who.id:
+                return channel
+        channel = Channel(self._ids.next(), DM, "", None, recipient=who)
+        self.outside_channels[channel.id] = channel
+        return channel
+
+    def outside_guild_channel(self, name: str = "elsewhere") -> Channel:
+        """A text channel of a guild the bot is not in (where only a user's own
+        install of the app reaches)."""
+        channel = Channel(self._ids.next(), GUILD_TEXT, name, self._ids.next())
+        self.outside_channels[channel.id] = channel
+        return channel
 
     async def start_thread(
         self,

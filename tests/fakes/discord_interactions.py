@@ -17,10 +17,13 @@ from .discord_codes import (
     APPLICATION_COMMAND,
     ATTACHMENT,
     BOOLEAN,
+    BOT_DM_CONTEXT,
     BUTTON,
     CALLBACKS_FOR,
     CHANNEL,
     CHAT_INPUT,
+    GUILD_CONTEXT,
+    GUILD_INSTALL,
     INTEGER,
     LABEL,
     MENTIONABLE,
@@ -34,10 +37,12 @@ from .discord_codes import (
     SUB_COMMAND_GROUP,
     TEXT_INPUT,
     USER,
+    USER_INSTALL,
 )
 from .discord_http import BODY, RECEIVED_AT, UPLOADS, DiscordHTTPError, json_response, no_content, snowflake, unknown
 from .discord_model import (
     EPHEMERAL,
+    EVERYONE_PERMISSIONS,
     LOADING,
     Callback,
     Channel,
@@ -176,12 +181,17 @@ class Interactions(RestRoutes):
         objects for the option types that resolve them. Like the Discord
         client, this refuses commands that were not synced and options the
         command does not declare.
+
+        In a channel outside the bot's guilds (``dm_channel``,
+        ``outside_guild_channel``) the user runs the app as they installed it
+        for themselves: the command must be global and allow user installs and
+        that context.
         """
         await self.wait_until_ready()
         channel_obj = self._channel_of(channel)
-        member = self._member(user, self._guild_of(channel_obj))
+        member = self._actor(user, channel_obj)
         top, *path = name.split()
-        command = self._find_command(top, channel_obj.guild_id)
+        command = self._find_command(top, channel_obj)
         resolved: dict[str, dict[str, Any]] = {}
         definitions = command.get("options") or []
         nested: list[dict[str, Any]] = []
@@ -205,11 +215,30 @@ class Interactions(RestRoutes):
             data["resolved"] = resolved
         return await self._interact(APPLICATION_COMMAND, data, member, channel_obj, command=name)
 
-    def _find_command(self, name: str, guild_id: int) -> dict[str, Any]:
-        for command in [*self.guild_commands.get(guild_id, []), *self.global_commands]:
+    def _find_command(self, name: str, channel: Channel) -> dict[str, Any]:
+        if channel.guild_id in self.guilds:
+            for command in [*self.guild_commands.get(channel.guild_id, []), *self.global_commands]:
+                if command["name"] == name and command["type"] == CHAT_INPUT:
+                    return command
+            raise LookupError(f"no slash command /{name} was synced; Discord only offers synced commands")
+        context = BOT_DM_CONTEXT if channel.guild_id is None else GUILD_CONTEXT
+        for command in self.global_commands:
             if command["name"] == name and command["type"] == CHAT_INPUT:
+                if USER_INSTALL not in (command.get("integration_types") or [GUILD_INSTALL]):
+                    raise LookupError(f"/{name} is not offered to user installs (integration_types)")
+                if context not in (command.get("contexts") or [GUILD_CONTEXT, BOT_DM_CONTEXT]):
+                    raise LookupError(f"/{name} is not offered in context {context} (contexts)")
                 return command
-        raise LookupError(f"no slash command /{name} was synced; Discord only offers synced commands")
+        raise LookupError(f"no global slash command /{name}; outside its guilds Discord offers only global ones")
+
+    def _actor(self, user: Member | User | None, channel: Channel) -> Member:
+        """Who acts in ``channel``: a member of its guild; elsewhere (a DM, a
+        guild the bot is not in) the user, with no roles there."""
+        if channel.guild_id in self.guilds:
+            return self._member(user, self._guild_of(channel))
+        if user is None:
+            raise ValueError("name the user acting outside the bot's guilds")
+        return Member(user if isinstance(user, User) else user.user, [])
 
     def _options(
         self, definitions: list[dict[str, Any]], given: dict[str, Any], resolved: dict[str, dict[str, Any]],
@@ -277,8 +306,8 @@ class Interactions(RestRoutes):
         if component["type"] != BUTTON:
             raise ValueError(f"component {custom_id} is not a button")
         data = {"custom_id": custom_id, "component_type": BUTTON}
-        return await self._interact(MESSAGE_COMPONENT, data, self._member(user), self._channel_of(target.channel_id),
-                                    message=target)
+        channel = self._channel_of(target.channel_id)
+        return await self._interact(MESSAGE_COMPONENT, data, self._actor(user, channel), channel, message=target)
 
     async def select(self, message: Message | int, custom_id: str, values: list[str], *,
                      user: Member | User | None = None) -> Interaction:
@@ -332,11 +361,37 @@ class Interactions(RestRoutes):
         await self.wait_until_ready()
         interaction_id = self._ids.next()
         token = secrets.token_urlsafe(48)
+        if channel.guild_id in self.guilds:
+            payload = self._guild_payload(interaction_id, token, kind, data, member, channel)
+        else:
+            payload = self._outside_payload(interaction_id, token, kind, data, member, channel)
+        if message is not None:
+            payload["message"] = self._message_payload(message)
+        interaction = Interaction(
+            interaction_id,
+            token,
+            kind,
+            member.user,
+            channel.id,
+            payload,
+            dispatched_at=time.monotonic(),
+            command=command,
+            custom_id=data.get("custom_id"),
+            message_id=None if message is None else message.id,
+        )
+        self.interactions.append(interaction)
+        await self._broadcast("INTERACTION_CREATE", payload)
+        return interaction
+
+    def _guild_payload(
+        self, interaction_id: int, token: str, kind: int, data: dict[str, Any], member: Member, channel: Channel
+    ) -> dict[str, Any]:
+        """An interaction in one of the bot's guilds, where the bot is installed."""
         guild = self._guild_of(channel)
         member = self._member(member, guild)
         permissions = str(self.permissions_of(member, guild))
         channel_payload = {**channel.payload(), "permissions": permissions}
-        payload: dict[str, Any] = {
+        return {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
             "type": kind,
@@ -356,20 +411,36 @@ class Interactions(RestRoutes):
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
-        if message is not None:
-            payload["message"] = self._message_payload(message)
-        interaction = Interaction(
-            interaction_id,
-            token,
-            kind,
-            member.user,
-            channel.id,
-            payload,
-            dispatched_at=time.monotonic(),
-            command=command,
-            custom_id=data.get("custom_id"),
-            message_id=None if message is None else message.id,
-        )
-        self.interactions.append(interaction)
-        await self._broadcast("INTERACTION_CREATE", payload)
-        return interaction
+
+    def _outside_payload(
+        self, interaction_id: int, token: str, kind: int, data: dict[str, Any], member: Member, channel: Channel
+    ) -> dict[str, Any]:
+        """An interaction through the user's own install of the app: in their DM
+        with the bot (no guild, ``user`` instead of ``member``), or in a guild
+        the bot is not in."""
+        payload: dict[str, Any] = {
+            "id": str(interaction_id),
+            "application_id": str(self.application_id),
+            "type": kind,
+            "data": data,
+            "channel_id": str(channel.id),
+            "channel": channel.payload(),
+            "token": token,
+            "version": 1,
+            "app_permissions": str(EVERYONE_PERMISSIONS),
+            "locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {str(USER_INSTALL): str(member.id)},
+            "context": BOT_DM_CONTEXT if channel.guild_id is None else GUILD_CONTEXT,
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        if channel.guild_id is None:
+            payload["user"] = member.user.payload()
+        else:
+            payload.update(
+                guild_id=str(channel.guild_id),
+                guild={"id": str(channel.guild_id), "locale": "en-US", "features": []},
+                guild_locale="en-US",
+                member={**member.payload(), "permissions": str(EVERYONE_PERMISSIONS)},
+            )
+        return payload

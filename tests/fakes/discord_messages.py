@@ -81,7 +81,8 @@ class MessageLogic(GatewayServer):
             referenced = self._messages.get(int(message.message_reference["message_id"]))
             replied = None if referenced is None else referenced.author
         message.mentions, message.mention_role_ids, message.mention_everyone = resolve_mentions(
-            self.guilds[message.guild_id], message.content, message.allowed_mentions, replied
+            # In a DM (or a guild the bot is not in) mentions resolve against the first guild's users.
+            self.guilds.get(message.guild_id or 0, self.guild), message.content, message.allowed_mentions, replied
         )
 
     async def _post(
@@ -134,10 +135,10 @@ class MessageLogic(GatewayServer):
     async def _delete(self, message: Message) -> None:
         message.deleted = True
         if not message.ephemeral:
-            await self._broadcast(
-                "MESSAGE_DELETE",
-                {"id": str(message.id), "channel_id": str(message.channel_id), "guild_id": str(message.guild_id)},
-            )
+            deleted = {"id": str(message.id), "channel_id": str(message.channel_id)}
+            if message.guild_id is not None:
+                deleted["guild_id"] = str(message.guild_id)
+            await self._broadcast("MESSAGE_DELETE", deleted)
 
     def _message_payload(self, message: Message, *, event: bool = False) -> dict[str, Any]:
         """A message as REST returns it, or with ``guild_id`` and ``member`` as the gateway sends it."""
@@ -145,9 +146,10 @@ class MessageLogic(GatewayServer):
         reference = message.message_reference
         if reference is not None and int(reference["message_id"]) in self._messages:
             data["referenced_message"] = self._messages[int(reference["message_id"])].payload()
-        if event:
+        if event and message.guild_id is not None:  # a DM's events carry no guild
             data["guild_id"] = str(message.guild_id)
-            member = self.guilds[message.guild_id].members.get(message.author.id)
+            guild = self.guilds.get(message.guild_id)
+            member = None if guild is None else guild.members.get(message.author.id)
             if member is not None and message.webhook_id is None:
                 data["member"] = member.payload(with_user=False)
         return data
@@ -157,7 +159,7 @@ class MessageLogic(GatewayServer):
             "id": str(interaction.id),
             "type": interaction.type,
             "user": interaction.user.payload(),
-            "authorizing_integration_owners": {"0": interaction.payload["guild_id"]},
+            "authorizing_integration_owners": interaction.payload["authorizing_integration_owners"],
         }
         if interaction.command is not None:
             data.update(name=interaction.command, command_type=CHAT_INPUT)

@@ -52,6 +52,7 @@ BOT_ROLE_PERMISSIONS = EVERYONE_PERMISSIONS | MANAGE_MESSAGES | MANAGE_THREADS
 
 # Channel types.
 GUILD_TEXT = 0
+DM = 1
 GUILD_CATEGORY = 4
 GUILD_ANNOUNCEMENT = 5
 ANNOUNCEMENT_THREAD = 10
@@ -206,7 +207,8 @@ class Channel:
     id: int
     type: int
     name: str
-    guild_id: int
+    #: None for a DM channel.
+    guild_id: int | None
     position: int = 0
     topic: str | None = None
     parent_id: int | None = None
@@ -221,6 +223,8 @@ class Channel:
     last_message_id: int | None = None
     created_at: datetime = field(default_factory=utcnow)
     deleted: bool = False
+    #: The other user of a DM channel.
+    recipient: User | None = None
 
     @property
     def is_thread(self) -> bool:
@@ -231,6 +235,14 @@ class Channel:
         return f"<#{self.id}>"
 
     def payload(self) -> dict[str, Any]:
+        if self.type == DM:
+            return {
+                "id": str(self.id),
+                "type": DM,
+                "flags": 0,
+                "last_message_id": None if self.last_message_id is None else str(self.last_message_id),
+                "recipients": [] if self.recipient is None else [self.recipient.payload()],
+            }
         data: dict[str, Any] = {
             "id": str(self.id),
             "type": self.type,
@@ -323,7 +335,8 @@ class Message:
 
     id: int
     channel_id: int
-    guild_id: int
+    #: None in a DM.
+    guild_id: int | None
     author: User
     content: str = ""
     embeds: list[dict[str, Any]] = field(default_factory=list)

@@ -107,13 +107,15 @@ class EmulatorWorld:
         self.gateway_received: list[dict[str, Any]] = []
         self.gateway_queries: list[dict[str, str]] = []
         self.files: dict[int, Attachment] = {}
+        #: Channels outside the guild the bot can reach: DMs, and channels of
+        #: guilds the bot is not in where a user-installed command was used.
+        self.outside_channels: dict[int, Channel] = {}
 
         self._ids = Snowflakes()
         self._messages: dict[int, Message] = {}
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self._sessions: dict[str, GatewaySession] = {}
         self._session: GatewaySession | None = None
-        self._dm_channel_ids: dict[int, int] = {}
         #: Operation -> (429s still to answer, retry_after, scope); see ``rate_limit``.
         self._rate_limits: dict[str, tuple[int, float, str]] = {}
         #: The newest session of each shard (None: unsharded).
@@ -190,7 +192,7 @@ class EmulatorWorld:
         for guild in self.guilds.values():
             if (found := guild.channels.get(channel_id)) is not None:
                 return found
-        return None
+        return self.outside_channels.get(channel_id)
 
     def _channel_of(self, channel: Channel | int | None) -> Channel:
         if channel is None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
@@ -31,6 +32,8 @@ from executor.llm.errors import ModelError
 from executor.llm.model import Model, ModelResponse, OnDelta, ToolChoice
 from executor.llm.types import AssistantMessage, Message, ToolResultMessage, ToolSpec, Usage, UserMessage
 from executor.tools.invocation import Invocation
+
+log = logging.getLogger(__name__)
 
 #: Tokens counted for each message besides its text (role, separators): above
 #: what OpenAI and Anthropic add per message.
@@ -124,8 +127,14 @@ class PricedModel:
         return replace(response, usage=usage)
 
     async def _settle(self, hold: str, spent: int | None) -> None:
+        """Best-effort: a hold that cannot be settled keeps counting at its
+        worst case, which only overstates the member's spend, and the call's
+        answer is not lost over it."""
         assert self._budget is not None
-        await self._budget.settle_call(hold, spent)
+        try:
+            await self._budget.settle_call(hold, spent)
+        except Exception:
+            log.warning("model call hold %s was not settled; it counts at its worst case", hold, exc_info=True)
 
 
 def _failed_cost(exc: BaseException, worst: int | None) -> int | None:

@@ -12,14 +12,15 @@ from decimal import Decimal
 
 import pytest
 
-from bot.store import CallRefused, Limit, LimitChange, Period, Store, role_key
-from executor import BudgetExceeded, Executor, Ports, RunnableAgent, RunStatus
+from bot.store import CallRefused, Limit, LimitChange, Limits, Period, Setting, Store, role_key
+from bot.store.scopes import PERSONAL_SCOPE
+from executor import BudgetExceeded, Executor, Ports, RunnableAgent, RunStatus, Spend
 from executor.llm import Message, ToolSpec
 from executor.llm.model import ModelResponse
 from executor.llm.pricing import Price, Tariff
 from executor.llm.errors import RateLimitError
 from executor.llm.scripted import ScriptedModel, call, calls, cut_off, text, tool_call
-from executor.llm.types import ToolResultMessage
+from executor.llm.types import ToolResultMessage, Usage
 from executor.tools.invocation import Invocation
 from tests.databases import DatabaseUnderTest
 from tests.executor_kit import make_executor
@@ -169,3 +170,36 @@ async def test_a_refused_call_costs_nothing_and_a_broken_off_one_keeps_its_hold(
     held = dict(database.rows("SELECT run_id, held_micros FROM budget_calls"))
     assert rows["refused"] == -held["refused"]  # settled at 0: the provider billed nothing
     assert rows["broken"] == 0 and held["broken"] > 0  # it may have been billed: the hold stays
+
+
+class UnsettledBudget:
+    """A CallBudget whose database goes away between holding and settling."""
+
+    def __init__(self) -> None:
+        self.held: list[int | None] = []
+
+    async def reserve_call(self, invocation: Invocation, model: str, worst_case: int | None) -> str:
+        self.held.append(worst_case)
+        return "hold-1"
+
+    async def settle_call(self, hold: str, cost: int | None) -> None:
+        raise ConnectionError("the database went away")
+
+
+async def test_a_hold_that_cannot_be_settled_does_not_cost_the_member_the_answer() -> None:
+    budget = UnsettledBudget()
+    executor = make_executor(ScriptedModel([text("kept")]), ports=Ports(calls=budget), tariffs=lambda tier: DEAR)
+    result = await executor.run(AGENT, Invocation("u1"), "hi")
+    assert result.status is RunStatus.OK and result.output == "kept"
+    assert budget.held[0] is not None and budget.held[0] > 0 and result.usage.cost == 6_000
+
+
+async def test_the_personal_scope_warns_by_the_operators_limits(database: DatabaseUnderTest, clock: FakeClock) -> None:
+    personal = Limits({Limit.TOKENS: Setting(1_000)})
+    async with Store(database.url, clock=clock, personal_limits=personal) as store:
+        dm = Invocation("u1", run_id="dm1", guild_id=PERSONAL_SCOPE)
+        await store.budget.check(dm, "helper")
+        await store.budget.commit(dm, Spend(1.0, Usage(800, 50), "ok"))
+        [warned] = await store.budget.claim_warnings(PERSONAL_SCOPE, "u1", (), 80)
+        assert (warned.limit, warned.used, warned.allowed) == (Limit.TOKENS, 850, 1_000)
+        assert [u.limit for u in await store.budget.standing(PERSONAL_SCOPE, "u1")] == [Limit.TOKENS]

@@ -118,10 +118,10 @@ def nothing_changed(err: InvalidLimit) -> str:
     return f"⚠️ Nothing changed: {invalid_limit_text(err)}."
 
 
-def limits_set(member_mention: str | None, limits: Limits) -> str:
-    """The limits just stored, of a member or (``None``) the server default."""
-    who = member_mention or "the server default"
-    return f"Limits for {who} (unset ones follow the server default):\n{limits_text(limits)}"
+def limits_set(mention: str | None, limits: Limits) -> str:
+    """The limits just stored, of a member or role or (``None``) the server default."""
+    who = mention or "the server default"
+    return f"Limits for {who} (unset ones follow the roles' limits, then the server default):\n{limits_text(limits)}"
 
 
 def spenders_and_default(spenders: list[Spender], period: Period, default: Limits, near: str) -> str:

@@ -175,7 +175,8 @@ class StoreBudget:
     async def standing(self, guild_id: str, member_id: str, roles: Sequence[str] = ()) -> list[LimitUse]:
         """What a member with these role ids has used of each per-period limit (above 0) this period."""
         now = self._clock()
-        return await self._db.transact(lambda tx: _standing(tx, guild_id, member_id, roles, now))
+        fixed = self._fixed(guild_id)
+        return await self._db.transact(lambda tx: _standing(tx, guild_id, member_id, roles, now, fixed))
 
     async def claim_warnings(
         self, guild_id: str, member_id: str, roles: Sequence[str], percent: float
@@ -185,7 +186,7 @@ class StoreBudget:
         claimed once per member and period, by one caller of any process."""
         now = self._clock()
         return await self._db.transact(
-            lambda tx: _claim_warnings(tx, guild_id, member_id, roles, percent, now),
+            lambda tx: _claim_warnings(tx, guild_id, member_id, roles, percent, now, self._fixed(guild_id)),
             write=True,
             key=member_key(guild_id, member_id),
         )
@@ -350,17 +351,20 @@ async def _uses(
     return uses
 
 
-async def _standing(tx: Tx, guild_id: str, member_id: str, roles: Sequence[str], now: datetime) -> list[LimitUse]:
-    """The member's use of each per-period limit above 0 that applies to them."""
-    limits = await effective(tx, guild_id, member_id, roles)
+async def _standing(
+    tx: Tx, guild_id: str, member_id: str, roles: Sequence[str], now: datetime, fixed: Limits | None = None
+) -> list[LimitUse]:
+    """The member's use of each per-period limit above 0 that applies to them
+    (``fixed``: the personal scope's limits, which no table row holds)."""
+    limits = fixed if fixed is not None else await effective(tx, guild_id, member_id, roles)
     return [u for u in await _uses(tx, limits, guild_id, member_id, now) if u.period is not None and u.allowed > 0]
 
 
 async def _claim_warnings(
-    tx: Tx, guild_id: str, member_id: str, roles: Sequence[str], percent: float, now: datetime
+    tx: Tx, guild_id: str, member_id: str, roles: Sequence[str], percent: float, now: datetime, fixed: Limits | None
 ) -> list[LimitUse]:
     claimed = []
-    for use in await _standing(tx, guild_id, member_id, roles, now):
+    for use in await _standing(tx, guild_id, member_id, roles, now, fixed):
         if use.percent < percent or use.period is None:
             continue
         fresh = await tx.execute(

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # pytest workers (pytest-xdist); TEST_WORKERS=0 runs the suite in one process.
 TEST_WORKERS ?= 4
 
-.PHONY: run test bench migrate chat clean
+.PHONY: run test bench migrate prune chat clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(VENV)/.installed
 
 migrate: $(VENV)/.installed
 	$(PY) -m bot migrate
+
+# Delete runs and conversations older than AUDIT_RETENTION_DAYS (the bot also does it hourly).
+prune: $(VENV)/.installed
+	$(PY) -m bot prune
 
 # Talk to the default agent in the terminal (`python -m bot chat --help` for more).
 chat: $(VENV)/.installed

@@ -51,7 +51,7 @@ class AskCog(commands.Cog):
             await interaction.response.send_message(NOT_IN_THIS_SERVER, ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
-        if not isinstance(interaction.channel, discord.TextChannel):
+        if not isinstance(interaction.channel, discord.TextChannel | discord.Thread):
             await interaction.followup.send(ASK_IN_A_TEXT_CHANNEL)
             return
         await self.conversations.ask(interaction, interaction.channel, prompt, agent, image)

@@ -13,8 +13,10 @@ from bot.discord_host.delivery import NO_PINGS
 from bot.discord_host.direct import scope_of
 from bot.discord_host.permissions import interaction_is_admin, member_roles, role_ids
 from bot.messages.budget import usage_text
+from bot.messages.channel_agents import bindings_list
 from bot.messages.conversation import NO_RUN_HERE, agents_list
 from bot.messages.runs import NO_RUNS, OTHERS_RUNS_ARE_ADMINS, no_such_run, run_detail, runs_list
+from bot.splitting import fit
 
 
 class RunsCog(commands.Cog):
@@ -27,7 +29,10 @@ class RunsCog(commands.Cog):
     async def agents(self, interaction: discord.Interaction[Any]) -> None:
         available = self.services.agents.available_to(member_roles(interaction.user), interaction_is_admin(interaction))
         text = agents_list(((a.id, a.name, a.description) for a in available), self.services.settings.default_agent)
-        await interaction.response.send_message(text, ephemeral=True)
+        bindings = await self.store.channel_agents.in_guild(str(interaction.guild_id))
+        listed = bindings_list((f"<#{b.channel_id}>", b.agent_id) for b in bindings)
+        text = fit(f"{text}\n\n{listed}") if listed else text
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="cancel", description="Cancel your run in this thread (or a run by id)")
     @app_commands.describe(run_id="The run to cancel; default: the run going in this thread")

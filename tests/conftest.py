@@ -1,15 +1,16 @@
 """Session-wide test plumbing: the ``database`` fixture every store test
-runs on (SQLite and PostgreSQL, see databases.py), and a closing line that
-says whether the PostgreSQL half ran."""
+runs on (SQLite and PostgreSQL, see databases.py), ``opened_store`` (the
+Store open on it), and a closing line that says whether the PostgreSQL half ran."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.store import Store
 from tests.databases import (
     REQUIRED,
     DatabaseUnderTest,
@@ -32,6 +33,13 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         yield SQLiteUnderTest(tmp_path / "executus.db")
     else:
         yield from postgresql(request.node)
+
+
+@pytest.fixture
+async def opened_store(database: DatabaseUnderTest) -> AsyncIterator[Store]:
+    """The Store, migrated and open on ``database``."""
+    async with Store(database.url) as store:
+        yield store
 
 
 @pytest.fixture

@@ -7,17 +7,20 @@ user-installed /ask in a server the bot is not in says so."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.messages.direct import DMS_OFF, NO_SHARED_SERVER, NOT_IN_THIS_SERVER
-from bot.store import Limit, LimitChange
+from bot.store import Limit, LimitChange, Store
 from bot.store.scopes import PERSONAL_SCOPE
-from tests.bot_harness import Harness, running_bot
+from tests.bot_harness import Harness, bot_on, running_bot
+from tests.fakes.discord_emulator import DiscordEmulator
 from tests.fakes.discord_model import Channel, Interaction, Message
-from tests.fakes.model_servers import Reply
+from tests.fakes.model_servers import FakeOpenAIServer, Reply
+from tests.store_helpers import run_info
 
 KEEPER = """
 name = "Keeper"
@@ -183,3 +186,29 @@ async def test_the_personal_budget_is_the_operators_not_a_guilds(tmp_path: Path)
         shown = await ephemeral_reply(h, usage)
         assert "runs: 1 per day" in shown and "100" not in shown
         clean(h)
+
+
+async def test_a_dm_run_cut_off_by_a_dead_process_is_announced_in_the_dm(tmp_path: Path) -> None:
+    """A run left running by a process that died is told in its DM at the
+    next start, as a thread's is, and its progress message finished."""
+    settings: dict[str, Any] = {"discord_guild_ids": "", "agents_dir": agents(tmp_path), "skills_dir": tmp_path / "none"}
+    async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
+        with emu.patch_discord():
+            dm = emu.dm_channel(emu.member)
+            model.script(Reply.text("hello"))
+            async with bot_on(tmp_path, emu, model, **settings) as first:
+                await emu.post_message("hi", user=emu.member, channel=dm)
+                await first.idle(1)
+                progress = next(m for m in emu.messages_in(dm) if "run `" in m.content)
+            # A process that dies mid-run leaves it running, its progress message showing it working.
+            cut = replace(run_info("cut", caller=str(emu.member.user.id), guild=PERSONAL_SCOPE), channel_id=str(dm.id))
+            async with Store(f"sqlite:///{tmp_path / 'bot.db'}", executor_id="gone") as dead:
+                with dead.audit.progress_shown("cut", str(progress.id)):
+                    await dead.audit.start_run(cut)
+            async with bot_on(tmp_path, emu, model, **settings) as second:
+                note = await emu.wait_for(
+                    lambda: next((m for m in emu.messages_in(dm) if "cut off when the bot stopped" in m.content), None)
+                )
+                assert "`cut`" in note.content
+                await emu.wait_for(lambda: "interrupted" in emu.message(progress.id).content or None)
+                clean(second)

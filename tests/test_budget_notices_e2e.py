@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Limit, LimitChange
+from bot.store import Limit, LimitChange, Period, role_key
 from executor.llm.types import Usage
 from tests.bot_harness import Harness, running_bot
 from tests.fakes.model_servers import Reply
@@ -58,3 +58,11 @@ async def test_a_member_is_warned_once_near_a_limit_and_a_cheaper_tier_takes_ove
     await h.emu.wait_for(lambda: show.acknowledged)
     text = show.callbacks[0].body["data"]["content"]
     assert f"**Near their limits** (from 80 %)\n<@{member.user.id}> · tokens 954 of 1,000 tokens (95 %) this day" in text
+
+    # /budget role keeps a role's limits, in dollars, beside the members'.
+    role = h.emu.manager_role
+    set_role = await h.emu.send_slash_command("budget role", {"role": role, "usd": 2.5, "period": "week"}, user=manager)
+    await h.emu.wait_for(lambda: set_role.acknowledged)
+    assert "usd: $2.50 per week" in set_role.callbacks[0].body["data"]["content"]
+    limits = await h.store.budget.get_limits(guild, role_key(str(role.id)))
+    assert (limits.amount(Limit.USD), limits.period(Limit.USD)) == (2_500_000, Period.WEEK)

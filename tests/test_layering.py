@@ -25,8 +25,8 @@ FACES = {"executor", "executor.llm", "executor.llm.pricing", "executor.tools", "
 DISCORD_HOST = ROOT / "bot" / "discord_host"
 #: ``python -m bot`` starts the Discord bot: the one Discord-free module that may reach into it.
 ENTRY_POINT = ROOT / "bot" / "__main__.py"
-#: All cogs together (seven since /mcp joined): each parses, checks and hands off.
-COGS_MAX_LINES = 480
+#: All cogs together (eight since /agent joined): each parses, checks and hands off.
+COGS_MAX_LINES = 560
 
 
 def all_imported(path: Path) -> set[str]:

@@ -27,7 +27,15 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.ask", "cogs.runs", "cogs.budget", "cogs.memory", "cogs.status", "cogs.mcp")
+COGS = (
+    "cogs.ask",
+    "cogs.runs",
+    "cogs.budget",
+    "cogs.memory",
+    "cogs.status",
+    "cogs.mcp",
+    "cogs.channel_agents",
+)
 
 
 def intents() -> discord.Intents:

@@ -25,12 +25,14 @@ import discord
 
 from bot.agents import AgentDefinition
 from bot.discord_host.attachments import ReadImages, read_images
+from bot.discord_host.channel_agents import bound_agent
 from bot.discord_host.delivery import NO_PINGS
 from bot.discord_host.permissions import interaction_is_admin, member_is_admin, member_roles
 from bot.discord_host.progress import announce_interrupted
 from bot.discord_host.thread_runner import ThreadRunner
 from bot.discord_host.turns import member_turn
 from bot.messages.conversation import (
+    ALREADY_AN_AGENT_THREAD,
     EMPTY_MENTION,
     NO_THREADS,
     agent_gone,
@@ -74,6 +76,11 @@ class Opening:
     quote_prompt: bool = False
     #: Bytes a message may upload, when the interaction said so.
     upload_limit: int | None = None
+    #: The conversation takes over a thread that was there before (a forum
+    #: post, a member's thread): what was said in it until now, ``message_id``
+    #: (a mention) included, is no prompt to catch up on after a restart.
+    in_place: bool = False
+    message_id: int | None = None
 
 
 class ThreadConversations:
@@ -90,31 +97,43 @@ class ThreadConversations:
     async def ask(
         self,
         interaction: discord.Interaction[Any],
-        channel: discord.TextChannel,
+        channel: discord.TextChannel | discord.Thread,
         prompt: str,
         agent: str | None,
         image: discord.Attachment | None,
     ) -> None:
-        """/ask, deferred: a new thread in ``channel`` answers ``prompt``."""
+        """/ask, deferred: a new thread in ``channel`` answers ``prompt``; in a
+        thread or forum post that is no agent thread yet, that thread does.
+        Without ``agent``, the one bound to the channel runs, else the default."""
+        in_place = isinstance(channel, discord.Thread)
+        if in_place and await self._threads.get(str(channel.id)) is not None:
+            await interaction.followup.send(ALREADY_AN_AGENT_THREAD)
+            return
         await self._start(
             Opening(
                 member=interaction.user,
                 is_admin=interaction_is_admin(interaction),
                 prompt=prompt,
                 attachments=[image] if image else [],
-                agent=agent,
+                agent=agent or await bound_agent(self._services.store.channel_agents, channel),
                 reply=lambda text: interaction.followup.send(text, allowed_mentions=NO_PINGS),
-                open_thread=lambda title: channel.create_thread(
-                    name=title, type=discord.ChannelType.public_thread, auto_archive_duration=ARCHIVE_MINUTES
+                open_thread=lambda title: (
+                    _same(channel)
+                    if isinstance(channel, discord.Thread)
+                    else channel.create_thread(
+                        name=title, type=discord.ChannelType.public_thread, auto_archive_duration=ARCHIVE_MINUTES
+                    )
                 ),
                 quote_prompt=True,
                 upload_limit=interaction.filesize_limit,
+                in_place=in_place,
             )
         )
 
     async def take(self, message: discord.Message) -> None:
         """A message the bot sees: a follow-up in an agent thread, or a mention
-        of the bot in a text channel, which starts a conversation there."""
+        of the bot in a text channel (a new thread answers) or in another
+        thread or forum post (that thread answers), which starts a conversation."""
         if not is_prompt(message):
             return
         channel = message.channel
@@ -124,10 +143,10 @@ class ThreadConversations:
                 await self._follow_up(message, channel, record)
                 return
         me = self._client.user
-        if me is not None and me in message.mentions and isinstance(channel, discord.TextChannel):
+        if me is not None and me in message.mentions and isinstance(channel, discord.TextChannel | discord.Thread):
             await self._mention(message, channel)
 
-    async def _mention(self, message: discord.Message, channel: discord.TextChannel) -> None:
+    async def _mention(self, message: discord.Message, channel: discord.TextChannel | discord.Thread) -> None:
         prompt = strip_mentions(message.content, self._client.user.id if self._client.user else 0)
         if not prompt and not message.attachments:
             await reply_to(message, EMPTY_MENTION)
@@ -138,9 +157,15 @@ class ThreadConversations:
                 is_admin=member_is_admin(message.author, channel),
                 prompt=prompt,
                 attachments=message.attachments,
-                agent=None,
+                agent=await bound_agent(self._services.store.channel_agents, channel),
                 reply=lambda text: reply_to(message, text),
-                open_thread=lambda title: message.create_thread(name=title, auto_archive_duration=ARCHIVE_MINUTES),
+                open_thread=lambda title: (
+                    _same(channel)
+                    if isinstance(channel, discord.Thread)
+                    else message.create_thread(name=title, auto_archive_duration=ARCHIVE_MINUTES)
+                ),
+                in_place=isinstance(channel, discord.Thread),
+                message_id=message.id,
             )
         )
 
@@ -164,11 +189,14 @@ class ThreadConversations:
                 starter_id=str(opening.member.id),
             )
         )
+        newest = opening.message_id
         if opening.quote_prompt:
             await opening.reply(answering_in(agent.name, thread.mention))
             # The quote may take several messages: /ask takes twice what one holds.
             for part in quoted(asked_by(opening.member.display_name), opening.prompt):
-                await thread.send(part, allowed_mentions=NO_PINGS)
+                newest = (await thread.send(part, allowed_mentions=NO_PINGS)).id
+        if opening.in_place and newest is not None:
+            await self._threads.mark_handled(str(thread.id), newest)
         await self._converse(thread, agent, opening.member, opening.prompt, opening.attachments, images, opening.upload_limit)
 
     def pick_agent(self, requested: str | None, member: discord.abc.User, is_admin: bool) -> AgentDefinition | str:
@@ -308,6 +336,11 @@ class ThreadConversations:
             log.info("catch-up: %d message(s) posted in thread %s while the bot was down", len(missed), thread.id)
         for message in missed:
             await self._follow_up(message, thread, record)
+
+
+async def _same(thread: discord.Thread) -> discord.Thread:
+    """A thread that answers where it is (an Opening's ``open_thread``)."""
+    return thread
 
 
 def is_prompt(message: discord.Message) -> bool:

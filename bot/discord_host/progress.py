@@ -26,6 +26,7 @@ from bot.messages.conversation import (
     progress_working,
     tool_done,
 )
+from bot.store.scopes import PERSONAL_SCOPE
 from executor import Result
 from executor.tools import StepEvent
 
@@ -165,8 +166,7 @@ async def announce_interrupted(client: discord.Client, notices: Notices) -> int:
     """
     announced = 0
     for run in await notices.notices_pending():
-        served = run.guild_id.isdigit() and client.get_guild(int(run.guild_id)) is not None
-        if not served or not await notices.claim_notice(run.run_id):
+        if not _serves(client, run.guild_id) or not await notices.claim_notice(run.run_id):
             continue
         channel = client.get_partial_messageable(int(run.thread_id))
         try:
@@ -181,3 +181,12 @@ async def announce_interrupted(client: discord.Client, notices: Notices) -> int:
     if announced:
         log.info("told %d thread(s) that their run was interrupted", announced)
     return announced
+
+
+def _serves(client: discord.Client, scope: str) -> bool:
+    """Whether this process tells the runs of ``scope``: a guild on one of
+    its shards, or DMs (the personal scope), which Discord sends to shard 0."""
+    if scope == PERSONAL_SCOPE:
+        shards = getattr(client, "shards", None)
+        return not shards or 0 in shards
+    return scope.isdigit() and client.get_guild(int(scope)) is not None

@@ -27,7 +27,8 @@ NO_THREADS = (
     "I cannot open a thread in this channel: a server admin needs to give me "
     "**Create Public Threads** and **Send Messages in Threads** here."
 )
-ASK_IN_A_TEXT_CHANNEL = "Use /ask in a text channel; inside an agent thread, just write your follow-up as a message."
+ASK_IN_A_TEXT_CHANNEL = "Use /ask in a text channel or a thread; inside an agent thread, just write your follow-up as a message."
+ALREADY_AN_AGENT_THREAD = "This thread already talks to an agent: write your follow-up as a message here."
 EMPTY_MENTION = "Ask me something after the mention, or use /ask."
 NOT_AN_AGENT_THREAD = "This is not an agent thread."
 #: A thread title's length, well inside Discord's 100.

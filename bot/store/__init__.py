@@ -5,8 +5,9 @@ executor's Audit port, rejected runs included), ``store.budget`` (its Budget
 port and the limits admin API), ``store.calls`` (its CallBudget port:
 money held per model call), ``store.conversations``, ``store.threads``,
 ``store.runs``, ``store.mcp_pins`` (the PinStore of MCP tools),
-``store.memory`` (members' memories) and ``store.retention`` (pruning what is
-older than AUDIT_RETENTION_DAYS). ``migrate`` is ``python -m bot migrate``.
+``store.memory`` (members' memories), ``store.retention`` (pruning what is
+older than AUDIT_RETENTION_DAYS) and ``store.channel_agents`` (agents bound
+to channels). ``migrate`` is ``python -m bot migrate``.
 
 The store returns data, never sentences: a budget refusal is a ``Refusal``,
 a bad limit an ``InvalidLimit``; ``bot/messages/`` words them. ``Limit`` is
@@ -18,6 +19,7 @@ from __future__ import annotations
 from bot.store.audit import StoreAudit, StoreRecorder
 from bot.store.budget import BudgetRefused, LimitUse, Refusal, StoreBudget, role_key
 from bot.store.calls import CallRefused, StoreCallBudget
+from bot.store.channel_agents import ChannelAgent, ChannelAgents
 from bot.store.conversations import Conversations
 from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
 from bot.store.limits import MAX_LIMIT, InvalidLimit, Limit, LimitChange, LimitProblem, Limits, Setting
@@ -53,6 +55,8 @@ __all__ = [
     "AgentThreads",
     "BudgetRefused",
     "CallRefused",
+    "ChannelAgent",
+    "ChannelAgents",
     "Conversations",
     "DatabaseURLError",
     "EventRecord",

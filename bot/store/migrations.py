@@ -263,7 +263,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX budget_calls_by_start ON budget_calls (started_at);
     """,
-    # 11: durable runs (records.py): a run's rows are its checkpoint. Steps
+    # 11: agents bound to channels (channel_agents.py): mentions and /ask
+    # without an agent in the channel, its threads and forum posts run it.
+    """
+    CREATE TABLE channel_agents (
+        channel_id TEXT PRIMARY KEY,
+        guild_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        bound_by TEXT NOT NULL,
+        bound_at TEXT NOT NULL
+    );
+    CREATE INDEX channel_agents_by_guild ON channel_agents (guild_id, channel_id);
+    """,
+    # 12: durable runs (records.py): a run's rows are its checkpoint. Steps
     # and tool calls keep the whole response or result to replay (the audit
     # columns are bounded), runs the request to resume them with; images are
     # stored once, by the SHA-256 of their bytes.

@@ -18,6 +18,7 @@ from bot.store.conversations import Conversations
 from bot.store.database import Database
 from bot.store.limits import Limits
 from bot.store.mcp_pins import StorePins
+from bot.store.channel_agents import ChannelAgents
 from bot.store.memory import StoreMemory
 from bot.store.migrations import apply_migrations
 from bot.store.opening import open_errors, postgres_errors, prepare_location
@@ -44,6 +45,7 @@ class _Parts:
     mcp_pins: StorePins
     memory: StoreMemory
     retention: Retention
+    channel_agents: ChannelAgents
 
 
 class Store:
@@ -182,6 +184,10 @@ class Store:
     def retention(self) -> Retention:
         return self._open().retention
 
+    @property
+    def channel_agents(self) -> ChannelAgents:
+        return self._open().channel_agents
+
     def _open(self) -> _Parts:
         if self._parts is None:
             raise RuntimeError("the store is not open (use Store.open(...) or async with Store(...))")
@@ -210,13 +216,14 @@ class Store:
             self._parts = _Parts(
                 audit=StoreAudit(writer, self.clock, self.executor_id, self.durable_runs),
                 budget=StoreBudget(serial, self.clock, self.executor_id, self.personal_limits),
-                calls=StoreCallBudget(serial, self.clock),
+                calls=StoreCallBudget(serial, self.clock, self.personal_limits),
                 conversations=Conversations(writer, reader, self.clock),
                 threads=AgentThreads(writer, reader, serial, self.clock),
                 runs=Runs(reader, serial, self.clock),
                 mcp_pins=StorePins(writer, reader, self.clock),
                 memory=StoreMemory(serial, reader, self.clock),
                 retention=Retention(writer, reader, self.clock),
+                channel_agents=ChannelAgents(serial, reader, self.clock),
             )
             self._resources = stack.pop_all()
         if self.applied_migrations:

@@ -31,7 +31,10 @@ permissions), ``admin`` (Admin role: Administrator and Manage Server),
 ``member`` (no role, no Manage Server), ``bot_member``/``bot_user``, roles
 ``admin_role``, ``manager_role`` (Manage Server only) and ``bot_role``, text
 channels ``general`` and ``random``. ``add_member(name, manage_guild=...,
-roles=...)`` adds people, ``await add_role(name)`` roles; ``permissions_of(who)`` is what interactions carry as
+roles=...)`` adds people, ``await add_role(name)`` roles; ``add_channel(name,
+type=, hidden_from_bot=)`` adds a channel (a forum too, whose posts are
+threads made with ``start_thread``) before the bot connects;
+``permissions_of(who)`` is what interactions carry as
 ``member.permissions`` (``app_permissions`` is the bot's).
 
 Acting as Discord users (each dispatches over the gateway, after READY):
@@ -82,8 +85,9 @@ commands whose ``integration_types`` and ``contexts`` allow it.
 Rate limits only on demand: ``rate_limit(operation, times=)`` answers the
 next requests of an operation with Discord's 429.
 
-Not emulated: rate limits of their own, channel permission overwrites and permission
-checks on REST calls, group DMs, forums,
+Not emulated: rate limits of their own, permission checks on REST calls (a
+channel's overwrites are sent to the bot, not enforced), group DMs, forum
+tags and the REST route that makes a forum post,
 webhooks other than interaction ones, voice.
 
 ``DiscordEmulator`` is built in layers, one module each, every one using only
@@ -111,6 +115,7 @@ from .discord_model import (
     DM,
     GUILD_TEXT,
     PUBLIC_THREAD,
+    VIEW_CHANNEL,
     Channel,
     Guild,
     Member,
@@ -271,6 +276,17 @@ class DiscordEmulator(Interactions):
                     guild.members[member.id].role_ids.append(copy.id)
         self._add_channel(Channel(self._ids.next(), GUILD_TEXT, "general", guild.id))
         return guild
+
+    def add_channel(self, name: str, *, type: int = GUILD_TEXT, hidden_from_bot: bool = False) -> Channel:
+        """Another channel of the main guild, before the bot connects (a
+        ``GUILD_FORUM`` too: its threads are its posts). ``hidden_from_bot``
+        denies the bot View Channel there with a member overwrite, which the
+        bot sees in the channel's ``permission_overwrites`` as on Discord."""
+        channel = Channel(self._ids.next(), type, name, self.guild.id, position=len(self.guild.channels))
+        if hidden_from_bot:
+            overwrite = {"id": str(self.bot_user.id), "type": 1, "allow": "0", "deny": str(VIEW_CHANNEL)}
+            channel.permission_overwrites.append(overwrite)
+        return self._add_channel(channel)
 
     # --------------------------------------------- simulating Discord users
 

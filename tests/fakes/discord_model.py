@@ -55,6 +55,7 @@ GUILD_TEXT = 0
 DM = 1
 GUILD_CATEGORY = 4
 GUILD_ANNOUNCEMENT = 5
+GUILD_FORUM = 15
 ANNOUNCEMENT_THREAD = 10
 PUBLIC_THREAD = 11
 PRIVATE_THREAD = 12
@@ -223,6 +224,8 @@ class Channel:
     last_message_id: int | None = None
     created_at: datetime = field(default_factory=utcnow)
     deleted: bool = False
+    #: Discord's overwrite objects (id, type 0 role / 1 member, allow, deny), as sent.
+    permission_overwrites: list[dict[str, Any]] = field(default_factory=list)
     #: The other user of a DM channel.
     recipient: User | None = None
 
@@ -274,7 +277,7 @@ class Channel:
         else:
             data.update(
                 position=self.position,
-                permission_overwrites=[],
+                permission_overwrites=self.permission_overwrites,
                 parent_id=None if self.parent_id is None else str(self.parent_id),
                 nsfw=False,
             )

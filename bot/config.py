@@ -32,7 +32,7 @@ from executor.llm import (
     parse_tiers,
 )
 from executor import Tariffs
-from executor.llm.pricing import Price, PriceTable, parse_model_prices, parse_price
+from executor.llm.pricing import MICROS_PER_USD, Price, PriceTable, parse_model_prices, parse_price
 from executor.tools.builtin import (
     DEFAULT_BRAVE_BASE_URL,
     DEFAULT_TAVILY_BASE_URL,
@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     dm_budget_tokens: int | None = Field(200_000, ge=0, le=MAX_LIMIT)
     dm_budget_runtime: float | None = Field(600.0, ge=0, le=MAX_LIMIT)
     dm_budget_concurrent: int | None = Field(1, ge=0, le=MAX_LIMIT)
+    #: US dollars; unset by default: with a USD limit, models without a known price are not used.
+    dm_budget_usd: float | None = Field(None, ge=0, le=MAX_LIMIT / MICROS_PER_USD)
     dm_budget_period: Literal["day", "week", "month"] = "day"
 
     @field_validator("discord_guild_ids", mode="before")
@@ -138,7 +140,9 @@ class Settings(BaseSettings):
             ids.append(int(item))
         return tuple(ids)
 
-    @field_validator("dm_budget_runs", "dm_budget_tokens", "dm_budget_runtime", "dm_budget_concurrent", mode="before")
+    @field_validator(
+        "dm_budget_runs", "dm_budget_tokens", "dm_budget_runtime", "dm_budget_concurrent", "dm_budget_usd", mode="before"
+    )
     @classmethod
     def _no_limit(cls, value: Any) -> Any:
         return None if isinstance(value, str) and value.strip().lower() == "none" else value
@@ -231,6 +235,7 @@ class Settings(BaseSettings):
             Limit.TOKENS: self.dm_budget_tokens,
             Limit.RUNTIME: self.dm_budget_runtime,
             Limit.CONCURRENT: self.dm_budget_concurrent,
+            Limit.USD: None if self.dm_budget_usd is None else round(self.dm_budget_usd * MICROS_PER_USD),
         }
         return Limits({k: Setting(v, period if k.per_period else None) for k, v in amounts.items()})
 

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.mcp import ALL_TOOLS
+from bot.mcp.tools import tool_name
 from bot.metrics import Metrics
 from bot.services import Services
 from bot.store import Recovery, StoredStatus
@@ -151,12 +153,15 @@ class _ObservedTool:
 def declare_names(metrics: Metrics, services: Services) -> None:
     """The names metric labels may carry: the loaded agents and skills, the
     tiers' models and the tools a run can be offered (registry and workspace
-    tools). Delegation tools (``agent__x``) count as ``other`` (the sub-run
-    they start is counted under its own agent), and so do MCP server tools,
-    whose names are known only once their server has started."""
+    tools, and the MCP tools agents and skills name one by one). Delegation
+    tools (``agent__x``) count as ``other`` (the sub-run they start is
+    counted under its own agent), and so do the MCP tools an agent allows
+    with ``"*"``, whose names are known only once their server has started."""
     registry = services.executor.config.registry
+    allowed = [d.mcp for d in services.agents.agents.values()] + [d.mcp for d in services.agents.skills.values()]
+    mcp = [tool_name(server, tool) for a in allowed for server, tools in a.items() for tool in tools if tool != ALL_TOOLS]
     metrics.declare(
         agents=[*services.agents.agents, *services.agents.skills],
         models=[spec.model for spec in services.settings.model_tiers.values()],
-        tools=[*registry.names(Visibility.PRIVATE), *WORKSPACE_TOOL_NAMES],
+        tools=[*registry.names(Visibility.PRIVATE), *WORKSPACE_TOOL_NAMES, *mcp],
     )

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 
 from bot.mcp.tools import MAX_RESULT_CHARS
+from bot.metrics import Metrics
+from bot.metrics_server import MetricsServer
 from executor.llm.types import ToolCall
 from tests.bot_harness import bot_on
 from tests.fakes.bot_env import START, start_bot, terminate
@@ -18,6 +20,7 @@ from tests.fakes.discord_model import Message
 from tests.fakes.mcp_server import HttpMcpServer
 from tests.fakes.model_servers import FakeOpenAIServer, Reply
 from tests.mcp_kit import ask, ephemeral_answer, follow_up, offered, tool_results, world, write_agent, write_stdio_server
+from tests.test_metrics import scrape, value
 
 __all__ = ["world"]  # the fixture
 
@@ -41,11 +44,17 @@ async def test_a_run_offers_only_allowed_tools_and_calls_them_over_stdio_and_htt
     )
     async with HttpMcpServer() as web:
         (mcp / "web.toml").write_text(f'url = "{web.url}"\nallow_private = true\n')
-        async with bot_on(tmp_path, emu, model, mcp_dir=mcp, agents_dir=agents) as h:
+        metrics = Metrics()
+        async with bot_on(tmp_path, emu, model, metrics, mcp_dir=mcp, agents_dir=agents) as h:
             await ask(h, "tooler", "use them", runs=1)
             run = (await h.store.runs.recent(str(emu.guild.id)))[0]
             detail = await h.store.runs.detail(run.run_id)
             listing = await ephemeral_answer(h, "mcp list", emu.admin)
+            async with MetricsServer(metrics, {}, "127.0.0.1", 0) as server:
+                _, samples = await scrape(server)
+    # The tools the agent names are counted by name (declared from its file).
+    for tool in ("fake__echo", "web__echo", "fake__huge"):
+        assert value(samples, "executus_tool_calls_total", tool=tool, outcome="ok") == 1, tool
     # Only what the agent allows, namespaced; the servers' other tools (pid, crash, ...) never.
     assert offered(model.requests[0]) == {"fake__echo", "fake__huge", "web__echo"}
     echo_stdio, echo_http, huge = tool_results(model.requests[1])

@@ -169,6 +169,11 @@ def _serves(client: discord.Client, scope: str) -> bool:
     """Whether this process tells the runs of ``scope``: a guild on one of
     its shards, or DMs (the personal scope), which Discord sends to shard 0."""
     if scope == PERSONAL_SCOPE:
-        shards = getattr(client, "shards", None)
-        return not shards or 0 in shards
+        return receives_dms(client)
     return scope.isdigit() and client.get_guild(int(scope)) is not None
+
+
+def receives_dms(client: discord.Client) -> bool:
+    """Whether this process runs shard 0, the one Discord sends DMs to."""
+    shards = getattr(client, "shards", None)
+    return not shards or 0 in shards

@@ -200,7 +200,7 @@ class Store:
             self._parts = _Parts(
                 audit=StoreAudit(writer, self.clock, self.executor_id),
                 budget=StoreBudget(serial, self.clock, self.executor_id, self.personal_limits),
-                calls=StoreCallBudget(serial, self.clock),
+                calls=StoreCallBudget(serial, self.clock, self.personal_limits),
                 conversations=Conversations(writer, reader, self.clock),
                 threads=AgentThreads(writer, reader, serial, self.clock),
                 runs=Runs(reader, serial),

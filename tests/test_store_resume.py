@@ -5,13 +5,15 @@ as the opening process says."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bot.store import ResumeRequest, Store, StoredStatus
 from bot.store.recovery import MAX_RESUMES
 from executor import CompactionEdit, StepContext
 from executor.llm import AssistantMessage, Image, ToolCall, ToolResultMessage, Usage, UserMessage
 from executor.tools import AttachedFile, Invocation, ToolResult
 from tests.databases import DatabaseUnderTest, one
-from tests.store_helpers import run_info
+from tests.store_helpers import FakeClock, run_info, stats
 
 PNG = Image(b"\x89PNG\r\n\x1a\n" + b"p" * 64, "image/png", "chart.png")
 REQUEST = ResumeRequest(
@@ -126,3 +128,20 @@ async def test_a_run_that_keeps_killing_its_process_is_interrupted_at_last(datab
             await store.audit.resume_run("r1")  # ... and the process dies again
     async with Store(database.url, executor_id="last", takeover="resume") as store:
         assert store.recovery.resumed == () and store.recovery.interrupted_runs == 1
+
+
+async def test_retention_drops_images_no_run_has_used_since_its_cutoff(database: DatabaseUnderTest) -> None:
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    other = Image(b"\x89PNG\r\n\x1a\n" + b"q" * 64, "image/png")
+    async with Store(database.url, clock=clock) as store:
+        old = await store.audit.start_run(run_info("old", started_at=clock()))
+        await old.on_tool(0, CALL, ToolResult("both", False, (PNG, other)))
+        await old.close(stats())
+        clock.advance(days=60)
+        again = await store.audit.start_run(run_info("new", started_at=clock()))
+        await again.on_tool(0, CALL, ToolResult("one again", False, (PNG,)))  # PNG used again: kept
+        await again.close(stats())
+        clock.advance(days=40)
+        pruned = await store.retention.prune(90)
+    assert (pruned.runs, pruned.blobs) == (1, 1)
+    assert database.rows("SELECT media_type, LENGTH(data) FROM blobs") == [("image/png", len(PNG.data))]

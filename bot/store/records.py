@@ -36,8 +36,10 @@ from executor.tools import AttachedFile, ToolResult
 
 JSON = dict[str, Any]
 
+#: Each use of a blob renews its ``created_at``: retention drops blobs no run has used since its cutoff.
 _INSERT_BLOB = (
-    "INSERT INTO blobs (digest, media_type, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING"
+    "INSERT INTO blobs (digest, media_type, data, created_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (digest) DO UPDATE SET created_at = excluded.created_at"
 )
 
 

@@ -3,7 +3,8 @@
 The audit trail grows with every run (several KB a tool-using run, see
 ``bench/audit_growth.py``) and nothing else ever deletes it. Pruning removes
 finished runs that started before the cutoff with their steps, tool calls
-and events, and the conversations of threads idle since before it. Budget
+and events, the images durable runs stored (``blobs``) that no run has used
+since the cutoff, and the conversations of threads idle since before it. Budget
 records (ledger rows, model call records, warnings given) go once they are
 older than both the cutoff and the start of every budget period (day, week,
 month) in force, so no member's usage shrinks mid-period.
@@ -41,13 +42,14 @@ EVERY = 3600.0
 @dataclass(frozen=True, slots=True)
 class Pruned:
     """What a pruning deleted: runs (each with its steps, tool calls and
-    events), threads whose conversation was dropped, budget ledger rows and
-    model call records (``budget_calls``)."""
+    events), threads whose conversation was dropped, budget ledger rows,
+    model call records (``budget_calls``) and stored images (``blobs``)."""
 
     runs: int = 0
     threads: int = 0
     ledger_rows: int = 0
     calls: int = 0
+    blobs: int = 0
 
     def __add__(self, other: Pruned) -> Pruned:
         return Pruned(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
@@ -92,6 +94,9 @@ class Retention:
             await asyncio.sleep(pause)
         while calls := await self._older("budget_calls", "hold_id", ledger_cutoff, batch):
             total += Pruned(calls=calls)
+            await asyncio.sleep(pause)
+        while blobs := await self._older("blobs", "digest", cutoff, batch, since="created_at"):
+            total += Pruned(blobs=blobs)
             await asyncio.sleep(pause)
         # One row a member, limit and period warned about: few, so one statement.
         await self._writer.write(("DELETE FROM budget_warnings WHERE period_start < ?", (to_db(ledger_cutoff),)))
@@ -144,12 +149,12 @@ class Retention:
             await self._writer.write(*_delete_where_in(("conversation_messages",), "thread_id", idle))
         return rows[-1][0], len(idle)
 
-    async def _older(self, table: str, key: str, cutoff: datetime, batch: int) -> int:
-        """Delete the next ``batch`` rows of ``table`` (a budget table, by its
-        ``key``) whose ``started_at`` is before ``cutoff``."""
+    async def _older(self, table: str, key: str, cutoff: datetime, batch: int, since: str = "started_at") -> int:
+        """Delete the next ``batch`` rows of ``table`` (a budget table, or
+        blobs, by its ``key``) whose ``since`` column is before ``cutoff``."""
         rows = await self._reader.transact(
             lambda tx: tx.fetchall(
-                f"SELECT {key} FROM {table} WHERE started_at < ? ORDER BY started_at LIMIT ?",
+                f"SELECT {key} FROM {table} WHERE {since} < ? ORDER BY {since} LIMIT ?",
                 (to_db(cutoff), batch),
             )
         )

@@ -6,8 +6,11 @@ server (``bench.fake_openai_server``, its own process): ``tool_steps`` turns
 that each call ``add(a, b)``, then a final answer, so one run is
 ``tool_steps + 1`` model calls. What differs is only the framework's own
 work per call: building the request, the HTTP client, parsing, dispatching
-the tool, and for executus also its SQLite audit trail and budget ledger
-(the real ``bot.store`` on a temporary file).
+the tool, and for executus also its audit trail and budget ledger (the
+real ``bot.store``). executus runs four ways: on a temporary SQLite file or
+on a PostgreSQL database made for the run, each with durable runs (every
+model response and tool result committed before the run goes on, the
+checkpoint a run resumes from after a crash) and without (RUNS_DURABLE off).
 
 The HTTP client is held equal: executus runs on its own client, httpx over
 aiohttp (``bot/http.py``), and every other framework runs on the openai
@@ -32,6 +35,7 @@ so drift on the machine is spread over all of them.
 
     python bench/loop.py                   # all frameworks, both clients, default rounds
     python bench/loop.py --rounds 1 --frameworks executus openai --clients aiohttp
+    python bench/loop.py --clients aiohttp --frameworks executus executus-nondurable executus-pg executus-pg-nondurable
 
 The last line printed is one JSON object with every figure; a table for
 people comes before it.
@@ -41,13 +45,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,6 +85,9 @@ ADD_PARAMETERS: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+#: The PostgreSQL server the executus-pg variants make their database on.
+POSTGRES_URL = os.environ.get("EXECUTUS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
 RunOnce = Callable[[], Awaitable[str]]
 """One full agent run; returns the final answer."""
 Framework = Callable[[str, int, str], AbstractAsyncContextManager[RunOnce]]
@@ -100,9 +108,25 @@ async def add(a: int, b: int) -> int:
 # -- the frameworks --------------------------------------------------------
 
 
+@contextmanager
+def _database(backend: str) -> Iterator[str]:
+    """The URL of an empty database for one measurement, removed afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="bench-loop-") as folder:
+            yield f"sqlite:///{Path(folder) / 'audit.db'}"
+        return
+    from tests.databases import postgres_database
+
+    with postgres_database(POSTGRES_URL, prefix="executus_bench") as db:
+        yield db.url
+
+
 @asynccontextmanager
-async def executus(base_url: str, tool_steps: int, client: str) -> AsyncIterator[RunOnce]:
-    """Executor + OpenAIChatModel, with the SQLite audit store and budget on.
+async def executus(
+    base_url: str, tool_steps: int, client: str, *, backend: str = "sqlite", durable: bool = True
+) -> AsyncIterator[RunOnce]:
+    """Executor + OpenAIChatModel, with the audit store and budget on
+    ``backend`` (sqlite or postgresql), its runs ``durable`` or not.
 
     Always on the bot's own HTTP client (httpx over aiohttp): ``client`` can
     only be AIOHTTP, see ``clients_of``."""
@@ -120,8 +144,8 @@ async def executus(base_url: str, tool_steps: int, client: str) -> AsyncIterator
     async def handler(_inv: Invocation, args: dict[str, Any]) -> str:
         return str(await add(args["a"], args["b"]))
 
-    with tempfile.TemporaryDirectory(prefix="bench-loop-") as folder:
-        async with http_client() as http, Store(f"sqlite:///{Path(folder) / 'audit.db'}") as store:
+    with _database(backend) as url:
+        async with http_client() as http, Store(url, durable_runs=durable) as store:
             model = OpenAIChatModel(http, "bench", api_key="bench", base_url=base_url)
             executor = Executor(
                 Config(
@@ -245,19 +269,24 @@ async def pydantic_ai(base_url: str, tool_steps: int, client: str) -> AsyncItera
 
 FRAMEWORKS: dict[str, Framework] = {
     "executus": executus,
+    "executus-nondurable": functools.partial(executus, durable=False),
+    "executus-pg": functools.partial(executus, backend="postgresql"),
+    "executus-pg-nondurable": functools.partial(executus, backend="postgresql", durable=False),
     "openai-agents": openai_agents,
     "pydantic-ai": pydantic_ai,
     "openai": bare_openai,
 }
 #: The distribution each framework is installed as, for the report.
-DISTRIBUTIONS = {"executus": "executus", "openai-agents": "openai-agents", "pydantic-ai": "pydantic-ai-slim", "openai": "openai"}
+DISTRIBUTIONS = {
+    **{name: "executus" for name in ("executus", "executus-nondurable", "executus-pg", "executus-pg-nondurable")},
+    "openai-agents": "openai-agents", "pydantic-ai": "pydantic-ai-slim", "openai": "openai"}
 #: The agent frameworks the concurrency target compares executus with.
 SDKS = ("openai-agents", "pydantic-ai")
 
 
 def clients_of(name: str, clients: Sequence[str]) -> list[str]:
     """The clients ``name`` is measured on: executus has only its own."""
-    return [AIOHTTP] if name == "executus" else list(clients)
+    return [AIOHTTP] if name.startswith("executus") else list(clients)
 
 
 # -- one framework, in its own process -------------------------------------
@@ -430,6 +459,14 @@ def _targets(figures: dict[str, dict[str, float]]) -> dict[str, Any]:
     if sdks:
         out["calls_per_s_vs_best_sdk"] = round(ours["calls_per_s"] / max(sdks), 2)
         out["calls_per_s_at_least_2_5x_sdks"] = ours["calls_per_s"] >= 2.5 * max(sdks)
+    # Durable runs (executus is durable on SQLite): at most 0.5 ms a model
+    # call over the same runs without, and at least 1,200 calls/s.
+    out["durable_sqlite_calls_per_s_at_least_1200"] = ours["calls_per_s"] >= 1200
+    for durable, plain in (("executus", "executus-nondurable"), ("executus-pg", "executus-pg-nondurable")):
+        if durable in figures and plain in figures:
+            cost = figures[durable]["ms_per_call_p50"] - figures[plain]["ms_per_call_p50"]
+            out[f"{durable}_durability_ms_per_call"] = round(cost, 3)
+            out[f"{durable}_durability_at_most_0_5_ms"] = cost <= 0.5
     return out
 
 

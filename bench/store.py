@@ -40,6 +40,7 @@ from bot.store.url import redacted  # noqa: E402
 from tests.databases import postgres_database  # noqa: E402
 from executor.llm.types import AssistantMessage, ToolCall, Usage  # noqa: E402
 from executor.ports import RunInfo, RunRecorder, RunStats  # noqa: E402
+from executor.record import NO_CONTEXT, StepContext  # noqa: E402
 from executor.tools.base import ToolResult  # noqa: E402
 from executor.tools.invocation import Invocation  # noqa: E402
 
@@ -53,10 +54,12 @@ StartRun = Callable[[RunInfo], Awaitable[RunRecorder]]
 class NullRecorder:
     """Records nothing: the baseline."""
 
-    async def on_step(self, index: int, response: AssistantMessage, usage: Usage) -> None:
+    async def on_step(
+        self, index: int, response: AssistantMessage, usage: Usage, *, context: StepContext = NO_CONTEXT
+    ) -> None:
         pass
 
-    async def on_tool(self, index: int, call: ToolCall, result: ToolResult) -> None:
+    async def on_tool(self, index: int, call: ToolCall, result: ToolResult, *, elapsed: float = 0.0) -> None:
         pass
 
     async def log_event(self, kind: str, data: dict[str, Any]) -> None:

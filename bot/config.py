@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.shards import Shards, parse_shard_ids
 from bot.store import DEFAULT_DATABASE_URL, MAX_LIMIT, Limit, Limits, Period, Setting
+from bot.store.leases import LEASE_SECONDS
 from bot.store.owners import check_executor_id
 from executor.llm import (
     DEFAULT_ANTHROPIC_BASE_URL,
@@ -32,7 +33,7 @@ from executor.llm import (
     parse_tiers,
 )
 from executor import Tariffs
-from executor.llm.pricing import Price, PriceTable, parse_model_prices, parse_price
+from executor.llm.pricing import MICROS_PER_USD, Price, PriceTable, parse_model_prices, parse_price
 from executor.tools.builtin import (
     DEFAULT_BRAVE_BASE_URL,
     DEFAULT_TAVILY_BASE_URL,
@@ -81,6 +82,12 @@ class Settings(BaseSettings):
     #: This process's identity as the owner of its runs (see bot/store/owners.py);
     #: unset, the store makes one up from host, pid and a random part.
     executor_id: str = ""
+    #: Runs recorded as their own checkpoint, so that a run whose process dies
+    #: resumes when the bot starts again (see bot/store/records.py).
+    runs_durable: bool = True
+    #: PostgreSQL: how long this process's lease lasts unrenewed, so how soon
+    #: after it dies another process (or it, restarted) takes over its runs.
+    lease_seconds: float = Field(LEASE_SECONDS, gt=1)
     #: Days runs and idle conversations are kept (bot/store/retention.py); 0 keeps them forever.
     audit_retention_days: int = Field(90, ge=0)
     #: Discord sharding (see bot/shards.py): the total number of shards, and
@@ -124,6 +131,8 @@ class Settings(BaseSettings):
     dm_budget_tokens: int | None = Field(200_000, ge=0, le=MAX_LIMIT)
     dm_budget_runtime: float | None = Field(600.0, ge=0, le=MAX_LIMIT)
     dm_budget_concurrent: int | None = Field(1, ge=0, le=MAX_LIMIT)
+    #: US dollars; unset by default: with a USD limit, models without a known price are not used.
+    dm_budget_usd: float | None = Field(None, ge=0, le=MAX_LIMIT / MICROS_PER_USD)
     dm_budget_period: Literal["day", "week", "month"] = "day"
 
     @field_validator("discord_guild_ids", mode="before")
@@ -138,7 +147,9 @@ class Settings(BaseSettings):
             ids.append(int(item))
         return tuple(ids)
 
-    @field_validator("dm_budget_runs", "dm_budget_tokens", "dm_budget_runtime", "dm_budget_concurrent", mode="before")
+    @field_validator(
+        "dm_budget_runs", "dm_budget_tokens", "dm_budget_runtime", "dm_budget_concurrent", "dm_budget_usd", mode="before"
+    )
     @classmethod
     def _no_limit(cls, value: Any) -> Any:
         return None if isinstance(value, str) and value.strip().lower() == "none" else value
@@ -231,6 +242,7 @@ class Settings(BaseSettings):
             Limit.TOKENS: self.dm_budget_tokens,
             Limit.RUNTIME: self.dm_budget_runtime,
             Limit.CONCURRENT: self.dm_budget_concurrent,
+            Limit.USD: None if self.dm_budget_usd is None else round(self.dm_budget_usd * MICROS_PER_USD),
         }
         return Limits({k: Setting(v, period if k.per_period else None) for k, v in amounts.items()})
 

@@ -20,8 +20,7 @@ from bot.config import Settings
 from bot.http import http_client
 from bot.messages.failures import describe_error
 from bot.run_service import RunRequest
-from bot.services import Services, build_services
-from bot.store import Store
+from bot.services import Services, build_services, store_of
 from executor import ModelResolutionError, Result, RunnableAgent
 from executor.llm.pricing import format_usd
 from executor.tools import StepEvent
@@ -44,7 +43,8 @@ def print_step(out: TextIO) -> Callable[[StepEvent], None]:
 
 
 async def chat(settings: Settings, agent_id: str | None, tier: str | None, prompt: str | None) -> int:
-    async with http_client() as http, Store(settings.database_url, executor_id=settings.executor_id) as store:
+    # A bot's resumable runs are left for it: the console cannot answer in Discord.
+    async with http_client() as http, store_of(settings, "leave") as store:
         services = build_services(settings, http, store)
         async with services.mcp:
             return await _chat(services, agent_id, tier, prompt)

@@ -25,7 +25,7 @@ from bot.messages.conversation import (
     cancelling,
     not_running,
 )
-from executor import BudgetExceeded, Executor, Result, RunnableAgent
+from executor import BudgetExceeded, Executor, Result, RunnableAgent, RunRecord
 from executor.llm import Image, ImageRejectedError, Message, OnDelta, SystemMessage, UserMessage
 from executor.llm.pricing import format_usd
 from executor.tools import AttachedFile, CancelHandle, Invocation, OnStep, new_run_id
@@ -106,11 +106,15 @@ class RunService:
         on_step: OnStep | None = None,
         on_delta: OnDelta | None = None,
         on_notice: OnNotice | None = None,
+        resume: RunRecord | None = None,
     ) -> Result:
         """Run to the end and return the Result; the caller delivers it.
         ``on_step`` sees every step as it happens; ``on_delta``, when given,
         the model's answers as they are written; ``on_notice`` what the
         member is told before the run (that it uses the agent's cheaper tier).
+        ``resume``: the request is that of a run a gone process started,
+        which goes on from its record (its conversation has not been added
+        to since: the run had not ended).
 
         Raises nothing for a run failure (it is in the Result). A run asked
         for while the bot shuts down ends at once as cancelled.
@@ -139,7 +143,7 @@ class RunService:
                 on_delta=on_delta,
                 cancel=cancel,
             )
-            result = await self._executor.run(agent, invocation, request.prompt, session_tools)
+            result = await self._executor.run(agent, invocation, request.prompt, session_tools, resume)
         finally:
             self._active.pop(request.run_id, None)
         u = result.usage

@@ -9,6 +9,7 @@ through the same executor, tools, store and budgets.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -20,7 +21,7 @@ from bot.mcp import McpManager, load_servers
 from bot.memory_tools import memory_tools
 from bot.budget_notices import BudgetNotices
 from bot.run_service import RunService
-from bot.store import Store
+from bot.store import Store, Takeover
 from bot.supervisor import Supervisor
 from executor import NO_TRACING, Config, Executor, Ports, SummaryCompactor, Tracer
 from executor.llm import ModelRegistry
@@ -41,6 +42,25 @@ class Services:
     #: The MCP servers; whoever built the services closes it (it stops them).
     mcp: McpManager
     approvals: Approvals
+
+
+def store_of(
+    settings: Settings, takeover: Takeover | None = None, on_commit: Callable[[float], None] | None = None
+) -> Store:
+    """The store the settings name, not yet open. A bot (``takeover`` None)
+    resumes the durable runs of processes that are gone, or interrupts them
+    when RUNS_DURABLE is off; the console passes ``leave``. ``on_commit``:
+    see Store."""
+    return Store(
+        settings.database_url,
+        executor_id=settings.executor_id,
+        durable_runs=settings.runs_durable,
+        takeover=takeover or ("resume" if settings.runs_durable else "interrupt"),
+        lease_seconds=settings.lease_seconds,
+        shards=settings.shards(),
+        on_commit=on_commit,
+        personal_limits=settings.personal_limits(),
+    )
 
 
 def build_services(

@@ -99,7 +99,11 @@ class AskCog(commands.Cog):
     @commands.Cog.listener()
     async def on_ready(self) -> None:
         if self._catching_up is None:
-            self._catching_up = asyncio.create_task(self.conversations.catch_up(), name="catch up after downtime")
+            self._catching_up = asyncio.create_task(self._catch_up(), name="catch up after downtime")
+
+    async def _catch_up(self) -> None:
+        """Agent threads and DMs, side by side."""
+        await asyncio.gather(self.conversations.catch_up(), self.bot.direct.catch_up())
 
 
 async def setup(bot: ExecutusBot) -> None:

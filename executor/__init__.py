@@ -19,6 +19,8 @@ Layout:
   ``approval``: approval gates (the Approver port, its requests and
   decisions, an agent's ApprovalPolicy); ``tracing``:
   the Tracer port (spans around a run, its model and tool calls);
+- ``record``: RunRecord, what a run recorded, which a run resumed after
+  its process died replays;
 - ``spending``: each model call held against the member's money, priced
   and settled (the CallBudget port, BudgetReached);
 - ``loop``: the agent loop; ``hooks``: what the executor does at each of its
@@ -65,6 +67,7 @@ from executor.ports import (
     Target,
     ToolSource,
 )
+from executor.record import NO_CONTEXT, CompactionEdit, RecordedStep, RunRecord, StepContext
 from executor.result import Result, RunStatus
 from executor.run import Executor
 from executor.spending import BudgetReached, CallBudget, Tariff, Tariffs
@@ -72,6 +75,7 @@ from executor.tracing import NO_TRACING, REJECTED, ModelCallSpan, NoTracing, Run
 
 __all__ = [
     "DEFAULT_APPROVAL_TIMEOUT",
+    "NO_CONTEXT",
     "NO_TRACING",
     "REJECTED",
     "ApprovalDecision",
@@ -86,6 +90,7 @@ __all__ = [
     "Compactor",
     "Config",
     "CriticDecision",
+    "CompactionEdit",
     "CriticKilled",
     "CriticReport",
     "Defaults",
@@ -100,9 +105,11 @@ __all__ = [
     "NoTracing",
     "Palette",
     "Ports",
+    "RecordedStep",
     "Result",
     "RunCancelled",
     "RunInfo",
+    "RunRecord",
     "RunRecorder",
     "RunSpan",
     "RunStats",
@@ -110,6 +117,7 @@ __all__ = [
     "RunTimeout",
     "RunnableAgent",
     "Spend",
+    "StepContext",
     "SummaryCompactor",
     "Target",
     "Tariff",

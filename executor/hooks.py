@@ -9,7 +9,8 @@ it needs is built before it, so nothing here is optional but the audit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Sequence
 from dataclasses import asdict
 
 from executor.compact import CompactionEvent
@@ -18,6 +19,7 @@ from executor.llm.model import ModelResponse, OnDelta, StreamDelta
 from executor.llm.types import Message, ToolCall, Usage
 from executor.loop import SteerMailbox
 from executor.ports import RunRecorder
+from executor.record import CompactionEdit, StepContext
 from executor.state import RunState
 from executor.tools.base import ToolResult
 from executor.tools.invocation import OnStep, Step, StepEvent
@@ -84,12 +86,24 @@ class RunHooks:
     async def compacted(self, event: CompactionEvent) -> None:
         await self._log_event("compaction_fired", asdict(event))
 
+    async def model_responded(
+        self, index: int, response: ModelResponse, steer: Sequence[Message], compaction: CompactionEdit | None
+    ) -> None:
+        """The response is recorded before its tools run: the run's checkpoint."""
+        if self._recorder is None:
+            return
+        context = StepContext(tuple(steer), compaction, self.ceiling(), self._elapsed())
+        await self._record(self._recorder.on_step(index, response.message, response.usage, context=context), "step")
+
     async def tool_started(self, index: int, call: ToolCall) -> None:
         self._critic.touch(tool=call.name)
         self._state.last_tool = call.name
         await self._emit(StepEvent("tool_start", index, self.ceiling(), call.name, call.arguments))
 
-    async def tool_finished(self, index: int, call: ToolCall, result: ToolResult) -> None:
+    async def tool_finished(self, index: int, call: ToolCall, result: ToolResult, replayed: bool = False) -> None:
+        # Recorded before the next model call, so a resumed run does not run it again.
+        if self._recorder is not None and not replayed:
+            await self._record(self._recorder.on_tool(index, call, result, elapsed=self._elapsed()), "tool result")
         self._critic.touch()
         self._state.tool_calls += 1
         self._state.tool_errors += int(result.is_error)
@@ -108,12 +122,20 @@ class RunHooks:
         self._state.iteration = index + 1
         self._state.usage = usage
         self._critic.touch(iteration=index + 1)
-        if self._recorder is not None:
-            await self._recorder.on_step(index, response.message, response.usage)
         for call, result in zip_steps(calls, results):
             self._steps.append(Step(index, call.id, call.name, call.arguments, result.content, result.is_error))
-            if self._recorder is not None:
-                await self._recorder.on_tool(index, call, result)
+
+    def _elapsed(self) -> float:
+        """Seconds of working time used (a resumed run's ``started`` counts its
+        earlier time; waits for people, such as approvals, do not count)."""
+        return time.monotonic() - self._state.started - self._state.paused()
+
+    async def _record(self, write: Awaitable[None], what: str) -> None:
+        """An audit write that failed costs the run its checkpoint, not its work."""
+        try:
+            await write
+        except Exception:
+            log.exception("run %s: recording a %s failed", self._state.run_id, what)
 
     async def _emit(self, event: StepEvent) -> None:
         """Live progress for the host; a failing observer never fails the run."""

@@ -28,6 +28,7 @@ from executor.llm.types import (
     Usage,
     UserMessage,
 )
+from executor.record import CompactionEdit, RecordedStep, RunRecord
 from executor.spending import BudgetReached
 from executor.tools.base import ToolResult
 from executor.tools.registry import Toolbox
@@ -90,9 +91,18 @@ class LoopHooks(Protocol):
     async def compacted(self, event: CompactionEvent) -> None:
         """The conversation was compacted before a model call."""
 
+    async def model_responded(
+        self, index: int, response: ModelResponse, steer: Sequence[Message], compaction: CompactionEdit | None
+    ) -> None:
+        """The model asked for tools; they run once this returns (the host
+        records the response here). ``steer`` and ``compaction`` are what
+        changed the conversation just before the call. Not called for a
+        response replayed from a RunRecord."""
+
     async def tool_started(self, index: int, call: ToolCall) -> None: ...
 
-    async def tool_finished(self, index: int, call: ToolCall, result: ToolResult) -> None: ...
+    async def tool_finished(self, index: int, call: ToolCall, result: ToolResult, replayed: bool = False) -> None:
+        """A call returned (``replayed``: its result came from the RunRecord, it did not run)."""
 
     async def iteration_done(
         self,
@@ -108,7 +118,10 @@ class LoopHooks(Protocol):
 class AgentLoop:
     """One run's conversation with the model. ``run`` raises on failure; the
     public attributes hold whatever was reached until then. ``compaction``
-    None: the conversation is never compacted."""
+    None: the conversation is never compacted. ``replay``: the record of a
+    run resumed after its process died; its recorded responses and tool
+    results are used instead of calling the model and the tools, and the
+    loop goes on live after them (see executor/record.py)."""
 
     def __init__(
         self,
@@ -119,9 +132,11 @@ class AgentLoop:
         hooks: LoopHooks,
         compaction: Compaction | None = None,
         tracer: Tracer = NO_TRACING,
+        replay: RunRecord | None = None,
     ) -> None:
         self.model = model
         self.tracer = tracer
+        self._replay = replay or RunRecord()
         self.toolbox = toolbox
         self.limits = limits
         self.hooks = hooks
@@ -146,7 +161,9 @@ class AgentLoop:
         self._own_from = len(self.messages)
         index = 0
         while True:
-            if index >= self.hooks.ceiling() and not await self.hooks.at_ceiling(index):
+            # A recorded step shows the ceiling let it through (the critic may have raised it).
+            replayed = index in self._replay.steps
+            if not replayed and index >= self.hooks.ceiling() and not await self.hooks.at_ceiling(index):
                 self.ceiling_hit = True
                 return await self._final_answer(index, CEILING_NOTE)
             response = await self._call_model(index, with_tools=True)
@@ -173,13 +190,16 @@ class AgentLoop:
             log.warning("the answer after loop guard %r failed", guard.guard, exc_info=True)
 
     async def _call_model(self, index: int, *, with_tools: bool) -> ModelResponse:
-        self.messages.extend(self.hooks.steer())
+        recorded = self._replay.steps.get(index) if with_tools else None
+        if recorded is not None:
+            return await self._replayed(index, recorded)
+        steer = self.hooks.steer()
+        self.messages.extend(steer)
         await self.hooks.before_model(index)
         tools = self.toolbox.specs() if with_tools else []
         choice: ToolChoice = "auto" if tools else "none"
         try:
-            if self.compaction is not None:
-                await self._compact(self.compaction)
+            edit = await self._compact(self.compaction) if self.compaction is not None else None
             response = await self.model.complete(self.messages, tools, tool_choice=choice, on_delta=self.hooks.on_delta)
         except BudgetReached:
             # The member keeps what the model wrote before the money ran out.
@@ -187,7 +207,22 @@ class AgentLoop:
             raise
         self.usage += response.usage
         self.messages.append(response.message)
+        if with_tools and response.message.tool_calls:
+            await self.hooks.model_responded(index, response, steer, edit)
         return response
+
+    async def _replayed(self, index: int, step: RecordedStep) -> ModelResponse:
+        """A recorded model call, replayed: the conversation changes as it did
+        then (steering, compaction) and the recorded response is the answer."""
+        context = step.context
+        self.messages.extend(context.steer)
+        await self.hooks.before_model(index)
+        if context.compaction is not None:
+            self.messages = context.compaction.apply(self.messages)
+            self.usage += context.compaction.usage
+        self.usage += step.usage
+        self.messages.append(step.message)
+        return ModelResponse(step.message, step.usage)
 
     def _written_so_far(self) -> str:
         """The newest text the model wrote in this run (beside its tool calls), or ""."""
@@ -196,16 +231,19 @@ class AgentLoop:
                 return message.content
         return ""
 
-    async def _compact(self, compaction: Compaction) -> None:
+    async def _compact(self, compaction: Compaction) -> CompactionEdit | None:
         # The summary is a model call: what it spends is the run's, like any
         # other, even when the compactor fails afterwards.
         metered = MeteredModel(self.model)
+        before = self.messages
         try:
             self.messages, event = await compaction.apply(self.messages, metered)
         finally:
             self.usage += metered.usage
-        if event is not None:
-            await self.hooks.compacted(event)
+        if event is None:
+            return None
+        await self.hooks.compacted(event)
+        return CompactionEdit.between(before, self.messages, metered.usage)
 
     async def _final_answer(self, index: int, note: str) -> str:
         """One last call without tools (step ceiling, loop guard) so the member
@@ -222,6 +260,10 @@ class AgentLoop:
 
         async def one(call: ToolCall) -> ToolResult:
             await self.hooks.tool_started(index, call)
+            recorded = self._replay.results.get((index, call.id))
+            if recorded is not None:  # it ran before the restart: its result is replayed
+                await self.hooks.tool_finished(index, call, recorded, replayed=True)
+                return recorded
             with self.tracer.execute_tool(tool=call.name, call_id=call.id) as span:
                 result = await self.toolbox.call(call)
                 span.record(not result.is_error)

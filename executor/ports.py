@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 from executor.agent import RunnableAgent
 from executor.approval import Approver
 from executor.llm.types import AssistantMessage, ToolCall, Usage
+from executor.record import NO_CONTEXT, StepContext
 from executor.result import Result
 from executor.spending import CallBudget
 from executor.tools.base import Tool, ToolResult
@@ -55,11 +56,20 @@ class RunStats:
 
 
 class RunRecorder(Protocol):
-    """One run's audit trail. ``close`` is called exactly once, on every path."""
+    """One run's audit trail. ``close`` is called exactly once, on every path.
 
-    async def on_step(self, index: int, response: AssistantMessage, usage: Usage) -> None: ...
+    It is also the run's checkpoint (executor/record.py): ``on_step`` gets a
+    model response that asked for tools before they run, ``on_tool`` each
+    result before the next model call. A durable recorder returns once the
+    record would survive the process's death; what it recorded comes back as
+    the RunRecord of ``Executor.run(..., resume=...)``.
+    """
 
-    async def on_tool(self, index: int, call: ToolCall, result: ToolResult) -> None: ...
+    async def on_step(
+        self, index: int, response: AssistantMessage, usage: Usage, *, context: StepContext = NO_CONTEXT
+    ) -> None: ...
+
+    async def on_tool(self, index: int, call: ToolCall, result: ToolResult, *, elapsed: float = 0.0) -> None: ...
 
     async def log_event(self, kind: str, data: dict[str, Any]) -> None: ...
 
@@ -68,6 +78,10 @@ class RunRecorder(Protocol):
 
 class Audit(Protocol):
     async def start_run(self, info: RunInfo) -> RunRecorder | None: ...
+
+    async def resume_run(self, run_id: str) -> RunRecorder | None:
+        """The recorder of a run started before (by a process now gone) that
+        goes on here: it adds to the run's rows instead of starting them."""
 
     async def record_rejection(self, info: RunInfo, reason: str) -> None:
         """A run the budget gate refused: it has no recorder and made no model

@@ -42,6 +42,7 @@ from executor.hooks import RunHooks
 from executor.llm.model import Model
 from executor.loop import AgentLoop, LoopLimits, SteerMailbox
 from executor.ports import RunInfo, RunRecorder, RunStats, Spend, Target
+from executor.record import RunRecord
 from executor.result import Result, RunStatus
 from executor.spending import PricedModel
 from executor.state import RunState
@@ -78,6 +79,7 @@ class Executor:
         invocation: Invocation,
         user_input: str,
         session_tools: SessionToolFactory | None = None,
+        resume: RunRecord | None = None,
     ) -> Result:
         """Run ``agent`` and return its Result.
 
@@ -96,8 +98,16 @@ class Executor:
 
         ``session_tools`` mints this run's own tools (and its PostRun and
         Cleanup hooks); a delegated sub-run gets none.
+
+        ``resume``: this run (``invocation.run_id``) was started by a process
+        that died, and goes on here from its record (executor/record.py): no
+        budget check (its reservation stands), its audit rows are added to
+        (``Audit.resume_run``), recorded model responses and tool results are
+        replayed rather than made again, and its time limit and runtime count
+        the time it had already used. ``invocation`` and ``user_input`` must
+        be the run's own, with the history it started with.
         """
-        run = _Run(self, agent, invocation, user_input, session_tools)
+        run = _Run(self, agent, invocation, user_input, session_tools, resume)
         return await run.execute()
 
     def tier_of(self, agent: RunnableAgent) -> str:
@@ -131,6 +141,7 @@ class _Run:
         invocation: Invocation,
         user_input: str,
         session_tools: SessionToolFactory | None,
+        resume: RunRecord | None = None,
     ) -> None:
         cfg = executor.config
         d = cfg.defaults
@@ -139,9 +150,13 @@ class _Run:
         self.agent = agent
         self.input = user_input
         self.session_tools = session_tools
-        #: When run() was called: the run's reported (and charged) runtime. Its
-        #: time limit counts from later, see _drive.
-        self.started = time.monotonic()
+        self.resume = resume
+        #: Run time a resumed run had used before its process died.
+        self.used = resume.elapsed if resume is not None else 0.0
+        #: When run() was called (less the time used before a restart): the
+        #: run's reported (and charged) runtime. Its time limit counts from
+        #: later, see _drive.
+        self.started = time.monotonic() - self.used
         self.tier = executor.tier_of(agent)
         self.max_iter = agent.max_iterations if agent.max_iterations > 0 else d.max_iterations
         self.max_runtime = agent.max_runtime if agent.max_runtime > 0 else d.max_runtime
@@ -153,7 +168,7 @@ class _Run:
             soft_timeout=d.critic_soft_timeout,
             run_id=invocation.run_id,
             agent_id=agent.id,
-            ceiling=self.max_iter,
+            ceiling=max(self.max_iter, resume.ceiling if resume is not None else 0),
             log_event=self._log_event,
             on_activity=invocation.on_activity,
         )
@@ -204,7 +219,8 @@ class _Run:
     async def _execute(self) -> Result:
         budget = self.cfg.ports.budget
         # Budget gate (pre-run): a rejected run makes no model call and has nothing to commit.
-        if budget is not None:
+        # A resumed run was admitted before; its reservation stands.
+        if budget is not None and self.resume is None:
             try:
                 await budget.check(self.inv, self.agent.id)
             except asyncio.CancelledError:
@@ -264,7 +280,10 @@ class _Run:
         model = TracedModel(self._priced(self.model), self.cfg.ports.tracer)
         audit = self.cfg.ports.audit
         if audit is not None:
-            self.rec = await audit.start_run(self._run_info(model.name))
+            if self.resume is not None:
+                self.rec = await audit.resume_run(self.inv.run_id)
+            else:
+                self.rec = await audit.start_run(self._run_info(model.name))
         toolbox = await self._toolbox()
         d = self.cfg.defaults
         hooks = RunHooks(
@@ -282,7 +301,14 @@ class _Run:
         compaction = Compaction(compactor, threshold) if compactor is not None and threshold > 0 else None
         limits = LoopLimits(d.max_consecutive_tool_errors, d.max_same_tool_call_repeats)
         self.loop = AgentLoop(
-            model, toolbox, self.executor.system_prompt(self.agent), limits, hooks, compaction, self.cfg.ports.tracer
+            model,
+            toolbox,
+            self.executor.system_prompt(self.agent),
+            limits,
+            hooks,
+            compaction,
+            self.cfg.ports.tracer,
+            self.resume,
         )
         self.res.status, self.res.err = await self._drive(self.loop)
 
@@ -351,9 +377,10 @@ class _Run:
 
         max_runtime counts from here, when the run starts working: neither time
         queued before run() nor the budget check, model resolution and toolbox
-        build before this eat the run's time (the seed's V10 lesson).
+        build before this eat the run's time (the seed's V10 lesson). A
+        resumed run has only what its earlier process left of it.
         """
-        self.state.started = time.monotonic()
+        self.state.started = time.monotonic() - self.used
         loop_task = asyncio.ensure_future(loop.run(self.input, self.inv.history, self.inv.input_images))
         cancel_task = asyncio.ensure_future(self.inv.cancel.wait())
         kill_task = asyncio.ensure_future(self.critic.killed.wait())

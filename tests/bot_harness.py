@@ -21,7 +21,7 @@ from bot.discord_host.app import observed_bot
 from bot.discord_host.client import ExecutusBot
 from bot.http import http_client
 from bot.metrics import Metrics
-from bot.services import Services
+from bot.services import Services, store_of
 from bot.store import Store
 from executor import NO_TRACING, Tracer
 from tests.fakes.discord_emulator import DiscordEmulator
@@ -95,13 +95,7 @@ async def bot_on(
     }
     config = load_settings(**(defaults | settings))
     metrics = metrics or Metrics()
-    store = Store(
-        config.database_url,
-        executor_id=config.executor_id,
-        shards=config.shards(),
-        on_commit=metrics.store_write,
-        personal_limits=config.personal_limits(),
-    )
+    store = store_of(config, on_commit=metrics.store_write)
     async with http_client() as http, store:
         await point_discord_at(config.discord_api_base, http)
         bot = observed_bot(config, http, store, metrics, tracer)

@@ -109,3 +109,24 @@ async def test_binding_refuses_members_unknown_agents_and_channels_the_bot_canno
     assert await h.store.channel_agents.in_guild(str(emu.guild.id)) == []
     commands = {c["name"]: c for c in emu.guild_commands[emu.guild.id]}
     assert commands["agent"]["default_member_permissions"] == str(1 << 5)  # hidden from members: Manage Server
+
+
+async def test_a_forum_post_taken_over_is_not_answered_again_after_a_restart(tmp_path: Path) -> None:
+    """What was written in the post before the mention, and the mention
+    itself, are no follow-ups for the start-up catch-up."""
+    async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
+        forum = emu.add_channel("help", type=GUILD_FORUM)
+        model.respond_with(lambda body: Reply.text("ok"))
+        with emu.patch_discord():
+            async with bot_on(tmp_path, emu, model) as first:
+                await command(first, "agent bind", {"channel": forum, "agent": "researcher"}, emu.admin)
+                post = await emu.start_thread("My question", user=emu.member, channel=forum)
+                await emu.post_message("Some context first.", user=emu.member, channel=post)
+                await emu.post_message(f"{emu.bot_user.mention} what about it?", user=emu.member, channel=post)
+                await first.idle()
+            assert len(model.requests) == 1
+            async with bot_on(tmp_path, emu, model) as second:
+                await emu.post_message("and more?", user=emu.member, channel=post)
+                await second.idle()
+            assert len(model.requests) == 2  # only the new message: nothing caught up twice
+            assert [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "user"][-1] == "and more?"

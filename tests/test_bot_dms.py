@@ -212,3 +212,21 @@ async def test_a_dm_run_cut_off_by_a_dead_process_is_announced_in_the_dm(tmp_pat
                 assert "`cut`" in note.content
                 await emu.wait_for(lambda: "interrupted" in emu.message(progress.id).content or None)
                 clean(second)
+
+
+async def test_dms_written_while_the_bot_was_down_are_taken_up_at_the_next_start(tmp_path: Path) -> None:
+    settings: dict[str, Any] = {"discord_guild_ids": "", "agents_dir": agents(tmp_path), "skills_dir": tmp_path / "none"}
+    async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
+        with emu.patch_discord():
+            dm = emu.dm_channel(emu.member)
+            model.script(Reply.text("hello"), Reply.text("yes, back now"))
+            async with bot_on(tmp_path, emu, model, **settings) as first:
+                await emu.post_message("hi", user=emu.member, channel=dm)
+                await first.idle(1)
+            await emu.post_message("are you there?", user=emu.member, channel=dm)  # the bot is down
+            async with bot_on(tmp_path, emu, model, **settings) as second:
+                await second.idle(1)
+                said = [m.content for m in await bot_says(second, dm, 4)]
+                assert said[-1] == "yes, back now"
+                assert len(model.requests) == 2  # "hi" was not answered again
+                clean(second)

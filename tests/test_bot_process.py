@@ -1,7 +1,7 @@
 """``python -m bot`` as a real process: it finds the emulator through
 DISCORD_API_BASE alone, SIGTERM ends running runs as ``cancelled``, and a
 run cut off by SIGKILL is reported interrupted in its thread at the next
-start."""
+start when RUNS_DURABLE is off (test_bot_resume_process.py: on, it resumes)."""
 
 from __future__ import annotations
 
@@ -40,11 +40,11 @@ async def test_sigterm_cancels_running_runs_and_exits_cleanly(tmp_path: Path) ->
         assert usage.running == 0 and usage.periods[next(iter(usage.periods))].spent.runs == 1
 
 
-async def test_a_run_cut_off_by_sigkill_is_reported_interrupted_at_the_next_start(tmp_path: Path) -> None:
+async def test_without_durable_runs_a_run_cut_off_by_sigkill_is_reported_interrupted(tmp_path: Path) -> None:
     db = tmp_path / "bot.db"
     async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
         model.script(Reply.text("never arrives", delay=60))  # the model hangs: the run is mid-way
-        first = await start_bot(tmp_path, db, emu, model)
+        first = await start_bot(tmp_path, db, emu, model, RUNS_DURABLE="false")
         try:
             await emu.send_slash_command("ask", {"prompt": "slow question"}, user=emu.member)
             await emu.wait_for(lambda: model.requests, timeout=START)
@@ -58,7 +58,7 @@ async def test_a_run_cut_off_by_sigkill_is_reported_interrupted_at_the_next_star
         # Left "starting" or "working · step 1 of 12", with its Cancel button.
         assert "**Assistant** is " in progress.content and progress.custom_ids
 
-        second = await start_bot(tmp_path, db, emu, model)
+        second = await start_bot(tmp_path, db, emu, model, RUNS_DURABLE="false")
         try:
             note = await emu.wait_for(
                 lambda: next((m for m in emu.messages_in(thread) if "cut off when the bot stopped" in m.content), None),

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from bot.messages.budget import call_refusal_text
 from bot.store import CallRefused, Limit, LimitChange, Limits, Period, Setting, Store, role_key
 from bot.store.scopes import PERSONAL_SCOPE
 from executor import BudgetExceeded, Executor, Ports, RunnableAgent, RunStatus, Spend
@@ -203,3 +204,24 @@ async def test_the_personal_scope_warns_by_the_operators_limits(database: Databa
         [warned] = await store.budget.claim_warnings(PERSONAL_SCOPE, "u1", (), 80)
         assert (warned.limit, warned.used, warned.allowed) == (Limit.TOKENS, 850, 1_000)
         assert [u.limit for u in await store.budget.standing(PERSONAL_SCOPE, "u1")] == [Limit.TOKENS]
+
+
+async def test_the_personal_scope_holds_calls_to_the_operators_usd_limit(
+    database: DatabaseUnderTest, clock: FakeClock
+) -> None:
+    """DM_BUDGET_USD: model calls in DMs are held against the operator's limit;
+    a USD row written under the personal scope's name counts for nothing."""
+    personal = Limits({Limit.USD: Setting(TEN_CENTS)})
+    async with Store(database.url, clock=clock, personal_limits=personal) as store:
+        await store.budget.set_limits(PERSONAL_SCOPE, "u1", usd(100 * TEN_CENTS))
+        dm = Invocation("u1", run_id="dm1", guild_id=PERSONAL_SCOPE)
+        hold = await store.calls.reserve_call(dm, "m", 60_000)
+        await store.calls.settle_call(hold, 60_000)
+        with pytest.raises(CallRefused) as refused:
+            await store.calls.reserve_call(dm, "m", 60_000)
+        assert refused.value.refusal.personal and refused.value.refusal.allowed == TEN_CENTS
+        with pytest.raises(CallRefused) as unpriced:
+            await store.calls.reserve_call(dm, "local-model", None)
+        assert unpriced.value.refusal.personal and unpriced.value.refusal.unpriced_model == "local-model"
+        assert "your DMs" in call_refusal_text(unpriced.value.refusal)
+        await store.calls.reserve_call(Invocation("u1", run_id="g", guild_id="g1"), "m", 60_000)  # a guild: no limit

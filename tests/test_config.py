@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from bot.config import ConfigError, Settings, load_settings, secret
+from bot.store import Limit, Period
 from executor.errors import ModelResolutionError
 from executor.llm.openai import OpenAIChatModel
 from executor.llm.tiers import ModelSpec
@@ -133,4 +134,17 @@ def test_executor_id_is_checked_and_optional(monkeypatch: pytest.MonkeyPatch) ->
     assert load_settings(_env_file=None).executor_id == "bot-eu.1"
     monkeypatch.setenv("EXECUTOR_ID", "bot/../1")
     with pytest.raises(ConfigError, match=r"EXECUTOR_ID: 'bot/\.\./1' must be 1-64 letters"):
+        load_settings(_env_file=None)
+
+
+def test_the_personal_budget_comes_from_dm_budget_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DM_BUDGET_RUNS", "none")
+    monkeypatch.setenv("DM_BUDGET_USD", "0.50")
+    monkeypatch.setenv("DM_BUDGET_PERIOD", "week")
+    limits = load_settings(_env_file=None).personal_limits()
+    assert limits.amount(Limit.RUNS) is None and limits.amount(Limit.USD) == 500_000
+    assert limits.amount(Limit.TOKENS) == 200_000 and limits.period(Limit.TOKENS) is Period.WEEK
+    assert limits.amount(Limit.CONCURRENT) == 1
+    monkeypatch.setenv("DM_BUDGET_TOKENS", "-1")
+    with pytest.raises(ConfigError, match="DM_BUDGET_TOKENS"):
         load_settings(_env_file=None)

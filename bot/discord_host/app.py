@@ -32,7 +32,7 @@ from bot.metrics import Metrics, rate_limit_trace
 from bot.metrics_server import MetricsServerError, serving
 from bot.observer import RunObserver, declare_names
 from bot.run_service import RunService
-from bot.services import build_services
+from bot.services import build_services, store_of
 from bot.store import Store
 from bot.tracing import Tracing, TracingUnavailable, open_tracing
 from executor import NO_TRACING, Tracer
@@ -64,13 +64,7 @@ async def run_bot(settings: Settings) -> int:
 
 async def _serve(settings: Settings, token: str, tracing: Tracing | None) -> int:
     metrics = Metrics()
-    store = Store(
-        settings.database_url,
-        executor_id=settings.executor_id,
-        shards=settings.shards(),
-        on_commit=metrics.store_write,
-        personal_limits=settings.personal_limits(),
-    )
+    store = store_of(settings, on_commit=metrics.store_write)
     async with http_client() as http, store:
         try:
             await point_discord_at(settings.discord_api_base, http)

@@ -1,8 +1,9 @@
 """The one owner of conversations in agent threads.
 
 It starts a conversation (/ask, a mention of the bot), continues it (a
-member's message in the thread) and catches up after downtime (messages
-posted while the bot was down, runs a dead process cut off). It holds the
+member's message in the thread) and catches up after downtime (runs a dead
+process left, resumed or reported cut off, and messages posted while the
+bot was down). It holds the
 rules: who may continue a thread, which agent runs, and that each message is
 taken up once. Every run goes one way: pick the agent, read the images, open
 the thread, register it, ask the thread runner, which answers in the thread.
@@ -43,9 +44,10 @@ from bot.messages.conversation import (
     to_member,
     unknown_agent,
 )
+from bot.run_service import RunRequest
 from bot.services import Services
 from bot.splitting import quoted
-from bot.store import AgentThread
+from bot.store import AgentThread, ResumableRun
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,8 @@ class ThreadConversations:
         self._services = services
         self._threads = services.store.threads
         self._runner = runner
+        #: Runs resumed after a restart, while they go (a task needs an owner).
+        self._resumed: set[asyncio.Task[object]] = set()
 
     # -- starting -------------------------------------------------------------
 
@@ -248,12 +252,18 @@ class ThreadConversations:
     # -- catching up ---------------------------------------------------------------
 
     async def catch_up(self) -> None:
-        """Once per process, when connected: tell the threads of runs a dead
+        """Once per process, when connected: resume the runs this process took
+        over from a dead one (durable runs), tell the threads of runs a dead
         process cut off, and take up the messages posted in recently active
         agent threads while the bot was down (Discord does not replay them).
-        Threads are caught up side by side, each one's messages in order;
-        only those of guilds this process's shards own (another shard
-        process catches up the rest: REST would reach them from here too)."""
+        Threads are caught up side by side, each one's messages in order,
+        after the run resumed in it; only those of guilds this process's
+        shards own (another shard process catches up the rest: REST would
+        reach them from here too)."""
+        try:
+            await self._resume_runs()
+        except Exception:  # what is not resumed is still this process's: the next start takes it up
+            log.exception("resuming runs after a restart failed")
         since = datetime.now(UTC) - CATCH_UP_WINDOW
         shards = self._services.settings.shards()
         jobs: list[Awaitable[object]] = [announce_interrupted(self._client, self._services.store.runs)]
@@ -262,6 +272,53 @@ class ThreadConversations:
         for outcome in await asyncio.gather(*jobs, return_exceptions=True):
             if isinstance(outcome, Exception):  # best effort: what is not claimed yet waits for the next start
                 log.error("catching up after downtime failed", exc_info=outcome)
+
+    async def _resume_runs(self) -> None:
+        """Resume each run taken over at start in its thread; one whose agent
+        or thread is gone is interrupted instead (and its thread told)."""
+        runs = self._services.store.runs
+        for run in await runs.resumable(self._services.store.recovery.resumed):
+            if not await self._resume(run):
+                await runs.interrupt(run.run_id)
+        # Each resumed run takes its thread's turn now, before a follow-up caught up below.
+        await asyncio.sleep(0)
+
+    async def _resume(self, run: ResumableRun) -> bool:
+        asked = run.request
+        agent = self._services.agents.agents.get(asked.agent_id)
+        try:
+            thread = self._client.get_channel(int(asked.thread_id)) or await self._client.fetch_channel(
+                int(asked.thread_id)
+            )
+        except (discord.HTTPException, ValueError) as exc:
+            log.warning("run %s cannot be resumed: its thread %s is gone (%s)", run.run_id, asked.thread_id, exc)
+            return False
+        conversation = thread if isinstance(thread, discord.Thread | discord.DMChannel) else None
+        if agent is None or conversation is None or not run.progress_message_id.isdigit():
+            log.warning("run %s cannot be resumed: its agent %r or its thread is gone", run.run_id, asked.agent_id)
+            return False
+        request = RunRequest(
+            agent=agent.runnable(),
+            caller_id=asked.caller_id,
+            caller_roles=asked.caller_roles,
+            guild_id=asked.guild_id,
+            thread_id=asked.thread_id,
+            prompt=asked.prompt,
+            run_id=run.run_id,
+            images=asked.images,
+            attachments=asked.attachments,
+            session_tools=asked.session_tools,
+            stream=agent.stream,
+            cheaper_tier=agent.cheaper_tier,
+        )
+        log.info("resuming run %s in thread %s after a restart", run.run_id, asked.thread_id)
+        task = asyncio.create_task(
+            self._runner.resume(conversation, request, int(run.progress_message_id), run.record),
+            name=f"resume {run.run_id}",
+        )
+        self._resumed.add(task)
+        task.add_done_callback(self._resumed.discard)
+        return True
 
     async def _catch_up(self, record: AgentThread) -> None:
         try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,7 +23,9 @@ import discord
 
 from bot.agents import AgentDefinition
 from bot.discord_host.attachments import read_images
+from bot.discord_host.conversations import CATCH_UP_LIMIT, CATCH_UP_WINDOW
 from bot.discord_host.delivery import NO_PINGS
+from bot.discord_host.progress import receives_dms
 from bot.discord_host.thread_runner import ThreadRunner
 from bot.discord_host.turns import member_turn
 from bot.messages.conversation import asked_by
@@ -107,6 +110,28 @@ class DirectConversations:
             await channel.send(part, allowed_mentions=NO_PINGS)
         attachments = [image] if image else []
         await self._converse(channel, picked, interaction.user, prompt, attachments, interaction.filesize_limit)
+
+    async def catch_up(self) -> None:
+        """Once per process, when connected, on the process Discord sends DMs
+        to: take up the DMs written in recently active DM conversations while
+        the bot was down (Discord does not replay them), each DM in order.
+        Messages already taken up are skipped by their claims."""
+        if not receives_dms(self._client):
+            return
+        since = datetime.now(UTC) - CATCH_UP_WINDOW
+        for record in await self._threads.active_since(since):
+            if record.guild_id == PERSONAL_SCOPE:
+                try:
+                    await self._catch_up(record)
+                except Exception:  # best effort: what is not claimed yet waits for the next start
+                    log.exception("catching up DM %s after downtime failed", record.thread_id)
+
+    async def _catch_up(self, record: AgentThread) -> None:
+        channel = await self._client.fetch_channel(int(record.thread_id))
+        if isinstance(channel, discord.DMChannel):
+            after = discord.Object(record.last_message_id) if record.last_message_id else None
+            async for message in channel.history(after=after, oldest_first=True, limit=CATCH_UP_LIMIT):
+                await self.take(message)
 
     async def _refusal(self, user: discord.abc.User) -> str | None:
         """Why this user's DM is not answered, or None."""

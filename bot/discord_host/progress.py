@@ -73,8 +73,16 @@ class ProgressMessage:
     """Owns one progress message; ``on_step`` is the run's StepEvent observer,
     ``choosing`` is told the tools a streamed model turn is choosing."""
 
-    def __init__(self, message: discord.Message, run_id: str, agent_name: str, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        message: discord.Message | discord.PartialMessage,
+        run_id: str,
+        agent_name: str,
+        clock: Clock | None = None,
+        resumed: bool = False,
+    ) -> None:
         self._message = message
+        self._resumed = resumed
         self._run_id = run_id
         self._agent = agent_name
         self._step = 0
@@ -109,7 +117,15 @@ class ProgressMessage:
     def render(self) -> str:
         seconds = time.monotonic() - self._started
         return progress_working(
-            self._agent, self._step, self._max_steps, self._running, self._done, self._run_id, seconds, self._choosing
+            self._agent,
+            self._step,
+            self._max_steps,
+            self._running,
+            self._done,
+            self._run_id,
+            seconds,
+            self._choosing,
+            self._resumed,
         )
 
     async def _edit(self) -> None:
@@ -123,7 +139,9 @@ class ProgressMessage:
         the last word is always this one."""
         await self._edits.stop()
         try:
-            await self._message.edit(content=progress_finished(self._agent, result), view=None, allowed_mentions=NO_PINGS)
+            await self._message.edit(
+                content=progress_finished(self._agent, result, self._resumed), view=None, allowed_mentions=NO_PINGS
+            )
         except discord.HTTPException as exc:
             log.warning("run %s: final progress edit failed: %s", self._run_id, exc)
 
@@ -169,6 +187,11 @@ def _serves(client: discord.Client, scope: str) -> bool:
     """Whether this process tells the runs of ``scope``: a guild on one of
     its shards, or DMs (the personal scope), which Discord sends to shard 0."""
     if scope == PERSONAL_SCOPE:
-        shards = getattr(client, "shards", None)
-        return not shards or 0 in shards
+        return receives_dms(client)
     return scope.isdigit() and client.get_guild(int(scope)) is not None
+
+
+def receives_dms(client: discord.Client) -> bool:
+    """Whether this process runs shard 0, the one Discord sends DMs to."""
+    shards = getattr(client, "shards", None)
+    return not shards or 0 in shards

@@ -39,9 +39,10 @@ def call_refusal_text(refusal: Refusal) -> str:
     """Why a run stopped before a model call: the money left does not cover
     the call's worst case, or its model has no known price while a USD limit applies."""
     if refusal.unpriced_model:
+        where, who = ("your DMs", "The bot's operator") if refusal.personal else ("this server", "An admin")
         return (
-            f"Budget reached: this server limits spending in USD and the model `{refusal.unpriced_model}` has no "
-            "known price, so it is not used. An admin can set its price (MODEL_PRICES) or a default price "
+            f"Budget reached: spending in {where} is limited in USD and the model `{refusal.unpriced_model}` has no "
+            f"known price, so it is not used. {who} can set its price (MODEL_PRICES) or a default price "
             "(MODEL_PRICE_DEFAULT)."
         )
     needs = format_usd(int(refusal.needed))

@@ -132,6 +132,14 @@ def progress_starting(agent_name: str, run_id: str) -> str:
     return f"⚙️ **{agent_name}** is starting…\n{_run_footer(run_id)}"
 
 
+#: Said on the progress message of a run resumed after its process died.
+RESUMED = "resumed after a restart"
+
+
+def progress_resumed(agent_name: str, run_id: str) -> str:
+    return f"⚙️ **{agent_name}** {RESUMED}…\n{_run_footer(run_id)}"
+
+
 def progress_working(
     agent_name: str,
     step: int,
@@ -141,10 +149,12 @@ def progress_working(
     run_id: str,
     seconds: float,
     choosing: Sequence[str] = (),
+    resumed: bool = False,
 ) -> str:
     """``running``: tools going now; ``done``: finished ones as ``tool_done`` made
-    them, newest last; ``choosing``: tools the model is writing a call to."""
-    lines = [f"⚙️ **{agent_name}** is working · step {step} of {max_steps}"]
+    them, newest last; ``choosing``: tools the model is writing a call to;
+    ``resumed``: the run was resumed after a restart."""
+    lines = [f"⚙️ **{agent_name}** is working · step {step} of {max_steps}" + (f" · {RESUMED}" if resumed else "")]
     if choosing:
         lines.append("choosing " + ", ".join(f"`{t}`" for t in choosing) + "…")
     tools = [f"`{t}`" for t in running]
@@ -160,7 +170,8 @@ def tool_done(tool: str, failed: bool) -> str:
     return ("❌ " if failed else "✔️ ") + tool
 
 
-def progress_finished(agent_name: str, result: Result) -> str:
+def progress_finished(agent_name: str, result: Result, resumed: bool = False) -> str:
+    """``resumed``: the run was resumed after a restart (its runtime counts both parts)."""
     u = result.usage
     parts = [
         f"{STATUS_ICON[StoredStatus(result.status)]} **{agent_name}** {result.status.value}",
@@ -171,6 +182,8 @@ def progress_finished(agent_name: str, result: Result) -> str:
     ]
     if result.ceiling_hit:
         parts.append("step limit reached")
+    if resumed:
+        parts.append(RESUMED)
     return " · ".join(parts) + "\n" + _run_footer(result.run_id)
 
 

@@ -28,7 +28,8 @@ from bot.store.memory import MAX_MEMORIES, MAX_MEMORY_CHARS, Memory, MemoryFull,
 from bot.store.migrations import SchemaTooNewError
 from bot.store.owners import check_executor_id, new_executor_id
 from bot.store.periods import Period
-from bot.store.recovery import Recovery
+from bot.store.records import ResumableRun, ResumeRequest
+from bot.store.recovery import Recovery, Takeover
 from bot.store.retention import Pruned, Retention
 from bot.store.runs import (
     EventRecord,
@@ -74,6 +75,8 @@ __all__ = [
     "Recovery",
     "Pruned",
     "Refusal",
+    "ResumableRun",
+    "ResumeRequest",
     "Retention",
     "RunDetail",
     "RunSummary",
@@ -92,6 +95,7 @@ __all__ = [
     "StoreOpenError",
     "StoreRecorder",
     "StoredStatus",
+    "Takeover",
     "ToolCallRecord",
     "check_executor_id",
     "database_path",

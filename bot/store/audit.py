@@ -10,13 +10,16 @@ from typing import Any
 
 from bot.store.bounded import RUN_TEXT_LIMIT, bounded, bounded_json
 from bot.store.clock import Clock, to_db
+from bot.store.records import Encoder, ResumeRequest
 from bot.store.statuses import StoredStatus
-from bot.store.writer import Writer
-from executor import RunInfo, RunStats
+from bot.store.writer import Statement, Writer
+from executor import NO_CONTEXT, RunInfo, RunStats, StepContext
 from executor.llm import AssistantMessage, ToolCall, Usage
 from executor.tools import ToolResult
 
 BUDGET_REJECTED_EVENT = "budget_rejected"
+#: Logged when a process takes up a run a gone one started.
+RUN_RESUMED_EVENT = "run_resumed"
 
 
 #: A step's columns besides its key: a step recorded again (a retried
@@ -31,6 +34,7 @@ _STEP_VALUES = (
     "cached_tokens",
     "cost_micros",
     "unpriced_calls",
+    "replay",
     "created_at",
 )
 _INSERT_STEP = (
@@ -40,23 +44,39 @@ _INSERT_STEP = (
 
 
 class StoreRecorder:
-    """One run's RunRecorder.
+    """One run's RunRecorder, and its checkpoint (records.py).
 
-    Steps, tool calls and events are queued: a step never waits on a commit.
-    ``close`` waits until the run's terminal row, and everything the run
-    queued before it, is committed durably. ``close`` takes effect once; later
-    calls are no-ops (the row's status also changes only from ``running``).
+    ``durable``: a step or tool result returns once it is committed (a
+    commit survives the process's death; the writer groups the commits of
+    concurrent runs, so this costs a share of one commit, not one each).
+    Otherwise they are queued and a step never waits on a commit; the run
+    cannot be resumed. Events are always queued. ``close`` waits until the
+    run's terminal row, and everything the run queued before it, is
+    committed durably. ``close`` takes effect once; later calls are no-ops
+    (the row's status also changes only from ``running``).
     """
 
-    def __init__(self, run_id: str, writer: Writer, clock: Clock) -> None:
+    def __init__(self, run_id: str, writer: Writer, clock: Clock, durable: bool = False) -> None:
         self.run_id = run_id
         self._writer = writer
         self._clock = clock
+        self._durable = durable
         self._closed = False
 
-    async def on_step(self, index: int, response: AssistantMessage, usage: Usage) -> None:
+    async def _record(self, encoder: Encoder, row: Statement) -> None:
+        if self._durable:
+            await self._writer.write(*encoder.blobs, row)
+        else:
+            await self._writer.submit(*encoder.blobs, row)
+
+    async def on_step(
+        self, index: int, response: AssistantMessage, usage: Usage, *, context: StepContext = NO_CONTEXT
+    ) -> None:
         calls = json.dumps([{"id": c.id, "name": c.name} for c in response.tool_calls])
-        await self._writer.submit(
+        encoder = Encoder(self._clock)
+        replay = encoder.step(response, usage, context) if self._durable else ""
+        await self._record(
+            encoder,
             (
                 _INSERT_STEP,
                 (
@@ -71,16 +91,20 @@ class StoreRecorder:
                     usage.cached_tokens,
                     usage.cost_micros,
                     usage.unpriced_calls,
+                    replay,
                     to_db(self._clock()),
                 ),
-            )
+            ),
         )
 
-    async def on_tool(self, index: int, call: ToolCall, result: ToolResult) -> None:
-        await self._writer.submit(
+    async def on_tool(self, index: int, call: ToolCall, result: ToolResult, *, elapsed: float = 0.0) -> None:
+        encoder = Encoder(self._clock)
+        replay = encoder.result(result, elapsed) if self._durable else ""
+        await self._record(
+            encoder,
             (
                 "INSERT INTO tool_calls (run_id, step, call_id, name, arguments, result, is_error, images,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " replay, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     self.run_id,
                     index,
@@ -90,9 +114,10 @@ class StoreRecorder:
                     bounded(result.content),
                     int(result.is_error),
                     len(result.images),
+                    replay,
                     to_db(self._clock()),
                 ),
-            )
+            ),
         )
 
     async def log_event(self, kind: str, data: dict[str, Any]) -> None:
@@ -133,38 +158,54 @@ class StoreRecorder:
 
 class StoreAudit:
     """The Audit port. ``start_run`` waits until the ``running`` row is
-    committed, so a crash after it leaves a row for recovery to mark
-    ``interrupted``. Rows name ``owner_id``, this process (see owners.py)."""
+    committed, so a crash after it leaves a row for recovery to take over
+    (resume, or mark ``interrupted``). Rows name ``owner_id``, this process
+    (see owners.py). ``durable``: runs are recorded as their checkpoint
+    (RUNS_DURABLE, see StoreRecorder)."""
 
-    def __init__(self, writer: Writer, clock: Clock, owner_id: str) -> None:
+    def __init__(self, writer: Writer, clock: Clock, owner_id: str, durable: bool = True) -> None:
         self._writer = writer
         self._clock = clock
         self._owner_id = owner_id
-        self._progress: dict[str, str] = {}
+        self.durable = durable
+        self._progress: dict[str, tuple[str, ResumeRequest | None]] = {}
 
     @contextlib.contextmanager
-    def progress_shown(self, run_id: str, message_id: str) -> Iterator[None]:
+    def progress_shown(self, run_id: str, message_id: str, resume: ResumeRequest | None = None) -> Iterator[None]:
         """While the block runs, run ``run_id`` records ``message_id`` as its
         progress message when it starts (in its ``running`` row, so that if
-        this process dies mid-run, the one that recovers the run can finish
-        that message). The run is started inside the block by the executor,
-        which knows nothing of messages."""
-        self._progress[run_id] = message_id
+        this process dies mid-run, the one that takes the run over can
+        finish that message), and ``resume``, what to ask again to resume it
+        (durable runs only). The run is started inside the block by the
+        executor, which knows nothing of messages."""
+        self._progress[run_id] = (message_id, resume)
         try:
             yield
         finally:
             self._progress.pop(run_id, None)
 
     async def start_run(self, info: RunInfo) -> StoreRecorder:
+        message_id, request = self._progress.get(info.run_id, ("", None))
+        encoder = Encoder(self._clock)
+        resume = encoder.request(request) if request is not None and self.durable else ""
         await self._writer.write(
+            *encoder.blobs,
             _run_row(
                 info,
                 status=StoredStatus.RUNNING,
                 owner_id=self._owner_id,
-                progress_message_id=self._progress.get(info.run_id, ""),
-            )
+                progress_message_id=message_id,
+                resume=resume,
+            ),
         )
-        return StoreRecorder(info.run_id, self._writer, self._clock)
+        return StoreRecorder(info.run_id, self._writer, self._clock, self.durable)
+
+    async def resume_run(self, run_id: str) -> StoreRecorder:
+        """The recorder of a run this process took over (``Store.recovery.resumed``).
+        The ``run_resumed`` event is committed first: recovery counts them
+        (a run that keeps killing its process is not resumed for ever)."""
+        await self._writer.write(_event(run_id, RUN_RESUMED_EVENT, {"owner_id": self._owner_id}, self._clock))
+        return StoreRecorder(run_id, self._writer, self._clock, self.durable)
 
     async def record_rejection(self, info: RunInfo, reason: str) -> None:
         """Record a run the budget refused: a ``rejected`` run row (so it shows

@@ -31,7 +31,7 @@ from bot.store.limits import (
     limits_row,
 )
 from bot.store.periods import Period
-from bot.store.scopes import PERSONAL_SCOPE
+from bot.store.scopes import fixed_limits
 from executor import BudgetExceeded, Spend
 
 if TYPE_CHECKING:
@@ -113,8 +113,7 @@ class StoreBudget:
         self._personal = personal or Limits()
 
     def _fixed(self, guild_id: str) -> Limits | None:
-        """The limits of a scope that no admin sets (the personal scope); None for a guild."""
-        return self._personal if guild_id == PERSONAL_SCOPE else None
+        return fixed_limits(guild_id, self._personal)
 
     async def check(self, invocation: Invocation, agent_id: str) -> None:
         """Reserve the run, or raise BudgetRefused with its Refusal."""

@@ -24,7 +24,8 @@ from bot.store import ledger
 from bot.store.budget import Refusal, effective, member_key
 from bot.store.clock import Clock, as_utc, from_db, to_db
 from bot.store.database import Database, Tx
-from bot.store.limits import Limit
+from bot.store.limits import Limit, Limits
+from bot.store.scopes import fixed_limits
 from executor import BudgetReached
 
 if TYPE_CHECKING:
@@ -43,9 +44,11 @@ class CallRefused(BudgetReached):
 class StoreCallBudget:
     """Holds and settles each model call's money (the executor's CallBudget port)."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, personal: Limits | None = None) -> None:
         self._db = db
         self._clock = clock
+        #: Every member's limits in PERSONAL_SCOPE (DMs): the operator's settings, as in StoreBudget.
+        self._personal = personal or Limits()
 
     async def reserve_call(self, invocation: Invocation, model: str, worst_case: int | None) -> str:
         """Hold ``worst_case`` micro-dollars for one call of ``model``; its hold id.
@@ -54,7 +57,9 @@ class StoreCallBudget:
         hold = uuid.uuid4().hex
         now = self._clock()
         refusal = await self._db.transact(
-            lambda tx: _reserve(tx, invocation, model, worst_case, hold, now),
+            lambda tx: _reserve(
+                tx, invocation, model, worst_case, hold, now, fixed_limits(invocation.guild_id, self._personal)
+            ),
             write=True,
             key=member_key(invocation.guild_id, invocation.caller_id),
         )
@@ -77,24 +82,24 @@ class StoreCallBudget:
 
 
 async def _reserve(
-    tx: Tx, invocation: Invocation, model: str, worst: int | None, hold: str, now: datetime
+    tx: Tx, invocation: Invocation, model: str, worst: int | None, hold: str, now: datetime, fixed: Limits | None
 ) -> Refusal | None:
     guild_id, member_id = invocation.guild_id, invocation.caller_id
     run = await tx.fetchone("SELECT started_at FROM budget_reservations WHERE run_id = ?", (invocation.run_id,))
     # A call counts in the period its run was admitted in, as the run's ledger entry does.
     started = from_db(run["started_at"]) if run is not None else as_utc(now)
-    limits = await effective(tx, guild_id, member_id, invocation.caller_roles)
-    allowed = limits.amount(Limit.USD)
+    limits = fixed if fixed is not None else await effective(tx, guild_id, member_id, invocation.caller_roles)
+    allowed, personal = limits.amount(Limit.USD), fixed is not None
     if allowed is not None:
         period = limits.period(Limit.USD)
         resets = period.next_start(now)
         if worst is None:
-            return Refusal(Limit.USD, 0, allowed, period, resets, unpriced_model=model)
+            return Refusal(Limit.USD, 0, allowed, period, resets, unpriced_model=model, personal=personal)
         # From the start of the run's period: for a run that crossed into a new
         # period this also counts the new one's spend, never less than either.
         used = (await ledger.spent_since(tx, guild_id, member_id, period.start(started))).usd_micros
         if used + worst > allowed:
-            return Refusal(Limit.USD, used, allowed, period, resets, needed=worst)
+            return Refusal(Limit.USD, used, allowed, period, resets, needed=worst, personal=personal)
     await tx.execute(
         "INSERT INTO budget_calls (hold_id, run_id, guild_id, member_id, model, started_at, held_micros, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -275,6 +275,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX channel_agents_by_guild ON channel_agents (guild_id, channel_id);
     """,
+    # 12: durable runs (records.py): a run's rows are its checkpoint. Steps
+    # and tool calls keep the whole response or result to replay (the audit
+    # columns are bounded), runs the request to resume them with; images are
+    # stored once, by the SHA-256 of their bytes.
+    """
+    ALTER TABLE runs ADD COLUMN resume TEXT NOT NULL DEFAULT '';
+    ALTER TABLE steps ADD COLUMN replay TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tool_calls ADD COLUMN replay TEXT NOT NULL DEFAULT '';
+    CREATE TABLE blobs (
+        digest TEXT PRIMARY KEY,
+        media_type TEXT NOT NULL,
+        data BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 )
 
 

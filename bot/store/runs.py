@@ -1,15 +1,18 @@
-"""Reading the audit trail back, for admin commands, and the notices owed
-for runs that recovery found cut off."""
+"""Reading the audit trail back, for admin commands; the notices owed for
+runs that recovery found cut off; the runs this process took over to resume."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.clock import from_db
+from bot.store.clock import Clock, from_db
 from bot.store.database import Database, Row, Tx
+from bot.store.records import ResumableRun, load_resumable
+from bot.store.recovery import interrupt
 from bot.store.statuses import StoredStatus
 from executor.llm import Usage
 
@@ -94,9 +97,26 @@ _SUMMARY = (
 
 
 class Runs:
-    def __init__(self, reader: Database, serial: Database) -> None:
+    def __init__(self, reader: Database, serial: Database, clock: Clock) -> None:
         self._reader = reader
         self._serial = serial
+        self._clock = clock
+
+    async def resumable(self, run_ids: Sequence[str]) -> list[ResumableRun]:
+        """Runs to resume (``Store.recovery.resumed``), with their requests and
+        records, oldest first."""
+        return await self._reader.transact(lambda tx: load_resumable(tx, run_ids))
+
+    async def interrupt(self, run_id: str) -> bool:
+        """End a ``running`` run of this process that cannot be resumed (its
+        agent or thread is gone) as recovery ends a dead process's: marked
+        ``interrupted``, its reservation charged with what it recorded, its
+        thread owed a notice. False when it was not running."""
+        now = self._clock()
+        agents, _ = await self._serial.transact(
+            lambda tx: interrupt(tx, lambda t: f"{t}run_id = ?", (run_id,), now), write=True
+        )
+        return len(agents) == 1
 
     async def notices_pending(self) -> list[InterruptedRun]:
         """Interrupted runs whose thread has not been told yet (see recovery.py)."""

@@ -8,4 +8,12 @@ Its limits are the operator's (settings), not a table row an admin set.
 
 from __future__ import annotations
 
+from bot.store.limits import Limits
+
 PERSONAL_SCOPE = "dm"
+
+
+def fixed_limits(scope: str, personal: Limits) -> Limits | None:
+    """The limits of a scope that no admin sets: ``personal`` for the
+    personal scope; None for a guild, whose limits are table rows."""
+    return personal if scope == PERSONAL_SCOPE else None

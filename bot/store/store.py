@@ -23,7 +23,7 @@ from bot.store.memory import StoreMemory
 from bot.store.migrations import apply_migrations
 from bot.store.opening import open_errors, postgres_errors, prepare_location
 from bot.store.owners import OwnerLocks, Owners, check_executor_id, new_executor_id
-from bot.store.recovery import Recovery, recover
+from bot.store.recovery import Recovery, Takeover, recover
 from bot.store.retention import Retention
 from bot.store.runs import Runs
 from bot.store.sqlite import SQLiteDatabase
@@ -76,6 +76,8 @@ class Store:
         clock: Clock = utc_now,
         executor_id: str | None = None,
         lease_seconds: float | None = None,
+        durable_runs: bool = True,
+        takeover: Takeover = "interrupt",
         shards: Shards | None = None,
         on_commit: Callable[[float], None] | None = None,
         personal_limits: Limits | None = None,
@@ -97,6 +99,10 @@ class Store:
         self.on_commit = on_commit
         #: This process's identity as the owner of its runs.
         self.executor_id = check_executor_id(executor_id) if executor_id else new_executor_id()
+        #: Runs recorded as their checkpoint (RUNS_DURABLE), and what this
+        #: process does with the resumable runs of gone ones (recovery.py).
+        self.durable_runs = durable_runs
+        self.takeover = takeover
         #: Migrations this open applied, and what it recovered from dead processes.
         self.applied_migrations: list[int] = []
         self.recovery = Recovery(0, 0)
@@ -111,9 +117,19 @@ class Store:
         clock: Clock = utc_now,
         executor_id: str | None = None,
         lease_seconds: float | None = None,
+        durable_runs: bool = True,
+        takeover: Takeover = "interrupt",
         shards: Shards | None = None,
     ) -> Store:
-        store = cls(database_url, clock=clock, executor_id=executor_id, lease_seconds=lease_seconds, shards=shards)
+        store = cls(
+            database_url,
+            clock=clock,
+            executor_id=executor_id,
+            lease_seconds=lease_seconds,
+            durable_runs=durable_runs,
+            takeover=takeover,
+            shards=shards,
+        )
         await store._start()
         return store
 
@@ -186,24 +202,24 @@ class Store:
                     writer_db, serial, reader, owner = await _open_sqlite(stack, self.url, self.path, self.executor_id)
                     self.applied_migrations = await apply_migrations(writer_db)
                     await _hold(stack, owner)
-                    self.recovery = await recover(writer_db, self.clock(), owner, self.shards)
+                    self.recovery = await recover(writer_db, self.clock(), owner, self.takeover, self.shards)
             else:
                 with postgres_errors(self.url):
                     writer_db = serial = reader = await _open_postgres(stack, self.url)
                     self.applied_migrations = await apply_migrations(writer_db)
                     owner = _leases(writer_db, self.executor_id, self.lease_seconds)
                     await _hold(stack, owner)
-                    self.recovery = await recover(writer_db, self.clock(), owner, self.shards)
+                    self.recovery = await recover(writer_db, self.clock(), owner, self.takeover, self.shards)
             writer = Writer(writer_db, self.on_commit)
             writer.start()
             stack.push_async_callback(writer.close)  # runs first on close: drains before the connections go
             self._parts = _Parts(
-                audit=StoreAudit(writer, self.clock, self.executor_id),
+                audit=StoreAudit(writer, self.clock, self.executor_id, self.durable_runs),
                 budget=StoreBudget(serial, self.clock, self.executor_id, self.personal_limits),
-                calls=StoreCallBudget(serial, self.clock),
+                calls=StoreCallBudget(serial, self.clock, self.personal_limits),
                 conversations=Conversations(writer, reader, self.clock),
                 threads=AgentThreads(writer, reader, serial, self.clock),
-                runs=Runs(reader, serial),
+                runs=Runs(reader, serial, self.clock),
                 mcp_pins=StorePins(writer, reader, self.clock),
                 memory=StoreMemory(serial, reader, self.clock),
                 retention=Retention(writer, reader, self.clock),
@@ -212,6 +228,13 @@ class Store:
             self._resources = stack.pop_all()
         if self.applied_migrations:
             log.info("store %s: applied migrations %s", self.shown, self.applied_migrations)
+        if self.recovery.resumed:
+            log.warning(
+                "store %s: took over %d run(s) of %s, a process that is gone, to resume them",
+                self.shown,
+                len(self.recovery.resumed),
+                ", ".join(sorted(self.recovery.owners)) or "?",
+            )
         if self.recovery.interrupted_runs or self.recovery.released_reservations:
             log.warning(
                 "store %s: marked %d runs interrupted and released %d budget reservations left by %s,"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from executor import Result, RunnableAgent
+from executor import NO_CONTEXT, Result, RunnableAgent, StepContext
 from executor.errors import BudgetExceeded
 from executor.llm.types import AssistantMessage, ToolCall, Usage
 from executor.ports import (
@@ -32,15 +32,20 @@ from executor.tools.invocation import Invocation
 class RecordedRun:
     info: RunInfo
     steps: list[tuple[int, AssistantMessage, Usage]] = field(default_factory=list)
+    #: What each step's model call had besides the conversation (steering, compaction, ceiling).
+    contexts: list[StepContext] = field(default_factory=list)
     tools: list[tuple[int, ToolCall, ToolResult]] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     closes: list[RunStats] = field(default_factory=list)
     journal: list[str] | None = None
 
-    async def on_step(self, index: int, response: AssistantMessage, usage: Usage) -> None:
+    async def on_step(
+        self, index: int, response: AssistantMessage, usage: Usage, *, context: StepContext = NO_CONTEXT
+    ) -> None:
         self.steps.append((index, response, usage))
+        self.contexts.append(context)
 
-    async def on_tool(self, index: int, call: ToolCall, result: ToolResult) -> None:
+    async def on_tool(self, index: int, call: ToolCall, result: ToolResult, *, elapsed: float = 0.0) -> None:
         self.tools.append((index, call, result))
 
     async def log_event(self, kind: str, data: dict[str, Any]) -> None:
@@ -73,6 +78,10 @@ class RecordingAudit:
 
     async def record_rejection(self, info: RunInfo, reason: str) -> None:
         self.rejections.append((info, reason))
+
+    async def resume_run(self, run_id: str) -> RecordedRun:
+        """The run's recorder again (a resumed run adds to its record)."""
+        return self.runs[run_id]
 
     def only(self) -> RecordedRun:
         assert len(self.runs) == 1, f"expected one audited run, got {list(self.runs)}"

@@ -11,8 +11,9 @@ cancel handles of runs in flight for /cancel, the Cancel button and shutdown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -119,15 +120,12 @@ class RunService:
         Raises nothing for a run failure (it is in the Result). A run asked
         for while the bot shuts down ends at once as cancelled.
         """
-        agent = await self._agent_for(request, on_notice)
-        cancel = CancelHandle()
-        # Registered before the first await, so a Cancel click can never miss it.
-        active = ActiveRun(request.run_id, request.caller_id, request.thread_id, cancel, asyncio.current_task())
-        self._active[request.run_id] = active
-        if self._closing:
-            cancel.cancel(SHUTTING_DOWN)
+        # Registered before the first await (unless ``admitted`` did it
+        # earlier), so a Cancel click can never miss it.
+        cancel = (self._active.get(request.run_id) or self._register(request)).cancel
         session_tools = workspace_session_factory(only=request.session_tools) if request.session_tools else None
         try:
+            agent = await self._agent_for(request, on_notice)
             budget_tokens = int(self._context_tokens(self._executor.tier_of(agent)) * HISTORY_SHARE)
             history = await self._conversations.load(request.thread_id, budget_tokens)
             invocation = Invocation(
@@ -196,6 +194,28 @@ class RunService:
         if on_notice is not None:
             await on_notice(notice)
         return replace(agent, tier=cheaper)
+
+    @contextlib.contextmanager
+    def admitted(self, request: RunRequest) -> Iterator[None]:
+        """Register ``request``'s run for Cancel and shutdown before anyone
+        can see it. Its caller posts the Cancel button inside this block:
+        Discord shows the button before the bot hears back that the message
+        exists, and a click that early still cancels the run (which then
+        ends at once as cancelled). ``run`` inside the block takes the
+        registration over."""
+        self._register(request)
+        try:
+            yield
+        finally:
+            self._active.pop(request.run_id, None)
+
+    def _register(self, request: RunRequest) -> ActiveRun:
+        cancel = CancelHandle()
+        active = ActiveRun(request.run_id, request.caller_id, request.thread_id, cancel, asyncio.current_task())
+        self._active[request.run_id] = active
+        if self._closing:
+            cancel.cancel(SHUTTING_DOWN)
+        return active
 
     @property
     def in_flight(self) -> int:

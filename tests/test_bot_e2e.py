@@ -176,6 +176,31 @@ async def test_cancel_button_ends_the_run_as_cancelled(h: Harness) -> None:
     assert any("cancelled" in t and run_id in t for t in texts)
 
 
+def _has_cancel_button(body: Any) -> bool:
+    return isinstance(body, dict) and "executus:cancel:" in json.dumps(body.get("components"))
+
+
+async def test_cancel_clicked_before_discord_confirms_the_progress_message_still_cancels(h: Harness) -> None:
+    # Discord shows the button as soon as it creates the message; a member can
+    # click before the bot has even heard back that it was posted.
+    h.model.script(Reply.text("should never be asked"))
+    shown = h.emu.hold_response("create_message", _has_cancel_button)
+    await h.emu.send_slash_command("ask", {"prompt": "never mind"}, user=h.emu.member)
+    await asyncio.wait_for(shown.reached.wait(), 10)
+    thread = await h.thread_of()
+    progress = next(m for m in h.emu.messages_in(thread) if _has_cancel_button({"components": m.components}))
+    button = next(c["custom_id"] for row in progress.components for c in row["components"])
+    click = await h.emu.click_button(progress, button, user=h.emu.member)
+    await h.emu.wait_for(lambda: click.acknowledged)
+    shown.release()
+    await h.idle()
+    run_id = button.rsplit(":", 1)[1]
+    assert "Cancelling" in click.callbacks[0].body["data"]["content"]
+    detail = await h.store.runs.detail(run_id)
+    assert detail is not None and detail.run.status == "cancelled"
+    assert h.model.requests == []
+
+
 async def test_someone_else_cannot_press_cancel(h: Harness) -> None:
     h.model.script(Reply.text("done", delay=3))
     await h.emu.send_slash_command("ask", {"prompt": "wait"}, user=h.emu.member)

@@ -72,13 +72,16 @@ class ThreadRunner:
         conversation) and answer there. ``upload_limit``: what the member's
         interaction allows; else the thread's guild's (Discord's default in a DM)."""
         async with self._turn(thread):
-            agent_name = request.agent.name or request.agent.id
-            message = await thread.send(
-                progress_starting(agent_name, request.run_id), view=cancel_view(request.run_id), allowed_mentions=NO_PINGS
-            )
-            progress = ProgressMessage(message, request.run_id, agent_name, self.clock)
-            with self._records.progress_shown(request.run_id, str(message.id), resume_request(request)):
-                return await self._drive(thread, request, progress, upload_limit or _upload_limit(thread))
+            with self._service.admitted(request):  # before the Cancel button can be clicked
+                agent_name = request.agent.name or request.agent.id
+                message = await thread.send(
+                    progress_starting(agent_name, request.run_id),
+                    view=cancel_view(request.run_id),
+                    allowed_mentions=NO_PINGS,
+                )
+                progress = ProgressMessage(message, request.run_id, agent_name, self.clock)
+                with self._records.progress_shown(request.run_id, str(message.id), resume_request(request)):
+                    return await self._drive(thread, request, progress, upload_limit or _upload_limit(thread))
 
     async def resume(
         self, thread: discord.Thread | discord.DMChannel, request: RunRequest, progress_message_id: int, record: RunRecord
@@ -88,14 +91,15 @@ class ThreadRunner:
         resumed after a restart. Takes the thread's turn before its first
         await, so a follow-up caught up after it waits for it."""
         async with self._turn(thread):
-            agent_name = request.agent.name or request.agent.id
-            message = thread.get_partial_message(progress_message_id)
-            progress = ProgressMessage(message, request.run_id, agent_name, self.clock, resumed=True)
-            try:
-                await message.edit(content=progress_resumed(agent_name, request.run_id), allowed_mentions=NO_PINGS)
-            except discord.HTTPException as exc:  # the message is gone: the run still answers
-                log.warning("run %s: could not mark its progress message resumed: %s", request.run_id, exc)
-            return await self._drive(thread, request, progress, _upload_limit(thread), record)
+            with self._service.admitted(request):  # its Cancel button is still there
+                agent_name = request.agent.name or request.agent.id
+                message = thread.get_partial_message(progress_message_id)
+                progress = ProgressMessage(message, request.run_id, agent_name, self.clock, resumed=True)
+                try:
+                    await message.edit(content=progress_resumed(agent_name, request.run_id), allowed_mentions=NO_PINGS)
+                except discord.HTTPException as exc:  # the message is gone: the run still answers
+                    log.warning("run %s: could not mark its progress message resumed: %s", request.run_id, exc)
+                return await self._drive(thread, request, progress, _upload_limit(thread), record)
 
     @contextlib.asynccontextmanager
     async def _turn(self, thread: discord.Thread | discord.DMChannel) -> AsyncIterator[None]:

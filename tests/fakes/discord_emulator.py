@@ -83,7 +83,10 @@ in their DM with the bot or in a guild the bot is not in: only global
 commands whose ``integration_types`` and ``contexts`` allow it.
 
 Rate limits only on demand: ``rate_limit(operation, times=)`` answers the
-next requests of an operation with Discord's 429.
+next requests of an operation with Discord's 429. Slow answers on demand:
+``hold_response(operation, matches)`` carries out the next matching request
+but holds its answer until ``release()``, so a test can act (click a button
+the bot just posted) before the bot has heard back.
 
 Not emulated: rate limits of their own, permission checks on REST calls (a
 channel's overwrites are sent to the bot, not enforced), group DMs, forum
@@ -157,7 +160,10 @@ class DiscordEmulator(Interactions):
         """Close every gateway websocket, then the server.
 
         Stop the bot first: discord.py reconnects when its websocket goes away.
+        Answers still held back (``hold_response``) leave first.
         """
+        for hold in self._holds:
+            hold.release()
         for connection in list(self._connections):
             await connection.socket.close(code=1001)
         if self._runner is not None:

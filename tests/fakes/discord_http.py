@@ -15,7 +15,7 @@ from aiohttp import BodyPartReader, web
 
 from .discord_model import Channel, Guild, Interaction, Message, Upload, User
 from .discord_specs import check_body, content_problems
-from .discord_world import EmulatorWorld, RequestRecord, Violation
+from .discord_world import EmulatorWorld, Hold, RequestRecord, Violation
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 # What the middleware read from a request, for the handlers.
@@ -104,7 +104,25 @@ class HTTPPlumbing(EmulatorWorld):
             response = error.response()
         record.status = response.status
         self._notify()
+        await self._held(record)
         return response
+
+    def hold_response(self, operation: str, matches: Callable[[Any], bool] = lambda _body: True) -> Hold:
+        """Hold back the answer to the next request of ``operation`` whose
+        body ``matches``: the request is carried out (a message is created
+        and dispatched), but the bot gets its answer only at ``release()``.
+        That opens, on purpose, the window a slow Discord opens by chance:
+        what the bot does before it has heard back."""
+        hold = Hold(operation, matches)
+        self._holds.append(hold)
+        return hold
+
+    async def _held(self, record: RequestRecord) -> None:
+        for hold in self._holds:
+            if not hold.reached.is_set() and hold.operation == record.operation and hold.matches(record.body):
+                hold.reached.set()
+                await hold.released.wait()
+                return
 
     def rate_limit(self, operation: str, *, times: int = 1, retry_after: float = 0.2, scope: str = "shared") -> None:
         """Answer the next ``times`` requests of ``operation`` (an OpenAPI

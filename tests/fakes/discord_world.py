@@ -50,6 +50,20 @@ class RequestRecord:
 
 
 @dataclass
+class Hold:
+    """One answer held back by ``hold_response``: ``reached`` is set once the
+    request is carried out; the answer leaves at ``release()``."""
+
+    operation: str
+    matches: Callable[[Any], bool]
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@dataclass
 class Violation:
     """A request body that does not match Discord's published schema."""
 
@@ -118,6 +132,8 @@ class EmulatorWorld:
         self._session: GatewaySession | None = None
         #: Operation -> (429s still to answer, retry_after, scope); see ``rate_limit``.
         self._rate_limits: dict[str, tuple[int, float, str]] = {}
+        #: Answers held back or to hold back (``hold_response``), oldest first.
+        self._holds: list[Hold] = []
         #: The newest session of each shard (None: unsharded).
         self._newest: dict[tuple[int, int] | None, GatewaySession] = {}
         self._connections: set[Connection] = set()

@@ -7,6 +7,7 @@ looks at the thread."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -113,6 +114,55 @@ async def test_a_stream_cut_off_midway_ends_in_a_clean_error_and_withdraws_the_d
     assert "error" in progress_text(h, thread)
     run = (await h.store.runs.recent(str(h.emu.guild.id)))[0]
     assert run.status == "error" and run.output == ""
+
+
+async def test_a_draft_deleted_while_the_answer_grows_does_not_lose_the_answer(h: Harness) -> None:
+    # A moderator (or the member) deletes the half-written draft: the answer
+    # still reaches the thread, in new messages.
+    partial = "The answer, still "  # 4-character pieces after the role chunk
+    answer = partial + "being written when its draft was deleted."
+    h.model.script(Reply.text(answer, hold_after=6))
+    thread = await ask(h, "Tell me something")
+    drafts = await h.emu.wait_for(lambda: posted(h, thread)[1] or None)
+    await h.emu.delete_message(drafts[0])
+    h.model.release()
+    await h.idle()
+    final = posted(h, thread)[1]
+    assert [m.content for m in final] == [answer]
+    assert final[0].id != drafts[0].id
+    assert "ok" in progress_text(h, thread)
+
+
+class PausableClock(InstantClock):
+    """An InstantClock whose waits, once paused, never end: no paced edit
+    goes out after ``pause()``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._never = asyncio.Event()
+        self.paused = False
+
+    async def sleep(self, seconds: float) -> None:
+        if self.paused:
+            await self._never.wait()
+        await super().sleep(seconds)
+
+
+async def test_a_draft_deleted_just_before_the_answer_is_settled_is_sent_again(h: Harness) -> None:
+    # No edit between the deletion and the end of the run: the bot learns the
+    # draft is gone when it settles the answer into it.
+    clock = h.bot.runner.clock = PausableClock()
+    partial = "The answer, still "
+    answer = partial + "being written when its draft was deleted."
+    h.model.script(Reply.text(answer, hold_after=6))
+    thread = await ask(h, "Tell me something")
+    drafts = await h.emu.wait_for(lambda: posted(h, thread)[1] or None)
+    clock.paused = True
+    await h.emu.delete_message(drafts[0])
+    h.model.release()
+    await h.idle()
+    final = posted(h, thread)[1]
+    assert [m.content for m in final] == [answer] and final[0].id != drafts[0].id
 
 
 async def test_stream_false_in_the_agent_file_answers_unstreamed(tmp_path: Path) -> None:

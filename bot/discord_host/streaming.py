@@ -20,6 +20,7 @@ answer.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import discord
@@ -74,31 +75,43 @@ class StreamedAnswer:
 
     async def _show(self) -> None:
         """Make the drafts show the buffer: edit those that changed, post
-        what spilled over, delete what is no longer there."""
+        what spilled over, delete what is no longer there. A draft someone
+        deleted is posted again, with those after it."""
         chunks = split_unfinished(self._text)
         for i, chunk in enumerate(chunks):
+            if i < len(self._drafts) and self._drafts[i][1] != chunk and not await self._edit(i, chunk):
+                await self._drop(i)
             if i == len(self._drafts):
                 self._drafts.append((await self._channel.send(chunk, allowed_mentions=NO_PINGS), chunk))
-            elif self._drafts[i][1] != chunk:
-                await self._drafts[i][0].edit(content=chunk, allowed_mentions=NO_PINGS)
-                self._drafts[i] = (self._drafts[i][0], chunk)
         await self._drop(len(chunks))
+
+    async def _edit(self, i: int, chunk: str) -> bool:
+        """Show ``chunk`` in draft ``i``; False when that draft was deleted
+        (by a moderator, or the member)."""
+        message = self._drafts[i][0]
+        try:
+            await message.edit(content=chunk, allowed_mentions=NO_PINGS)
+        except discord.NotFound:
+            return False
+        self._drafts[i] = (message, chunk)
+        return True
 
     async def _drop(self, keep: int) -> None:
         while len(self._drafts) > keep:
-            await self._drafts[-1][0].delete()
-            self._drafts.pop()
+            message, _ = self._drafts.pop()
+            with contextlib.suppress(discord.NotFound):  # someone deleted it already
+                await message.delete()
 
     async def settle(self, chunks: Sequence[str]) -> int:
         """Stop showing the stream; the drafts become the first of ``chunks``
         (edited where they differ) and the rest are deleted. Returns how
-        many chunks the drafts now show."""
+        many chunks the drafts now show: from a deleted draft on, the
+        answer goes out as new messages."""
         await self._edits.stop()
-        kept = min(len(chunks), len(self._drafts))
-        for i in range(kept):
-            message, shown = self._drafts[i]
-            if shown != chunks[i]:
-                await message.edit(content=chunks[i], allowed_mentions=NO_PINGS)
-                self._drafts[i] = (message, chunks[i])
+        kept = 0
+        for i in range(min(len(chunks), len(self._drafts))):
+            if self._drafts[i][1] != chunks[i] and not await self._edit(i, chunks[i]):
+                break
+            kept = i + 1
         await self._drop(kept)
         return kept

@@ -357,6 +357,11 @@ class DiscordEmulator(Interactions):
         await self._broadcast("MESSAGE_CREATE", self._message_payload(message, event=True))
         return message
 
+    async def delete_message(self, message: Message) -> None:
+        """Someone with Manage Messages (or its author) deletes a message:
+        later REST calls on it get Unknown Message, the bot gets MESSAGE_DELETE."""
+        await self._delete(message)
+
     async def post_direct_message(self, content: str, *, user: Member | User | None = None) -> Message:
         """A user DMs the bot: MESSAGE_CREATE without a guild, which Discord
         sends to shard 0 only, and only to a session with the DIRECT_MESSAGES

@@ -190,7 +190,8 @@ async def test_the_personal_budget_is_the_operators_not_a_guilds(tmp_path: Path)
 
 async def test_a_dm_run_cut_off_by_a_dead_process_is_announced_in_the_dm(tmp_path: Path) -> None:
     """A run left running by a process that died is told in its DM at the
-    next start, as a thread's is, and its progress message finished."""
+    next start, as a thread's is, its progress message finished and the
+    draft of its answer withdrawn."""
     settings: dict[str, Any] = {"discord_guild_ids": "", "agents_dir": agents(tmp_path), "skills_dir": tmp_path / "none"}
     async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
         with emu.patch_discord():
@@ -200,17 +201,21 @@ async def test_a_dm_run_cut_off_by_a_dead_process_is_announced_in_the_dm(tmp_pat
                 await emu.post_message("hi", user=emu.member, channel=dm)
                 await first.idle(1)
                 progress = next(m for m in emu.messages_in(dm) if "run `" in m.content)
-            # A process that dies mid-run leaves it running, its progress message showing it working.
+                draft = await first.bot.get_partial_messageable(dm.id).send("A half-writt")
+            # A process that dies mid-run leaves it running, its progress message
+            # showing it working and the draft of its streamed answer half-written.
             cut = replace(run_info("cut", caller=str(emu.member.user.id), guild=PERSONAL_SCOPE), channel_id=str(dm.id))
             async with Store(f"sqlite:///{tmp_path / 'bot.db'}", executor_id="gone") as dead:
                 with dead.audit.progress_shown("cut", str(progress.id)):
                     await dead.audit.start_run(cut)
+                await dead.audit.draft_shown("cut", str(draft.id))
             async with bot_on(tmp_path, emu, model, **settings) as second:
                 note = await emu.wait_for(
                     lambda: next((m for m in emu.messages_in(dm) if "cut off when the bot stopped" in m.content), None)
                 )
                 assert "`cut`" in note.content
                 await emu.wait_for(lambda: "interrupted" in emu.message(progress.id).content or None)
+                assert emu.message(draft.id).deleted  # withdrawn: it is no answer
                 clean(second)
 
 

@@ -2,7 +2,8 @@
 and started again resumes the run in its thread, on SQLite and on
 PostgreSQL. The model call whose response was recorded is not made again,
 the tool that had returned does not run again, the run keeps its id and is
-charged once, and its progress message says it resumed.
+charged once, its progress message says it resumed, and the half-written
+draft of its streamed answer is withdrawn.
 
 The console (``python -m bot chat``) on the same database runs its own runs
 beside it and disturbs neither the bot's live run nor, once the bot is
@@ -58,12 +59,15 @@ async def test_a_run_killed_mid_way_resumes_when_its_process_starts_again(
     async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
         model.script(
             Reply.tool_call("calculator", {"expression": "6*7"}),
-            Reply.text("never arrives", delay=60),  # the second call hangs: the run is mid-way
+            # The second call streams a few words and hangs: the run is mid-way, its answer half-written.
+            Reply.text("A half-written answer that never ends.", hold_after=4),
         )
         first = await start_bot(tmp_path, db, emu, model, **settings)
         try:
             await emu.send_slash_command("ask", {"prompt": "What is 6 times 7?"}, user=emu.member)
-            await emu.wait_for(lambda: len(model.requests) >= 2 or None, timeout=START)
+            draft = await emu.wait_for(
+                lambda: next((m for m in emu.messages if m.content.startswith("A half")), None), timeout=START
+            )
             model.script(Reply.text("The console's answer."))
             assert await console(tmp_path, model, database.url, "a console question") == "The console's answer."
             assert bot_run(database) == [("running", "bot-1", 1)]  # the bot's live run: untouched
@@ -101,6 +105,7 @@ async def test_a_run_killed_mid_way_resumes_when_its_process_starts_again(
         assert "resumed after a restart" in finished.content and run_id in finished.content
         assert finished.components == []
         assert answer.id > progress.id
+        assert emu.message(draft.id).deleted  # the half-written draft was withdrawn, not left as if an answer
         assert emu.violations == []
 
     assert database.rows("SELECT status, owner_id FROM runs WHERE run_id = ?", run_id) == [("ok", "bot-1")]

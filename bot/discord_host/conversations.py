@@ -313,7 +313,7 @@ class ThreadConversations:
         )
         log.info("resuming run %s in thread %s after a restart", run.run_id, asked.thread_id)
         task = asyncio.create_task(
-            self._runner.resume(conversation, request, int(run.progress_message_id), run.record),
+            self._runner.resume(conversation, request, int(run.progress_message_id), run.record, run.drafts),
             name=f"resume {run.run_id}",
         )
         self._resumed.add(task)

@@ -10,6 +10,7 @@ streamed answer's drafts become the first messages of the same answer.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -21,6 +22,8 @@ from bot.messages.failures import describe_error
 from bot.splitting import split_message
 from executor import Result
 from executor.tools import Artifact
+
+log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
 MAX_FILES_PER_MESSAGE = 10
@@ -101,3 +104,17 @@ async def deliver(
 
 def _files(artifacts: list[Artifact]) -> list[discord.File]:
     return [discord.File(io.BytesIO(a.data), filename=a.name) for a in artifacts]
+
+
+async def withdraw_drafts(
+    channel: discord.Thread | discord.DMChannel | discord.PartialMessageable, message_ids: Sequence[str]
+) -> None:
+    """Delete the drafts a run posted before its process died (they show a
+    half-written answer as if it were one). Best effort: one already gone,
+    or that cannot be deleted, is left."""
+    for message_id in message_ids:
+        try:
+            await channel.get_partial_message(int(message_id)).delete()
+        except (discord.HTTPException, ValueError) as exc:
+            if not isinstance(exc, discord.NotFound):
+                log.warning("could not withdraw draft %s: %s", message_id, exc)

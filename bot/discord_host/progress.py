@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 
 from bot.coalesce import Clock, Coalescer, MonotonicClock
-from bot.discord_host.delivery import NO_PINGS
+from bot.discord_host.delivery import NO_PINGS, withdraw_drafts
 from bot.messages.conversation import (
     CANCEL_LABEL,
     interrupted_note,
@@ -170,6 +170,7 @@ async def announce_interrupted(client: discord.Client, notices: Notices) -> int:
             continue
         channel = client.get_partial_messageable(int(run.thread_id))
         try:
+            await withdraw_drafts(channel, run.drafts)
             await channel.send(interrupted_note(run.run_id), allowed_mentions=NO_PINGS)
             await channel.get_partial_message(int(run.progress_message_id)).edit(
                 content=progress_interrupted(run.agent_name, run.run_id), view=None, allowed_mentions=NO_PINGS

@@ -21,7 +21,7 @@ answer.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import discord
 
@@ -42,9 +42,17 @@ class StreamedAnswer:
     ``on_delta`` are the run's observers (steps go on to ``progress``);
     :meth:`settle` is the Drafts delivery ends them with."""
 
-    def __init__(self, channel: discord.abc.Messageable, progress: ProgressMessage, clock: Clock) -> None:
+    def __init__(
+        self,
+        channel: discord.abc.Messageable,
+        progress: ProgressMessage,
+        clock: Clock,
+        on_draft: Callable[[discord.Message], Awaitable[object]] | None = None,
+    ) -> None:
         self._channel = channel
         self._progress = progress
+        #: Told of every draft posted, so that one left by a process that died can be withdrawn.
+        self._on_draft = on_draft
         self._text = ""
         #: This turn calls tools: its text is not the answer.
         self._calls_tools = False
@@ -82,7 +90,10 @@ class StreamedAnswer:
             if i < len(self._drafts) and self._drafts[i][1] != chunk and not await self._edit(i, chunk):
                 await self._drop(i)
             if i == len(self._drafts):
-                self._drafts.append((await self._channel.send(chunk, allowed_mentions=NO_PINGS), chunk))
+                draft = await self._channel.send(chunk, allowed_mentions=NO_PINGS)
+                self._drafts.append((draft, chunk))
+                if self._on_draft is not None:
+                    await self._on_draft(draft)
         await self._drop(len(chunks))
 
     async def _edit(self, i: int, chunk: str) -> bool:
@@ -115,3 +126,4 @@ class StreamedAnswer:
             kept = i + 1
         await self._drop(kept)
         return kept
+

@@ -17,14 +17,14 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
 import discord
 
 from bot.coalesce import Clock, MonotonicClock
-from bot.discord_host.delivery import NO_PINGS, deliver
+from bot.discord_host.delivery import NO_PINGS, deliver, withdraw_drafts
 from bot.discord_host.progress import ProgressMessage, cancel_view
 from bot.discord_host.streaming import StreamedAnswer
 from bot.messages.conversation import progress_resumed, progress_starting
@@ -45,6 +45,8 @@ class ProgressRecords(Protocol):
     def progress_shown(
         self, run_id: str, message_id: str, resume: ResumeRequest | None = None
     ) -> AbstractContextManager[None]: ...
+
+    async def draft_shown(self, run_id: str, message_id: str) -> None: ...
 
 
 class ThreadRunner:
@@ -84,14 +86,21 @@ class ThreadRunner:
                     return await self._drive(thread, request, progress, upload_limit or _upload_limit(thread))
 
     async def resume(
-        self, thread: discord.Thread | discord.DMChannel, request: RunRequest, progress_message_id: int, record: RunRecord
+        self,
+        thread: discord.Thread | discord.DMChannel,
+        request: RunRequest,
+        progress_message_id: int,
+        record: RunRecord,
+        drafts: Sequence[str] = (),
     ) -> Result:
         """Resume ``request``'s run, which a gone process started, from
         ``record``, and answer in ``thread``; its progress message says it
-        resumed after a restart. Takes the thread's turn before its first
-        await, so a follow-up caught up after it waits for it."""
+        resumed after a restart, and the ``drafts`` its answer had posted
+        are withdrawn (the answer is written again). Takes the thread's turn
+        before its first await, so a follow-up caught up after it waits for it."""
         async with self._turn(thread):
             with self._service.admitted(request):  # its Cancel button is still there
+                await withdraw_drafts(thread, drafts)
                 agent_name = request.agent.name or request.agent.id
                 message = thread.get_partial_message(progress_message_id)
                 progress = ProgressMessage(message, request.run_id, agent_name, self.clock, resumed=True)
@@ -131,7 +140,13 @@ class ThreadRunner:
         resume: RunRecord | None = None,
     ) -> Result:
         """Run, answer, and finish the progress message."""
-        answer = StreamedAnswer(thread, progress, self.clock) if request.stream else None
+        answer = None
+        if request.stream:
+
+            async def shown(draft: discord.Message) -> None:
+                await self._records.draft_shown(request.run_id, str(draft.id))
+
+            answer = StreamedAnswer(thread, progress, self.clock, shown)
         notify = _poster(thread)
         if answer is None:
             result = await self._service.run(request, progress.on_step, on_notice=notify, resume=resume)

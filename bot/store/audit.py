@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.store.bounded import RUN_TEXT_LIMIT, bounded, bounded_json
 from bot.store.clock import Clock, to_db
-from bot.store.records import Encoder, ResumeRequest
+from bot.store.records import DRAFT_EVENT, Encoder, ResumeRequest
 from bot.store.statuses import StoredStatus
 from bot.store.writer import Statement, Writer
 from executor import NO_CONTEXT, RunInfo, RunStats, StepContext
@@ -183,6 +183,14 @@ class StoreAudit:
             yield
         finally:
             self._progress.pop(run_id, None)
+
+    async def draft_shown(self, run_id: str, message_id: str) -> None:
+        """Record that run ``run_id`` posted ``message_id`` as a draft of its
+        streamed answer (a ``draft`` event). If the process dies before the
+        answer is settled, whoever resumes the run, or tells its thread it
+        was interrupted, withdraws the draft, which would otherwise stand in
+        the thread as if it were an answer."""
+        await self._writer.submit(_event(run_id, DRAFT_EVENT, {"message_id": message_id}, self._clock))
 
     async def start_run(self, info: RunInfo) -> StoreRecorder:
         message_id, request = self._progress.get(info.run_id, ("", None))

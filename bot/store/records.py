@@ -62,15 +62,21 @@ class ResumeRequest:
     caller_roles: tuple[str, ...] = ()
 
 
+#: The event kind of a streamed answer's draft message (``StoreAudit.draft_shown``).
+DRAFT_EVENT = "draft"
+
+
 @dataclass(frozen=True, slots=True)
 class ResumableRun:
-    """A run this process took over from a gone one, to resume."""
+    """A run this process took over from a gone one, to resume. ``drafts``:
+    the messages its streamed answer had posted, to withdraw."""
 
     run_id: str
     agent_name: str
     progress_message_id: str
     request: ResumeRequest
     record: RunRecord
+    drafts: tuple[str, ...] = ()
 
 
 class Encoder:
@@ -228,6 +234,7 @@ async def load_resumable(tx: Tx, run_ids: Sequence[str]) -> list[ResumableRun]:
         [d for *_, d in parsed_steps] + [d for *_, d in parsed_calls] + [d for _, d in parsed_runs]
     )
     decoder = _Decoder(await _blobs(tx, digests))
+    drafts = await drafts_of(tx, run_ids)
     out: list[ResumableRun] = []
     for row, request in parsed_runs:
         run_id = row["run_id"]
@@ -249,9 +256,25 @@ async def load_resumable(tx: Tx, run_ids: Sequence[str]) -> list[ResumableRun]:
                 row["progress_message_id"],
                 decoder.request(request),
                 RunRecord(mine_steps, results, elapsed),
+                drafts.get(run_id, ()),
             )
         )
     return out
+
+
+async def drafts_of(tx: Tx, run_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The draft messages each of ``run_ids`` posted, oldest first (runs
+    with none are left out)."""
+    if not run_ids:
+        return {}
+    rows = await tx.fetchall(
+        f"SELECT run_id, data FROM events WHERE run_id IN ({', '.join('?' * len(run_ids))}) AND kind = ? ORDER BY id",
+        (*run_ids, DRAFT_EVENT),
+    )
+    found: dict[str, tuple[str, ...]] = {}
+    for row in rows:
+        found[row["run_id"]] = (*found.get(row["run_id"], ()), str(json.loads(row["data"])["message_id"]))
+    return found
 
 
 def _digests(documents: Iterable[Any]) -> set[str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.store.clock import Clock, from_db
 from bot.store.database import Database, Row, Tx
-from bot.store.records import ResumableRun, load_resumable
+from bot.store.records import ResumableRun, drafts_of, load_resumable
 from bot.store.recovery import interrupt
 from bot.store.statuses import StoredStatus
 from executor.llm import Usage
@@ -87,6 +87,8 @@ class InterruptedRun:
     guild_id: str
     thread_id: str
     progress_message_id: str
+    #: The drafts of its streamed answer, to withdraw.
+    drafts: tuple[str, ...] = ()
 
 
 _SUMMARY = (
@@ -120,10 +122,10 @@ class Runs:
 
     async def notices_pending(self) -> list[InterruptedRun]:
         """Interrupted runs whose thread has not been told yet (see recovery.py)."""
-        rows = await self._reader.transact(_notices_pending)
+        rows, drafts = await self._reader.transact(_notices_pending)
         return [
             InterruptedRun(r["run_id"], r["agent_name"] or r["agent_id"], r["guild_id"], r["channel_id"],
-                           r["progress_message_id"])
+                           r["progress_message_id"], drafts.get(r["run_id"], ()))
             for r in rows
         ]
 
@@ -148,11 +150,12 @@ class Runs:
         return await self._reader.transact(lambda tx: _detail(tx, run_id, guild_id))
 
 
-async def _notices_pending(tx: Tx) -> list[Row]:
-    return await tx.fetchall(
+async def _notices_pending(tx: Tx) -> tuple[list[Row], dict[str, tuple[str, ...]]]:
+    rows = await tx.fetchall(
         "SELECT run_id, agent_name, agent_id, guild_id, channel_id, progress_message_id FROM runs"
         " WHERE notice_pending = 1 ORDER BY started_at"
     )
+    return rows, await drafts_of(tx, [r["run_id"] for r in rows])
 
 
 async def _detail(tx: Tx, run_id: str, guild_id: str | None) -> RunDetail | None:

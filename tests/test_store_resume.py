@@ -45,9 +45,10 @@ async def start_durable_run(database: DatabaseUnderTest, run_id: str = "r1") -> 
         await store.budget.check(Invocation("u1", run_id=run_id, guild_id="g1"), "helper")
         with store.audit.progress_shown(run_id, "555", REQUEST):
             rec = await store.audit.start_run(run_info(run_id))
-        await rec.on_step(0, STEP, Usage(100, 20), context=CONTEXT)
+        await rec.on_step(0, STEP, Usage(100, 20, cost_micros=1_500), context=CONTEXT)
         await rec.on_tool(0, CALL, RESULT, elapsed=5.5)
-        await rec.on_step(1, AssistantMessage("", (ToolCall("c2", "render_chart"),)), Usage(1, 1))
+        unpriced = Usage(1, 1, unpriced_calls=1)
+        await rec.on_step(1, AssistantMessage("", (ToolCall("c2", "render_chart"),)), unpriced)
 
 
 async def test_a_gone_process_s_run_is_taken_over_with_its_record(database: DatabaseUnderTest) -> None:
@@ -58,7 +59,7 @@ async def test_a_gone_process_s_run_is_taken_over_with_its_record(database: Data
     assert (run.run_id, run.agent_name, run.progress_message_id) == ("r1", "Helper", "555")
     assert run.request == REQUEST
     step = run.record.steps[0]
-    assert (step.message, step.usage, step.context) == (STEP, Usage(100, 20), CONTEXT)
+    assert (step.message, step.usage, step.context) == (STEP, Usage(100, 20, cost_micros=1_500), CONTEXT)
     assert run.record.results == {(0, "c1"): RESULT}  # c2 was cut off: no result
     assert sorted(run.record.steps) == [0, 1] and run.record.ceiling == 0
     assert run.record.elapsed == 5.5
@@ -95,6 +96,9 @@ async def test_a_run_that_cannot_be_resumed_is_interrupted_and_charged(database:
         assert notice.run_id == "r1"
     assert one(database, "SELECT status FROM runs WHERE run_id = 'r1'") == (StoredStatus.INTERRUPTED,)
     assert one(database, "SELECT input_tokens, status FROM budget_ledger WHERE run_id = 'r1'") == (101, "interrupted")
+    # Its money too, as its steps recorded it: what /usage and /runs show.
+    assert one(database, "SELECT cost_micros, unpriced_calls FROM budget_ledger WHERE run_id = 'r1'") == (1_500, 1)
+    assert one(database, "SELECT cost_micros, unpriced_calls FROM runs WHERE run_id = 'r1'") == (1_500, 1)
     assert one(database, "SELECT COUNT(*) FROM budget_reservations") == (0,)
 
 

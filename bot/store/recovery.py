@@ -127,7 +127,8 @@ async def interrupt(tx: Tx, condition: Where, params: Sequence[object], now: dat
     """Mark the ``running`` runs that meet ``condition`` ``interrupted``, with
     the steps, tool calls, tokens and runtime their rows show, and move the
     reservations that meet it to the ledger, charged with what their run
-    recorded. Returns the agent of each run interrupted, and how many
+    recorded (tokens and money; the USD limits count a call cut off mid-way
+    by what it held, see calls.py). Returns the agent of each run interrupted, and how many
     reservations were released. ``condition`` reads columns that both
     ``runs`` and ``budget_reservations`` have."""
     stamp = to_db(now)
@@ -149,6 +150,8 @@ async def interrupt(tx: Tx, condition: Where, params: Sequence[object], now: dat
             reasoning_tokens =
                 (SELECT COALESCE(SUM(reasoning_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
             cached_tokens = (SELECT COALESCE(SUM(cached_tokens), 0) FROM steps s WHERE s.run_id = runs.run_id),
+            cost_micros = (SELECT COALESCE(SUM(cost_micros), 0) FROM steps s WHERE s.run_id = runs.run_id),
+            unpriced_calls = (SELECT COALESCE(SUM(unpriced_calls), 0) FROM steps s WHERE s.run_id = runs.run_id),
             runtime_seconds = COALESCE((SELECT {runtime} FROM steps s WHERE s.run_id = runs.run_id), 0.0)
         WHERE status = ? AND {condition("runs.")}
         """,
@@ -158,10 +161,11 @@ async def interrupt(tx: Tx, condition: Where, params: Sequence[object], now: dat
         f"""
         INSERT INTO budget_ledger (run_id, guild_id, member_id, agent_id, parent_run_id, status,
             started_at, committed_at, runtime_seconds, input_tokens, output_tokens, reasoning_tokens,
-            cached_tokens)
+            cached_tokens, cost_micros, unpriced_calls)
         SELECT b.run_id, b.guild_id, b.member_id, b.agent_id, b.parent_run_id, ?, b.started_at, ?,
             COALESCE(r.runtime_seconds, 0), COALESCE(r.input_tokens, 0), COALESCE(r.output_tokens, 0),
-            COALESCE(r.reasoning_tokens, 0), COALESCE(r.cached_tokens, 0)
+            COALESCE(r.reasoning_tokens, 0), COALESCE(r.cached_tokens, 0), COALESCE(r.cost_micros, 0),
+            COALESCE(r.unpriced_calls, 0)
         FROM budget_reservations b LEFT JOIN runs r ON r.run_id = b.run_id
         WHERE {condition("b.")}
         ON CONFLICT (run_id) DO NOTHING

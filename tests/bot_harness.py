@@ -103,7 +103,7 @@ async def bot_on(
         task = asyncio.create_task(bot.start(emu.token))
         try:
             await emu.wait_until_ready()
-            await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id) or emu.global_commands, timeout=10)
+            await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id) or emu.global_commands, timeout=30)
             # Every shard: discord.py waits 5 s between a process's identifies, as Discord asks.
             await emu.wait_for(lambda: bot.is_ready() or None, timeout=30)
             yield Harness(emu, model, bot, services, store)

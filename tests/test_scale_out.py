@@ -209,9 +209,10 @@ async def test_two_shard_processes_on_postgresql_each_answer_only_their_own_guil
     PostgreSQL database, against the emulator with a guild on each shard:
     each guild's slash command, thread follow-up and Cancel click reach the
     process of its shard only, and its runs execute (and are cancelled)
-    there; a DM reaches the process of shard 0 only. After both were stopped, each restarted process catches up the
-    messages missed in its own guild's threads only, though REST would let
-    it read the other's."""
+    there; a DM reaches the process of shard 0 only; each syncs the commands
+    of its own guild only. After both were stopped, each restarted process
+    catches up the messages missed in its own guild's threads only, though
+    REST would let it read the other's."""
     db = postgresql_database
     async with DiscordEmulator() as emu, FakeOpenAIServer() as model:
         first = shard_of(emu.guild.id, 2)
@@ -278,6 +279,8 @@ async def test_two_shard_processes_on_postgresql_each_answer_only_their_own_guil
                     print(f"--- shard {shard}:", (await proc.communicate())[0].decode()[-20000:])
         assert click.acknowledged and len(click.callbacks) == 1
         assert len(model.requests) == 8  # each prompt answered once, by one process
+        # Each guild's commands were synced by its own shard's process only, once a start.
+        assert sorted(sync.guild_id for sync in emu.command_syncs) == sorted([g.id for g in guilds.values()] * 2)
         assert emu.violations == []
         # What each shard's gateway sessions were sent: their own guild's events only.
         for session in emu.sessions:

@@ -113,13 +113,23 @@ class ExecutusBot(commands.AutoShardedBot):
 
     async def sync_commands(self) -> None:
         """Global sync takes up to an hour to show up; DISCORD_GUILD_IDS
-        syncs to those servers at once (for development)."""
+        syncs to those servers at once (for development).
+
+        Split across processes by SHARD_IDS, each syncs only what its shards
+        own: the global commands from the process of shard 0, a server's
+        from the process of its shard. N processes starting together then
+        make one bulk overwrite each, not N of every one (which share one
+        token's rate limits)."""
+        shards = self.services.settings.shards()
         guild_ids = self.services.settings.discord_guild_ids
         if not guild_ids:
+            if not shards.owns(None):
+                log.info("global commands are synced by the process of shard 0")
+                return
             synced = await self.tree.sync()
             log.info("synced %d global commands", len(synced))
             return
-        for gid in guild_ids:
+        for gid in filter(shards.owns, guild_ids):
             guild = discord.Object(id=gid)
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)

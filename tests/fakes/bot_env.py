@@ -61,7 +61,8 @@ async def start_bot(
     cwd: Path, database: Path, emu: DiscordEmulator, model: FakeOpenAIServer, **settings: str
 ) -> asyncio.subprocess.Process:
     """``python -m bot`` on the emulator and model server, with ``settings``
-    on top; returns once it has connected and synced its commands."""
+    on top; returns once it has connected (its commands synced before, by
+    the process whose shards own them)."""
     env = emulated_environment(
         database,
         emu,
@@ -70,14 +71,12 @@ async def start_bot(
         LOG_LEVEL="DEBUG",  # the chattiest the bot gets: still no secret in it
         **settings,
     )
-    emu.guild_commands.clear()
     identified = identifies(emu)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=cwd, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        await emu.wait_for(lambda: emu.guild_commands.get(emu.guild.id), timeout=START)
         await emu.wait_for(lambda: identifies(emu) > identified or None, timeout=START)
     except BaseException:
         proc.kill()

@@ -35,6 +35,10 @@ def print_step(out: TextIO) -> Callable[[StepEvent], None]:
             print(f"· step {event.index + 1}/{event.max_steps}: thinking", file=out, flush=True)
         elif event.kind == "tool_start":
             print(f"  → {event.tool} {event.arguments[:120]}", file=out, flush=True)
+        elif event.kind == "approval_wait":
+            print(f"  ⏳ {event.tool} waits for approval", file=out, flush=True)
+        elif event.kind == "approval_end":
+            print(f"  {'✗ not approved' if event.is_error else '✓ approved'}: {event.tool}", file=out, flush=True)
         else:
             mark = "✗" if event.is_error else "✓"
             print(f"  {mark} {event.tool}: {' '.join(event.result.split())[:160]}", file=out, flush=True)

@@ -94,13 +94,17 @@ class ApprovalGate:
         agent_id: str,
         log_event: LogEvent,
         waiting: Callable[[], AbstractContextManager[None]],
+        progress: Callable[[str, bool | None], Awaitable[None]],
     ) -> None:
+        """``waiting`` holds the run's clocks while a person decides;
+        ``progress`` is told of the wait (``None``) and of its end (approved or not)."""
         self._policy = policy
         self._approver = approver
         self._inv = invocation
         self._agent_id = agent_id
         self._log_event = log_event
         self._waiting = waiting
+        self._progress = progress
 
     async def __call__(self, call: ToolCall) -> ToolResult | None:
         if not self._policy.covers(call.name):
@@ -118,8 +122,10 @@ class ApprovalGate:
             timeout=self._policy.timeout,
         )
         await self._log_event("approval_requested", {"tool": call.name, "arguments": _shown(call.arguments)})
+        await self._progress(call.name, None)
         with self._waiting():
             decision = await self._ask(request)
+        await self._progress(call.name, decision.approved)
         await self._log_event(
             "approval_decided",
             {"tool": call.name, "approved": decision.approved, "by": decision.by, "reason": decision.reason},

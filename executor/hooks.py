@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import asdict
+from typing import Literal
 
 from executor.compact import CompactionEvent
 from executor.critic import Critic, LogEvent
@@ -99,6 +100,12 @@ class RunHooks:
         self._critic.touch(tool=call.name)
         self._state.last_tool = call.name
         await self._emit(StepEvent("tool_start", index, self.ceiling(), call.name, call.arguments))
+
+    async def approval(self, tool: str, approved: bool | None) -> None:
+        """A gated call of ``tool`` waits for a person (``approved`` None),
+        or the wait ended: the host shows who the run is waiting on."""
+        kind: Literal["approval_wait", "approval_end"] = "approval_wait" if approved is None else "approval_end"
+        await self._emit(StepEvent(kind, self._state.iteration, self.ceiling(), tool, is_error=approved is False))
 
     async def tool_finished(self, index: int, call: ToolCall, result: ToolResult, replayed: bool = False) -> None:
         # Recorded before the next model call, so a resumed run does not run it again.

@@ -186,6 +186,8 @@ class _Run:
         #: Set part-way through _main; None when the run failed before.
         self.rec: RunRecorder | None = None
         self.session: SessionTools | None = None
+        #: The loop's hooks, once the loop is built (an approval gate reports through them).
+        self.hooks: RunHooks | None = None
         self.loop: AgentLoop | None = None
         #: The budget gate refused the run (its span ends ``rejected``).
         self.rejected = False
@@ -286,7 +288,7 @@ class _Run:
                 self.rec = await audit.start_run(self._run_info(model.name))
         toolbox = await self._toolbox()
         d = self.cfg.defaults
-        hooks = RunHooks(
+        hooks = self.hooks = RunHooks(
             critic=self.critic,
             state=self.state,
             mailbox=self.mailbox,
@@ -337,9 +339,19 @@ class _Run:
                 toolbox.add(tool)
         if self.agent.approval is not None:
             toolbox.gate = ApprovalGate(
-                self.agent.approval, self.cfg.ports.approver, self.inv, self.agent.id, self._log_event, self._waiting
+                self.agent.approval,
+                self.cfg.ports.approver,
+                self.inv,
+                self.agent.id,
+                self._log_event,
+                self._waiting,
+                self._approval_progress,
             )
         return toolbox
+
+    async def _approval_progress(self, tool: str, approved: bool | None) -> None:
+        if self.hooks is not None:  # the gate runs inside the loop, which has them
+            await self.hooks.approval(tool, approved)
 
     @contextmanager
     def _waiting(self) -> Iterator[None]:

@@ -75,6 +75,12 @@ async def test_approved_by_a_moderator_after_a_member_without_the_role_is_refuse
     h.model.script(Reply.tool_call("fake__echo", {"text": "ship it"}), Reply.text("shipped"))
     thread, asked = await approval_request(h, "gated")
     assert "fake__echo" in asked.content and "ship it" in asked.content and "**Moderators**" in asked.content
+    progress = (await h.bot_messages(thread, 2))[1]
+
+    def progress_says(text: str) -> bool | None:
+        return text in h.emu.message(progress.id).content or None
+
+    await h.emu.wait_for(lambda: progress_says("waiting for approval of `fake__echo`"))
     refused = await click(h, asked, "yes", h.emu.member)
     assert "Only members with the role **Moderators**" in refused
     assert len(h.model.requests) == 1  # still waiting: the refused click decided nothing
@@ -84,6 +90,7 @@ async def test_approved_by_a_moderator_after_a_member_without_the_role_is_refuse
     assert await decisions(h) == [{"tool": "fake__echo", "approved": True, "by": str(mod.user.id), "reason": "approved"}]
     settled = h.emu.message(asked.id)
     assert f"approved by <@{mod.user.id}>" in settled.content and settled.components == []
+    assert not progress_says("waiting for approval")
 
 
 async def test_denied_the_model_is_told_and_the_tool_never_runs(h: Harness) -> None:

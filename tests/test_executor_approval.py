@@ -6,7 +6,7 @@ import asyncio
 
 from executor import ApprovalDecision, ApprovalPolicy, ApprovalRequest, Ports, RunnableAgent, RunStatus
 from executor.llm.scripted import ScriptedModel, call, text
-from executor.tools import Invocation, Tool
+from executor.tools import Invocation, StepEvent, Tool
 from tests.executor_kit import ECHO, make_executor
 from tests.fakes.memory_ports import RecordingAudit
 
@@ -39,7 +39,16 @@ async def test_waiting_for_approval_is_not_the_runs_working_time() -> None:
     model = ScriptedModel([call("echo", text="hi"), text("done")])
     executor = make_executor(model, ports=Ports(audit=audit, approver=approver))
     agent = RunnableAgent("a", tools=("echo",), max_runtime=0.3, approval=ApprovalPolicy(frozenset({"echo"}), ("role:Mods",)))
-    result = await executor.run(agent, Invocation("member-1", channel_id="thread-1"), "go")
+    seen: list[StepEvent] = []
+    result = await executor.run(agent, Invocation("member-1", channel_id="thread-1", on_step=seen.append), "go")
+    # The host is told the run waits for a person, and when it stops waiting.
+    shown = [(e.kind, e.tool, e.is_error) for e in seen if e.kind != "model"]
+    assert shown == [
+        ("tool_start", "echo", False),
+        ("approval_wait", "echo", False),
+        ("approval_end", "echo", False),
+        ("tool_end", "echo", False),
+    ]
     assert result.status is RunStatus.OK, result.err
     assert result.steps[0].result == "echo:hi"
     (asked,) = approver.asked
@@ -55,8 +64,13 @@ async def test_without_an_approver_a_gated_call_is_refused_and_others_run() -> N
     agent = RunnableAgent(
         "a", tools=("echo",), external_tools={"src": ("echo",)}, approval=ApprovalPolicy(frozenset({"echo"}))
     )
-    result = await executor.run(agent, Invocation("member-1"), "go")
+    seen: list[StepEvent] = []
+    result = await executor.run(agent, Invocation("member-1", on_step=seen.append), "go")
     assert result.status is RunStatus.OK
+    assert [(e.kind, e.is_error) for e in seen if e.kind.startswith("approval")] == [
+        ("approval_wait", False),
+        ("approval_end", True),  # not approved
+    ]
     refused, ran = result.steps
     assert refused.is_error and "echo was not run: it needs approval and nobody can approve" in refused.result
     assert ran.tool == "src__echo" and ran.result == "echo:there"

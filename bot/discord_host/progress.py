@@ -63,6 +63,15 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ex
         await interaction.response.send_message(outcome, ephemeral=True)
 
 
+def _count_down(counts: dict[str, int], tool: str) -> None:
+    """One call of ``tool`` fewer in ``counts``; gone at none."""
+    left = counts.get(tool, 1) - 1
+    if left:
+        counts[tool] = left
+    else:
+        counts.pop(tool, None)
+
+
 def cancel_view(run_id: str) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     view.add_item(CancelButton(run_id))
@@ -89,6 +98,8 @@ class ProgressMessage:
         self._max_steps = 0
         self._choosing: list[str] = []
         self._running: dict[str, int] = {}
+        #: Gated calls waiting for a person's approval, by tool.
+        self._awaiting: dict[str, int] = {}
         self._done: list[str] = []
         self._edits = Coalescer(self._edit, MIN_EDIT_INTERVAL, clock or MonotonicClock())
         self._started = time.monotonic()
@@ -101,12 +112,12 @@ class ProgressMessage:
             self._choosing = [t for t in self._choosing if t != event.tool]
             self._running[event.tool] = self._running.get(event.tool, 0) + 1
         elif event.kind == "tool_end":
-            left = self._running.get(event.tool, 1) - 1
-            if left:
-                self._running[event.tool] = left
-            else:
-                self._running.pop(event.tool, None)
+            _count_down(self._running, event.tool)
             self._done = (self._done + [tool_done(event.tool, event.is_error)])[-DONE_SHOWN:]
+        elif event.kind == "approval_wait":
+            self._awaiting[event.tool] = self._awaiting.get(event.tool, 0) + 1
+        elif event.kind == "approval_end":
+            _count_down(self._awaiting, event.tool)
         self._edits.changed()
 
     def choosing(self, tool: str) -> None:
@@ -126,6 +137,7 @@ class ProgressMessage:
             seconds,
             self._choosing,
             self._resumed,
+            self._awaiting,
         )
 
     async def _edit(self) -> None:

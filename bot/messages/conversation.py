@@ -150,14 +150,19 @@ def progress_working(
     seconds: float,
     choosing: Sequence[str] = (),
     resumed: bool = False,
+    awaiting: Iterable[str] = (),
 ) -> str:
     """``running``: tools going now; ``done``: finished ones as ``tool_done`` made
     them, newest last; ``choosing``: tools the model is writing a call to;
-    ``resumed``: the run was resumed after a restart."""
+    ``resumed``: the run was resumed after a restart; ``awaiting``: tools
+    whose calls wait for a person's approval (shown as that, not as running)."""
     lines = [f"⚙️ **{agent_name}** is working · step {step} of {max_steps}" + (f" · {RESUMED}" if resumed else "")]
     if choosing:
         lines.append("choosing " + ", ".join(f"`{t}`" for t in choosing) + "…")
-    tools = [f"`{t}`" for t in running]
+    waiting = [f"`{t}`" for t in awaiting]
+    if waiting:
+        lines.append("⏳ waiting for approval of " + ", ".join(waiting) + " (the buttons below)")
+    tools = [f"`{t}`" for t in running if t not in set(awaiting)]
     if tools:
         lines.append("running " + ", ".join(tools))
     if done:

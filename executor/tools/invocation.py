@@ -35,10 +35,12 @@ class StepEvent:
     """Live progress for the host (the Discord progress message).
 
     ``kind`` is ``model`` before each model call, ``tool_start`` / ``tool_end``
-    around each tool. ``max_steps`` is the current ceiling (the critic may raise it).
+    around each tool, and, inside those, ``approval_wait`` / ``approval_end``
+    around a gated call's wait for a person (``is_error`` on the end: it was
+    not approved). ``max_steps`` is the current ceiling (the critic may raise it).
     """
 
-    kind: Literal["model", "tool_start", "tool_end"]
+    kind: Literal["model", "tool_start", "tool_end", "approval_wait", "approval_end"]
     index: int
     max_steps: int
     tool: str = ""

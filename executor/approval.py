@@ -7,7 +7,8 @@ answer in time goes back to the model as the tool's result, so it can say
 so or try something else; the decision is an event in the run's audit.
 
 Time spent waiting for a person is not the run's working time: it does not
-count toward ``max_runtime`` and the critic does not see the run as idle.
+count toward ``max_runtime`` nor the runtime the run reports (and its caller
+is charged), and the critic does not see the run as idle.
 """
 
 from __future__ import annotations

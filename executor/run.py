@@ -154,8 +154,9 @@ class _Run:
         #: Run time a resumed run had used before its process died.
         self.used = resume.elapsed if resume is not None else 0.0
         #: When run() was called (less the time used before a restart): the
-        #: run's reported (and charged) runtime. Its time limit counts from
-        #: later, see _drive.
+        #: run's reported (and charged) runtime counts from here, less its
+        #: waits for people (approvals), as its time limit does. That limit
+        #: counts from later, see _drive.
         self.started = time.monotonic() - self.used
         self.tier = executor.tier_of(agent)
         self.max_iter = agent.max_iterations if agent.max_iterations > 0 else d.max_iterations
@@ -438,7 +439,7 @@ class _Run:
             self.res.usage = loop.usage
             self.res.ceiling_hit = loop.ceiling_hit
             self.res.transcript = list(loop.messages)
-        self.res.runtime_seconds = time.monotonic() - self.started
+        self.res.runtime_seconds = time.monotonic() - self.started - self.state.paused()
         session = self.session
         if session is not None and session.post_run is not None:
             post_run = session.post_run(list(self.res.transcript), self.res.output, self.res.err)

@@ -51,6 +51,8 @@ async def test_waiting_for_approval_is_not_the_runs_working_time() -> None:
     ]
     assert result.status is RunStatus.OK, result.err
     assert result.steps[0].result == "echo:hi"
+    # Nor what it reports and charges: the member's runtime budget pays for work, not for a moderator's pause.
+    assert result.runtime_seconds < approver.seconds
     (asked,) = approver.asked
     assert (asked.tool, asked.by, asked.channel_id, asked.caller_id) == ("echo", ("role:Mods",), "thread-1", "member-1")
     kinds = [kind for kind, _ in audit.only().events]

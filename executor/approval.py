@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: Default seconds a gated call waits for a decision.
 DEFAULT_APPROVAL_TIMEOUT = 300.0
+#: Seconds past its own timeout an approver may take before the gate stops waiting for it.
+APPROVAL_GRACE = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +142,7 @@ class ApprovalGate:
             return ApprovalDecision(False, reason="nobody can approve calls where this run is")
         try:
             # The approver keeps its own timeout; this bound only stops one that does not.
-            async with asyncio.timeout(request.timeout + 5.0):
+            async with asyncio.timeout(request.timeout + APPROVAL_GRACE):
                 return await self._approver.decide(request)
         except TimeoutError:
             return ApprovalDecision(False, reason="timeout")

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from executor.agent import RunnableAgent
+from executor.approval import APPROVAL_GRACE
 from executor.errors import ToolboxError
 from executor.ports import Palette
 from executor.result import Result
@@ -31,6 +32,7 @@ def add_delegation_tools(
     run: SubRun,
     max_depth: int,
     default_runtime: float = 60.0,
+    default_iterations: int = 12,
 ) -> None:
     """Add the palette's delegation tools. None-safe: no palette, an empty
     palette, or a run already at ``max_depth`` adds nothing.
@@ -47,15 +49,17 @@ def add_delegation_tools(
         if skill is None:
             raise ToolboxError(f"agent {agent.id!r} names unknown skill {name!r} in its palette")
         params = skill.inputs_schema or {"type": "object", "properties": {}}
-        toolbox.add(_tool(f"skill__{name}", skill, params, run, default_runtime))
+        toolbox.add(_tool(f"skill__{name}", skill, params, run, default_runtime, default_iterations))
     for name in agent.agents:
         sub = palette.agent(name)
         if sub is None:
             raise ToolboxError(f"agent {agent.id!r} names unknown agent {name!r} in its palette")
-        toolbox.add(_tool(f"agent__{name}", sub, AGENT_PARAMETERS, run, default_runtime))
+        toolbox.add(_tool(f"agent__{name}", sub, AGENT_PARAMETERS, run, default_runtime, default_iterations))
 
 
-def _tool(name: str, sub: RunnableAgent, params: dict[str, Any], run: SubRun, default_runtime: float) -> Tool:
+def _tool(
+    name: str, sub: RunnableAgent, params: dict[str, Any], run: SubRun, default_runtime: float, default_iterations: int
+) -> Tool:
     async def handler(invocation: Invocation, args: dict[str, Any]) -> ToolResult:
         # Optional inputs the model left out fill their template fields with "".
         values = dict.fromkeys(params.get("properties", {}), "") | args
@@ -70,6 +74,11 @@ def _tool(name: str, sub: RunnableAgent, params: dict[str, Any], run: SubRun, de
         return ToolResult(result.output)
 
     description = sub.description or f"Delegate to {sub.name or sub.id}."
-    # A sub-run is bounded by its own max_runtime; the tool timeout must not cut it first.
-    runtime = sub.max_runtime if sub.max_runtime > 0 else default_runtime
-    return Tool(name, description, handler, params, timeout=runtime + 30.0)
+    # A sub-run is bounded by its own max_runtime, which its waits for people
+    # do not count; the tool timeout, a safety net, must cut neither. A turn's
+    # calls run together, so each turn waits out one approval at the most.
+    timeout = (sub.max_runtime if sub.max_runtime > 0 else default_runtime) + 30.0
+    if sub.approval is not None:
+        iterations = sub.max_iterations if sub.max_iterations > 0 else default_iterations
+        timeout += iterations * (sub.approval.timeout + APPROVAL_GRACE)
+    return Tool(name, description, handler, params, timeout=timeout)

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -177,12 +177,15 @@ class _Run:
         # it was, so it can be reused. The copy is shallow: ``cancel`` stays
         # the caller's handle, so /cancel still reaches this run. A sub-run's
         # steps (``on_activity``) restart this run's idle clock.
+        #: The delegating parent's waits (None for a top-level run): this run's waits are its too.
+        self._parent_wait = invocation.on_wait
         self.inv = replace(
             invocation,
             input=user_input,
             run_state=self.state,
             attach_images=self.mailbox.attach_images,
             on_activity=self.critic.touch,
+            on_wait=self._waiting,
         )
         #: Set part-way through _main; None when the run failed before.
         self.rec: RunRecorder | None = None
@@ -329,6 +332,7 @@ class _Run:
             self.executor.run,
             d.max_delegation_depth,
             d.max_runtime,
+            d.max_iterations,
         )
         if self.session_tools is not None:
             self.session = self.session_tools(self.mailbox)
@@ -356,10 +360,11 @@ class _Run:
 
     @contextmanager
     def _waiting(self) -> Iterator[None]:
-        """A call waits for a person: the time limit and the critic's idle clock stand still."""
+        """A call waits for a person: the time limit and the critic's idle
+        clock stand still, this run's and those of the runs that delegated to it."""
         self.state.wait_started()
         try:
-            with self.critic.holding():
+            with self.critic.holding(), self._parent_wait() if self._parent_wait is not None else nullcontext():
                 yield
         finally:
             self.state.wait_ended()

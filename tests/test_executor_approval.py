@@ -8,7 +8,9 @@ from executor import ApprovalDecision, ApprovalPolicy, ApprovalRequest, Ports, R
 from executor.llm.scripted import ScriptedModel, call, text
 from executor.tools import Invocation, StepEvent, Tool
 from tests.executor_kit import ECHO, make_executor
-from tests.fakes.memory_ports import RecordingAudit
+from executor.delegation import add_delegation_tools
+from executor.tools.registry import Toolbox
+from tests.fakes.memory_ports import MemoryPalette, RecordingAudit
 
 
 class SlowApprover:
@@ -77,3 +79,31 @@ async def test_without_an_approver_a_gated_call_is_refused_and_others_run() -> N
     assert refused.is_error and "echo was not run: it needs approval and nobody can approve" in refused.result
     assert ran.tool == "src__echo" and ran.result == "echo:there"
     assert [t.name for t in model.requests[0].tools] == ["echo", "src__echo"]
+
+
+async def test_a_parent_waits_out_its_sub_agents_approval_without_running_out_of_time() -> None:
+    # The sub-agent's wait for a person stops the delegating parent's clocks
+    # too: neither times out while a moderator decides.
+    approver = SlowApprover(0.6)
+    gated = RunnableAgent(
+        "gated", tools=("echo",), max_runtime=0.3, approval=ApprovalPolicy(frozenset({"echo"}), ("role:Mods",))
+    )
+    model = ScriptedModel([call("agent__gated", task="echo it"), call("echo", text="hi"), text("echoed"), text("done")])
+    executor = make_executor(model, ports=Ports(approver=approver, palette=MemoryPalette(agents=[gated])))
+    parent = RunnableAgent("boss", agents=("gated",), max_runtime=0.3)
+    result = await executor.run(parent, Invocation("member-1", channel_id="thread-1"), "go")
+    assert result.status is RunStatus.OK, result.err
+    assert (result.output, result.steps[0].result) == ("done", "echoed")
+    assert len(approver.asked) == 1 and result.runtime_seconds < approver.seconds
+
+
+def test_a_delegation_tools_timeout_leaves_room_for_the_sub_agents_approvals() -> None:
+    box = Toolbox(Invocation("u"))
+    gated = RunnableAgent("gated", max_runtime=60, max_iterations=4, approval=ApprovalPolicy(frozenset({"echo"}), timeout=300))
+    free = RunnableAgent("free", max_runtime=60)
+    add_delegation_tools(box, RunnableAgent("a", agents=("gated", "free")), Invocation("u"),
+                         MemoryPalette(agents=[gated, free]), None, 3, default_runtime=90)  # type: ignore[arg-type]
+    timeouts = {t.name: t.timeout for t in box._tools.values()}
+    # Its own runtime and 30 s, then each of its turns may wait out one approval (a turn's calls run together).
+    assert timeouts["agent__free"] == 90
+    assert timeouts["agent__gated"] >= 90 + 4 * 300

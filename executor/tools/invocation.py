@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -131,12 +132,16 @@ class Invocation:
     #: Called on every step of the run. A delegated sub-run gets its parent's,
     #: so a parent waiting on a working child is not idle to its critic.
     on_activity: Callable[[], None] | None = None
+    #: Entered while the run waits for a person (an approval). A delegated
+    #: sub-run gets its parent's, so the parent's time limit and critic stand
+    #: still too while its child waits.
+    on_wait: Callable[[], AbstractContextManager[None]] | None = None
 
     def child(self, skill_inputs: Mapping[str, Any] | None = None, run_id: str | None = None) -> Invocation:
         """The invocation of a delegated sub-run: same caller, guild and
         attachments, one level deeper, no delivery target (the parent
-        answers), shared cancel, and its steps reported to the parent's
-        ``on_activity``."""
+        answers), shared cancel, its steps reported to the parent's
+        ``on_activity`` and its waits for people to the parent's ``on_wait``."""
         return Invocation(
             caller_id=self.caller_id,
             run_id=run_id or new_run_id(),
@@ -149,4 +154,5 @@ class Invocation:
             attachments=self.attachments,
             cancel=self.cancel,
             on_activity=self.on_activity,
+            on_wait=self.on_wait,
         )

@@ -126,4 +126,3 @@ class StreamedAnswer:
             kept = i + 1
         await self._drop(kept)
         return kept
-

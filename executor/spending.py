@@ -29,7 +29,7 @@ from typing import Protocol
 
 from executor.errors import ExecutorError
 from executor.llm.errors import ModelError
-from executor.llm.model import Model, ModelResponse, OnDelta, ToolChoice
+from executor.llm.model import ForwardingModel, Model, ModelResponse, OnDelta, ToolChoice
 from executor.llm.types import AssistantMessage, Message, ToolResultMessage, ToolSpec, Usage, UserMessage
 from executor.tools.invocation import Invocation
 
@@ -85,22 +85,19 @@ class CallBudget(Protocol):
     async def settle_call(self, hold: str, cost: int | None) -> None: ...
 
 
-class PricedModel:
+class PricedModel(ForwardingModel):
     """A Model whose every call is held, made, priced and settled.
 
     With no CallBudget it only prices (a run without budgets still reports
-    its cost); with no price every call is unpriced.
+    its cost); with no price every call is unpriced. It overrides
+    ``complete`` itself: the hold needs the prompt, which ``_forward`` is not given.
     """
 
     def __init__(self, model: Model, tariff: Tariff | None, budget: CallBudget | None, invocation: Invocation) -> None:
-        self._model = model
+        super().__init__(model)
         self._tariff = tariff
         self._budget = budget
         self._invocation = invocation
-
-    @property
-    def name(self) -> str:
-        return self._model.name
 
     async def complete(
         self,

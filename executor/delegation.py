@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from executor.agent import RunnableAgent
-from executor.approval import APPROVAL_GRACE
 from executor.errors import ToolboxError
 from executor.ports import Palette
 from executor.result import Result
@@ -32,7 +31,6 @@ def add_delegation_tools(
     run: SubRun,
     max_depth: int,
     default_runtime: float = 60.0,
-    default_iterations: int = 12,
 ) -> None:
     """Add the palette's delegation tools. None-safe: no palette, an empty
     palette, or a run already at ``max_depth`` adds nothing.
@@ -49,17 +47,15 @@ def add_delegation_tools(
         if skill is None:
             raise ToolboxError(f"agent {agent.id!r} names unknown skill {name!r} in its palette")
         params = skill.inputs_schema or {"type": "object", "properties": {}}
-        toolbox.add(_tool(f"skill__{name}", skill, params, run, default_runtime, default_iterations))
+        toolbox.add(_tool(f"skill__{name}", skill, params, run, default_runtime))
     for name in agent.agents:
         sub = palette.agent(name)
         if sub is None:
             raise ToolboxError(f"agent {agent.id!r} names unknown agent {name!r} in its palette")
-        toolbox.add(_tool(f"agent__{name}", sub, AGENT_PARAMETERS, run, default_runtime, default_iterations))
+        toolbox.add(_tool(f"agent__{name}", sub, AGENT_PARAMETERS, run, default_runtime))
 
 
-def _tool(
-    name: str, sub: RunnableAgent, params: dict[str, Any], run: SubRun, default_runtime: float, default_iterations: int
-) -> Tool:
+def _tool(name: str, sub: RunnableAgent, params: dict[str, Any], run: SubRun, default_runtime: float) -> Tool:
     async def handler(invocation: Invocation, args: dict[str, Any]) -> ToolResult:
         # Optional inputs the model left out fill their template fields with "".
         values = dict.fromkeys(params.get("properties", {}), "") | args
@@ -75,10 +71,7 @@ def _tool(
 
     description = sub.description or f"Delegate to {sub.name or sub.id}."
     # A sub-run is bounded by its own max_runtime, which its waits for people
-    # do not count; the tool timeout, a safety net, must cut neither. A turn's
-    # calls run together, so each turn waits out one approval at the most.
-    timeout = (sub.max_runtime if sub.max_runtime > 0 else default_runtime) + 30.0
-    if sub.approval is not None:
-        iterations = sub.max_iterations if sub.max_iterations > 0 else default_iterations
-        timeout += iterations * (sub.approval.timeout + APPROVAL_GRACE)
-    return Tool(name, description, handler, params, timeout=timeout)
+    # do not count; the tool timeout must not cut it first (and does not
+    # count those waits either: they pause this run too, see settle).
+    runtime = sub.max_runtime if sub.max_runtime > 0 else default_runtime
+    return Tool(name, description, handler, params, timeout=runtime + 30.0)

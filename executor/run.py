@@ -332,7 +332,6 @@ class _Run:
             self.executor.run,
             d.max_delegation_depth,
             d.max_runtime,
-            d.max_iterations,
         )
         if self.session_tools is not None:
             self.session = self.session_tools(self.mailbox)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -21,16 +21,30 @@ T = TypeVar("T")
 CANCEL_GRACE = 2.0
 
 
-async def settle(aw: Awaitable[T], timeout: float, what: str) -> asyncio.Future[T] | None:
+async def settle(
+    aw: Awaitable[T], timeout: float, what: str, paused: Callable[[], float] | None = None
+) -> asyncio.Future[T] | None:
     """Run ``aw`` as its own task and wait up to ``timeout`` seconds.
 
     Returns the finished task, for the caller to read its result, exception or
     its own cancellation; None when it timed out (it is then stopped). If the
     waiter is cancelled, the task is stopped too and CancelledError re-raised.
+    ``paused``: the seconds the run has waited for people so far (its
+    ``RunState.paused``); what it grows by meanwhile does not count toward
+    ``timeout``, so a sub-run waiting for an approval is not cut off.
     """
     task = asyncio.ensure_future(aw)
+    clock = asyncio.get_running_loop().time
+    started, paused_before = clock(), paused() if paused is not None else 0.0
+    remaining = timeout
     try:
-        done, _ = await asyncio.wait((task,), timeout=timeout)
+        while True:
+            done, _ = await asyncio.wait((task,), timeout=remaining)
+            if done or paused is None:
+                break
+            remaining = timeout - (clock() - started - (paused() - paused_before))
+            if remaining <= 0:
+                break
     except asyncio.CancelledError:
         await stop(task, what)
         raise

@@ -8,7 +8,8 @@ from executor import ApprovalDecision, ApprovalPolicy, ApprovalRequest, Ports, R
 from executor.llm.scripted import ScriptedModel, call, text
 from executor.tools import Invocation, StepEvent, Tool
 from tests.executor_kit import ECHO, make_executor
-from executor.delegation import add_delegation_tools
+from executor.llm.types import ToolCall
+from executor.state import RunState
 from executor.tools.registry import Toolbox
 from tests.fakes.memory_ports import MemoryPalette, RecordingAudit
 
@@ -97,13 +98,19 @@ async def test_a_parent_waits_out_its_sub_agents_approval_without_running_out_of
     assert len(approver.asked) == 1 and result.runtime_seconds < approver.seconds
 
 
-def test_a_delegation_tools_timeout_leaves_room_for_the_sub_agents_approvals() -> None:
-    box = Toolbox(Invocation("u"))
-    gated = RunnableAgent("gated", max_runtime=60, max_iterations=4, approval=ApprovalPolicy(frozenset({"echo"}), timeout=300))
-    free = RunnableAgent("free", max_runtime=60)
-    add_delegation_tools(box, RunnableAgent("a", agents=("gated", "free")), Invocation("u"),
-                         MemoryPalette(agents=[gated, free]), None, 3, default_runtime=90)  # type: ignore[arg-type]
-    timeouts = {t.name: t.timeout for t in box._tools.values()}
-    # Its own runtime and 30 s, then each of its turns may wait out one approval (a turn's calls run together).
-    assert timeouts["agent__free"] == 90
-    assert timeouts["agent__gated"] >= 90 + 4 * 300
+async def test_a_tools_timeout_does_not_count_the_runs_waits_for_people() -> None:
+    # A delegation tool's handler waits while its sub-run waits for an
+    # approval: that wait pauses the delegating run (on_wait), and the tool's
+    # timeout, like the run's time limit, stands still meanwhile.
+    state = RunState("r", 5, 60.0)
+
+    async def waits_for_a_person(inv: Invocation, args: dict[str, object]) -> str:
+        state.wait_started()
+        await asyncio.sleep(0.5)
+        state.wait_ended()
+        return "decided"
+
+    box = Toolbox(Invocation("u", run_state=state))
+    box.add(Tool("sub", "A sub-run.", waits_for_a_person, {"type": "object", "properties": {}}, timeout=0.2))
+    result = await box.call(ToolCall("c1", "sub", "{}"))
+    assert (result.content, result.is_error) == ("decided", False)

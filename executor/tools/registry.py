@@ -100,7 +100,13 @@ class Toolbox:
         # A handler that raises CancelledError by itself is told apart from this
         # run being cancelled; one that ignores its timeout's cancellation is
         # left behind after CANCEL_GRACE instead of holding the run.
-        task = await settle(tool.handler(self.invocation, args), tool.timeout, f"tool {call.name!r}")
+        state = self.invocation.run_state
+        task = await settle(
+            tool.handler(self.invocation, args),
+            tool.timeout,
+            f"tool {call.name!r}",
+            state.paused if state is not None else None,
+        )
         if task is None:
             return ToolResult(f"error: {call.name!r} did not finish within {tool.timeout:g}s and was stopped", True)
         if task.cancelled():

@@ -356,7 +356,8 @@ async def _standing(
     """The member's use of each per-period limit above 0 that applies to them
     (``fixed``: the personal scope's limits, which no table row holds)."""
     limits = fixed if fixed is not None else await effective(tx, guild_id, member_id, roles)
-    return [u for u in await _uses(tx, limits, guild_id, member_id, now) if u.period is not None and u.allowed > 0]
+    per_period = [limit for limit in Limit if limit.per_period]
+    return [u for u in await _uses(tx, limits, guild_id, member_id, now, per_period) if u.allowed > 0]
 
 
 async def _claim_warnings(
@@ -364,8 +365,9 @@ async def _claim_warnings(
 ) -> list[LimitUse]:
     claimed = []
     for use in await _standing(tx, guild_id, member_id, roles, now, fixed):
-        if use.percent < percent or use.period is None:
+        if use.percent < percent:
             continue
+        assert use.period is not None  # per-period limits only, see _standing
         fresh = await tx.execute(
             "INSERT INTO budget_warnings (guild_id, member_id, limit_key, period_start, warned_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",

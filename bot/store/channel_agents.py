@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.store.clock import Clock, from_db, to_db
-from bot.store.database import Database, Row, Tx
+from bot.store.database import Database, Row, Tx, placeholders
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +63,8 @@ class ChannelAgents:
         ids = [c for c in channel_ids if c]
         if not ids:
             return None
-        marks = ", ".join("?" for _ in ids)
         rows = await self._reader.transact(
-            lambda tx: tx.fetchall(f"SELECT channel_id, agent_id FROM channel_agents WHERE channel_id IN ({marks})", ids)
+            lambda tx: tx.fetchall(f"SELECT channel_id, agent_id FROM channel_agents WHERE channel_id IN {placeholders(ids)}", ids)
         )
         bound = {r["channel_id"]: str(r["agent_id"]) for r in rows}
         return next((bound[c] for c in ids if c in bound), None)

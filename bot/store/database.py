@@ -24,6 +24,12 @@ T = TypeVar("T")
 Params = Sequence[Any]
 
 
+def placeholders(values: Sequence[object]) -> str:
+    """``(?, ?, ...)``, one mark per value, for ``IN`` lists (both dialects
+    write ``?``; see dialect.py)."""
+    return f"({', '.join('?' * len(values))})"
+
+
 class Row(Protocol):
     """A result row, read by column name or position (``sqlite3.Row`` is one)."""
 

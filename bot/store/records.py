@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from bot.store.clock import Clock, to_db
-from bot.store.database import Tx
+from bot.store.database import Tx, placeholders
 from bot.store.writer import Statement
 from executor import CompactionEdit, RecordedStep, RunRecord, StepContext
 from executor.llm import (
@@ -214,7 +214,7 @@ async def load_resumable(tx: Tx, run_ids: Sequence[str]) -> list[ResumableRun]:
     a run without a request (or gone) is left out."""
     if not run_ids:
         return []
-    among = f"({', '.join('?' * len(run_ids))})"
+    among = placeholders(run_ids)
     runs = await tx.fetchall(
         f"SELECT run_id, agent_name, agent_id, progress_message_id, resume FROM runs"
         f" WHERE run_id IN {among} AND resume != '' ORDER BY started_at",
@@ -268,7 +268,7 @@ async def drafts_of(tx: Tx, run_ids: Sequence[str]) -> dict[str, tuple[str, ...]
     if not run_ids:
         return {}
     rows = await tx.fetchall(
-        f"SELECT run_id, data FROM events WHERE run_id IN ({', '.join('?' * len(run_ids))}) AND kind = ? ORDER BY id",
+        f"SELECT run_id, data FROM events WHERE run_id IN {placeholders(run_ids)} AND kind = ? ORDER BY id",
         (*run_ids, DRAFT_EVENT),
     )
     found: dict[str, tuple[str, ...]] = {}
@@ -297,6 +297,6 @@ async def _blobs(tx: Tx, digests: set[str]) -> dict[str, bytes]:
         return {}
     ordered = sorted(digests)
     rows = await tx.fetchall(
-        f"SELECT digest, data FROM blobs WHERE digest IN ({', '.join('?' * len(ordered))})", tuple(ordered)
+        f"SELECT digest, data FROM blobs WHERE digest IN {placeholders(ordered)}", tuple(ordered)
     )
     return {r["digest"]: bytes(r["data"]) for r in rows}

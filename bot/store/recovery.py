@@ -37,7 +37,7 @@ from typing import Literal
 from bot.shards import DM_SHARD, Shards
 from bot.store.audit import RUN_RESUMED_EVENT
 from bot.store.clock import to_db
-from bot.store.database import Database, Tx
+from bot.store.database import Database, Tx, placeholders
 from bot.store.dialect import Dialect
 from bot.store.owners import Owners
 from bot.store.statuses import StoredStatus
@@ -112,7 +112,7 @@ async def _recover(tx: Tx, now: datetime, owners: Owners, takeover: Takeover, sh
         spare, spared = _except(kept)
 
         def theirs(t: str) -> str:
-            return f"{t}owner_id IN {_marks(ids)}{spare.format(t=t)} AND {served(tx.dialect, shards, t + 'guild_id')}"
+            return f"{t}owner_id IN {placeholders(ids)}{spare.format(t=t)} AND {served(tx.dialect, shards, t + 'guild_id')}"
 
         agents, released = await interrupt(tx, theirs, (*ids, *spared), now)
     return Recovery(len(agents), released, gone, tuple(kept) if takeover == "resume" else (), agents)
@@ -179,7 +179,7 @@ async def interrupt(tx: Tx, condition: Where, params: Sequence[object], now: dat
 async def _resumable(tx: Tx, owner_ids: Sequence[str], run_served: str) -> list[str]:
     """The resumable runs of ``owner_ids`` in the guilds served here, oldest first."""
     rows = await tx.fetchall(
-        f"SELECT run_id FROM runs WHERE status = ? AND owner_id IN {_marks(owner_ids)} AND {run_served}"
+        f"SELECT run_id FROM runs WHERE status = ? AND owner_id IN {placeholders(owner_ids)} AND {run_served}"
         " AND resume != '' AND parent_run_id = ''"
         " AND (SELECT COUNT(*) FROM events e WHERE e.run_id = runs.run_id AND e.kind = ?) < ?"
         " ORDER BY started_at",
@@ -192,7 +192,7 @@ async def _own(tx: Tx, run_ids: Sequence[str], owner_id: str) -> None:
     """``owner_id`` takes ``run_ids`` over, with their budget reservations."""
     if not run_ids:
         return
-    among = _marks(run_ids)
+    among = placeholders(run_ids)
     await tx.execute(f"UPDATE runs SET owner_id = ? WHERE run_id IN {among}", (owner_id, *run_ids))
     await tx.execute(f"UPDATE budget_reservations SET owner_id = ? WHERE run_id IN {among}", (owner_id, *run_ids))
 
@@ -201,8 +201,4 @@ def _except(run_ids: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     """A condition leaving ``run_ids`` out, and its parameters."""
     if not run_ids:
         return "", ()
-    return f" AND {{t}}run_id NOT IN {_marks(run_ids)}", tuple(run_ids)
-
-
-def _marks(values: Sequence[object]) -> str:
-    return f"({', '.join('?' * len(values))})"
+    return f" AND {{t}}run_id NOT IN {placeholders(run_ids)}", tuple(run_ids)

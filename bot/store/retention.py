@@ -24,7 +24,7 @@ from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta
 
 from bot.store.clock import Clock, to_db
-from bot.store.database import Database
+from bot.store.database import Database, placeholders
 from bot.store.periods import Period
 from bot.store.statuses import StoredStatus
 from bot.store.writer import Statement, Writer
@@ -165,6 +165,6 @@ class Retention:
 
 
 def _delete_where_in(tables: tuple[str, ...], column: str, ids: list[str]) -> list[Statement]:
-    among = f"({', '.join('?' * len(ids))})"
+    among = placeholders(ids)
     return [(f"DELETE FROM {table} WHERE {column} IN {among}", ids) for table in tables]
 

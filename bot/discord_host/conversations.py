@@ -48,6 +48,7 @@ from bot.run_service import RunRequest
 from bot.services import Services
 from bot.splitting import quoted
 from bot.store import AgentThread, ResumableRun
+from bot.store.scopes import PERSONAL_SCOPE
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +268,12 @@ class ThreadConversations:
         since = datetime.now(UTC) - CATCH_UP_WINDOW
         shards = self._services.settings.shards()
         jobs: list[Awaitable[object]] = [announce_interrupted(self._client, self._services.store.runs)]
-        threads = [record for record in await self._threads.active_since(since) if shards.owns(record.guild_id)]
+        # DM conversations are DirectConversations' to catch up.
+        threads = [
+            record
+            for record in await self._threads.active_since(since)
+            if record.guild_id != PERSONAL_SCOPE and shards.owns(record.guild_id)
+        ]
         jobs += [self._catch_up(record) for record in threads]
         for outcome in await asyncio.gather(*jobs, return_exceptions=True):
             if isinstance(outcome, Exception):  # best effort: what is not claimed yet waits for the next start

@@ -83,7 +83,8 @@ class DirectConversations:
         if isinstance(agent, str):
             await channel.send(agent, allowed_mentions=NO_PINGS)
             return
-        await self._converse(channel, agent, message.author, message.content.strip(), message.attachments, None)
+        content = message.content.strip()
+        await self._converse(channel, agent, message.author, content, message.attachments, None, record)
 
     async def ask(
         self,
@@ -175,17 +176,22 @@ class DirectConversations:
         prompt: str,
         attachments: Sequence[discord.Attachment],
         upload_limit: int | None,
+        handled: AgentThread | None = None,
     ) -> None:
+        """``handled``: the conversation's record when this turn's message was
+        just claimed (``mark_handled`` marked it active), so it need not be
+        written again unless the agent changed."""
         # The conversation is the DM channel; its record names the agent that continues it.
-        await self._threads.set(
-            AgentThread(
-                thread_id=str(channel.id),
-                guild_id=PERSONAL_SCOPE,
-                channel_id=str(channel.id),
-                agent_id=agent.id,
-                starter_id=str(user.id),
+        if handled is None or handled.agent_id != agent.id:
+            await self._threads.set(
+                AgentThread(
+                    thread_id=str(channel.id),
+                    guild_id=PERSONAL_SCOPE,
+                    channel_id=str(channel.id),
+                    agent_id=agent.id,
+                    starter_id=str(user.id),
+                )
             )
-        )
         images = await read_images(attachments)
         request = await member_turn(channel, agent, user, PERSONAL_SCOPE, prompt, attachments, images)
         await self._runner.run(channel, request, upload_limit)

@@ -190,8 +190,6 @@ class _Run:
         #: Set part-way through _main; None when the run failed before.
         self.rec: RunRecorder | None = None
         self.session: SessionTools | None = None
-        #: The loop's hooks, once the loop is built (an approval gate reports through them).
-        self.hooks: RunHooks | None = None
         self.loop: AgentLoop | None = None
         #: The budget gate refused the run (its span ends ``rejected``).
         self.rejected = False
@@ -290,9 +288,8 @@ class _Run:
                 self.rec = await audit.resume_run(self.inv.run_id)
             else:
                 self.rec = await audit.start_run(self._run_info(model.name))
-        toolbox = await self._toolbox()
         d = self.cfg.defaults
-        hooks = self.hooks = RunHooks(
+        hooks = RunHooks(
             critic=self.critic,
             state=self.state,
             mailbox=self.mailbox,
@@ -302,6 +299,7 @@ class _Run:
             steps=self.res.steps,
             on_delta=self.inv.on_delta,
         )
+        toolbox = await self._toolbox(hooks)
         threshold = self.executor.compaction_threshold(self.tier)
         compactor = self.cfg.compactor
         compaction = Compaction(compactor, threshold) if compactor is not None and threshold > 0 else None
@@ -318,10 +316,10 @@ class _Run:
         )
         self.res.status, self.res.err = await self._drive(self.loop)
 
-    async def _toolbox(self) -> Toolbox:
+    async def _toolbox(self, hooks: RunHooks) -> Toolbox:
         """The agent's registry tools, its delegation tools, this run's session
         tools, then those the ToolSource offers it; gated when the agent's
-        approval policy says so."""
+        approval policy says so (the gate reports its waits through ``hooks``)."""
         toolbox = self.cfg.registry.build(self.agent.tools, self.inv, self.agent.visibility)
         d = self.cfg.defaults
         add_delegation_tools(
@@ -349,13 +347,9 @@ class _Run:
                 self.agent.id,
                 self._log_event,
                 self._waiting,
-                self._approval_progress,
+                hooks.approval,
             )
         return toolbox
-
-    async def _approval_progress(self, tool: str, approved: bool | None) -> None:
-        if self.hooks is not None:  # the gate runs inside the loop, which has them
-            await self.hooks.approval(tool, approved)
 
     @contextmanager
     def _waiting(self) -> Iterator[None]:

@@ -98,6 +98,9 @@ class PricedModel(ForwardingModel):
         self._tariff = tariff
         self._budget = budget
         self._invocation = invocation
+        #: tools_tokens_bound by the tools' names: a run offers the same
+        #: tools call after call, and their schemas need not be encoded each time.
+        self._tools_bounds: dict[tuple[str, ...], int] = {}
 
     async def complete(
         self,
@@ -108,7 +111,9 @@ class PricedModel(ForwardingModel):
         on_delta: OnDelta | None = None,
     ) -> ModelResponse:
         tariff = self._tariff
-        worst = tariff.worst_case(prompt_tokens_bound(messages, tools)) if tariff is not None else None
+        worst = None
+        if tariff is not None:
+            worst = tariff.worst_case(messages_tokens_bound(messages) + self._tools_bound(tools))
         hold = await self._budget.reserve_call(self._invocation, self.name, worst) if self._budget else None
         try:
             response = await self._model.complete(messages, tools, tool_choice=tool_choice, on_delta=on_delta)
@@ -122,6 +127,13 @@ class PricedModel(ForwardingModel):
             await self._settle(hold, spent)
         usage = replace(response.usage, cost_micros=spent or 0, unpriced_calls=int(spent is None))
         return replace(response, usage=usage)
+
+    def _tools_bound(self, tools: Sequence[ToolSpec]) -> int:
+        key = tuple(t.name for t in tools)
+        bound = self._tools_bounds.get(key)
+        if bound is None:
+            bound = self._tools_bounds[key] = tools_tokens_bound(tools)
+        return bound
 
     async def _settle(self, hold: str, spent: int | None) -> None:
         """Best-effort: a hold that cannot be settled keeps counting at its
@@ -143,10 +155,10 @@ def _failed_cost(exc: BaseException, worst: int | None) -> int | None:
     return worst
 
 
-def prompt_tokens_bound(messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> int:
-    """A prompt size the real one does not exceed: one token per UTF-8 byte
-    of text (the providers' tokenizers never make a token of less than a
-    byte), plus MESSAGE_OVERHEAD_TOKENS a message and IMAGE_TOKENS_BOUND an
+def messages_tokens_bound(messages: Sequence[Message]) -> int:
+    """A size the messages of a prompt do not exceed: one token per UTF-8
+    byte of text (the providers' tokenizers never make a token of less than
+    a byte), plus MESSAGE_OVERHEAD_TOKENS a message and IMAGE_TOKENS_BOUND an
     image. Several times the usual count for English, which only makes the
     hold larger than the cost, never smaller."""
     size = 0
@@ -156,9 +168,15 @@ def prompt_tokens_bound(messages: Sequence[Message], tools: Sequence[ToolSpec] =
             size += _bytes(m.reasoning) + sum(_bytes(c.name) + _bytes(c.arguments) for c in m.tool_calls)
         if isinstance(m, UserMessage | ToolResultMessage):
             size += IMAGE_TOKENS_BOUND * len(m.images)
-    for t in tools:
-        size += _bytes(t.name) + _bytes(t.description) + _bytes(json.dumps(t.parameters)) + MESSAGE_OVERHEAD_TOKENS
     return size
+
+
+def tools_tokens_bound(tools: Sequence[ToolSpec]) -> int:
+    """The same bound for the tool definitions sent with a prompt."""
+    return sum(
+        _bytes(t.name) + _bytes(t.description) + _bytes(json.dumps(t.parameters)) + MESSAGE_OVERHEAD_TOKENS
+        for t in tools
+    )
 
 
 def _bytes(text: str) -> int:

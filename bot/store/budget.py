@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from bot.store import ledger
 from bot.store.clock import Clock, to_db
-from bot.store.database import Database, Tx
+from bot.store.database import Database, Tx, placeholders
 from bot.store.ledger import MemberUsage, PeriodUsage, Spender, Spent
 from bot.store.limits import (
     Limit,
@@ -219,10 +219,17 @@ def role_key(role_id: str) -> str:
 async def effective(tx: Tx, guild_id: str, member_id: str, roles: Sequence[str]) -> Limits:
     """The limits that apply to a member, limit by limit: their own if set;
     else the most generous of their roles' (``Limits.most_generous``); else
-    the guild default."""
-    member = await _row(tx, guild_id, member_id) if member_id else Limits()
-    by_role = Limits.most_generous([await _row(tx, guild_id, role_key(r)) for r in roles])
-    return member.over(by_role.over(await _row(tx, guild_id, "")))
+    the guild default. One query, however many roles the member has: this
+    runs for every run checked and every model call held."""
+    role_keys = [role_key(r) for r in roles]
+    keys = [member_id, *role_keys, ""] if member_id else [*role_keys, ""]
+    rows = await tx.fetchall(
+        f"SELECT * FROM budget_limits WHERE guild_id = ? AND member_id IN {placeholders(keys)}", (guild_id, *keys)
+    )
+    found = {row["member_id"]: limits_from_row(row) for row in rows}
+    member = found.get(member_id, Limits()) if member_id else Limits()
+    by_role = Limits.most_generous([found.get(key, Limits()) for key in role_keys])
+    return member.over(by_role.over(found.get("", Limits())))
 
 
 # -- transaction bodies ----------------------------------------------------

@@ -105,11 +105,14 @@ def invalid_limit_text(err: InvalidLimit) -> str:
             return f"{name} must be a number; got {value!r}"
 
 
-def _amount_of(limit: Limit, value: float) -> str:
-    """An amount with its unit (``60 s``), its noun when it has none (``3 runs``), or money (``$1.50``)."""
+def _amount_of(limit: Limit, value: float, *, noun: bool = True) -> str:
+    """An amount with its unit (``60 s``), its noun when it has none (``3 runs``;
+    ``noun=False``: ``3``, a limit as set), or money (``$1.50``)."""
     if limit is Limit.USD:
         return format_usd(int(value))
-    return f"{value:,.0f}{limit.unit}" if limit.unit else f"{value:,.0f} {limit.noun}"
+    if limit.unit or not noun:
+        return f"{value:,.0f}{limit.unit}"
+    return f"{value:,.0f} {limit.noun}"
 
 
 NO_LIMIT_GIVEN = f"Give at least one limit ({', '.join(limit.key for limit in Limit)}) or `clear`."
@@ -138,15 +141,10 @@ def limits_text(limits: Limits) -> str:
     lines = []
     for limit in Limit:
         amount = limits.amount(limit)
-        shown = "unlimited" if amount is None else _amount_text(limit, amount)
+        shown = "unlimited" if amount is None else _amount_of(limit, amount, noun=False)
         per = f" per {limits.period(limit)}" if limit.per_period else ""
         lines.append(f"{limit.key}: {shown}{per}")
     return "\n".join(lines)
-
-
-def _amount_text(limit: Limit, value: float) -> str:
-    """A limit's amount as set: ``1,000``, ``60 s``, ``$1.50``."""
-    return format_usd(int(value)) if limit is Limit.USD else f"{value:,.0f}{limit.unit}"
 
 
 def _spent_text(spent: Spent) -> str:

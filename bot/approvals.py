@@ -64,12 +64,20 @@ def approval_id(request: ApprovalRequest) -> str:
     return hashlib.sha256(f"{request.run_id}:{request.call_id}".encode()).hexdigest()[:16]
 
 
+def role_named(entry: str) -> str | None:
+    """The role an agent file's ``role:NAME`` (or ``role:ID``) entry names;
+    None when the entry is not one, or names nothing."""
+    if not entry.startswith(ROLE_PREFIX):
+        return None
+    return entry[len(ROLE_PREFIX) :].strip() or None
+
+
 def may_decide(by: Iterable[str], member_roles: Iterable[str], is_admin: bool) -> bool:
     """Manage Server, or one of the ``role:`` entries by role name (any case) or id."""
     if is_admin:
         return True
     held = {r.casefold() for r in member_roles}
-    return any(e.startswith(ROLE_PREFIX) and e[len(ROLE_PREFIX) :].strip().casefold() in held for e in by)
+    return any((role := role_named(e)) is not None and role.casefold() in held for e in by)
 
 
 class Approvals:

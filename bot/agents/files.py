@@ -18,7 +18,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from bot.approvals import ROLE_PREFIX
+from bot.approvals import role_named
 from bot.mcp import ALL_TOOLS
 from bot.tomlfile import whole_seconds
 from executor import DEFAULT_APPROVAL_TIMEOUT
@@ -201,7 +201,7 @@ class ApproveFile(_Strict):
     @field_validator("by")
     @classmethod
     def _deciders(cls, by: list[str]) -> list[str]:
-        bad = [entry for entry in by if not (entry.startswith(ROLE_PREFIX) and entry[len(ROLE_PREFIX) :].strip())]
+        bad = [entry for entry in by if role_named(entry) is None]
         if bad:
             raise ValueError(
                 f"name roles as \"role:NAME\" or \"role:ID\" (members with Manage Server may always decide): {', '.join(bad)}"

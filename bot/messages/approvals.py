@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Sequence
 
+from bot.approvals import role_named
 from bot.splitting import fit
 from executor import ApprovalDecision, ApprovalRequest
 
@@ -48,7 +49,7 @@ def approval_not_allowed(by: Sequence[str]) -> str:
 
 
 def deciders(by: Sequence[str]) -> str:
-    names = [entry.split(":", 1)[1].strip() for entry in by]
+    names = [name for name in map(role_named, by) if name is not None]
     roles = [f"<@&{name}>" if name.isdigit() else f"**{name}**" for name in names]
     named = f"members with the role {' or '.join(roles)}, or " if roles else ""
     return f"{named}members with **Manage Server**"

@@ -9,7 +9,6 @@ it needs is built before it, so nothing here is optional but the audit.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import asdict
 from typing import Literal
@@ -93,7 +92,7 @@ class RunHooks:
         """The response is recorded before its tools run: the run's checkpoint."""
         if self._recorder is None:
             return
-        context = StepContext(tuple(steer), compaction, self.ceiling(), self._elapsed())
+        context = StepContext(tuple(steer), compaction, self.ceiling(), self._state.elapsed())
         await self._record(self._recorder.on_step(index, response.message, response.usage, context=context), "step")
 
     async def tool_started(self, index: int, call: ToolCall) -> None:
@@ -110,7 +109,7 @@ class RunHooks:
     async def tool_finished(self, index: int, call: ToolCall, result: ToolResult, replayed: bool = False) -> None:
         # Recorded before the next model call, so a resumed run does not run it again.
         if self._recorder is not None and not replayed:
-            await self._record(self._recorder.on_tool(index, call, result, elapsed=self._elapsed()), "tool result")
+            await self._record(self._recorder.on_tool(index, call, result, elapsed=self._state.elapsed()), "tool result")
         self._critic.touch()
         self._state.tool_calls += 1
         self._state.tool_errors += int(result.is_error)
@@ -131,11 +130,6 @@ class RunHooks:
         self._critic.touch(iteration=index + 1)
         for call, result in zip_steps(calls, results):
             self._steps.append(Step(index, call.id, call.name, call.arguments, result.content, result.is_error))
-
-    def _elapsed(self) -> float:
-        """Seconds of working time used (a resumed run's ``started`` counts its
-        earlier time; waits for people, such as approvals, do not count)."""
-        return time.monotonic() - self._state.started - self._state.paused()
 
     async def _record(self, write: Awaitable[None], what: str) -> None:
         """An audit write that failed costs the run its checkpoint, not its work."""

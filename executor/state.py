@@ -55,6 +55,11 @@ class RunState:
         ongoing = time.monotonic() - self.waiting_since if self.waiting else 0.0
         return self.waited + ongoing
 
+    def elapsed(self) -> float:
+        """Seconds of working time used: since ``started`` (a resumed run's
+        counts its earlier time), less its waits for people."""
+        return time.monotonic() - self.started - self.paused()
+
     def deadline(self) -> float:
         """When the run's time limit ends (monotonic): working time only."""
         return self.started + self.max_runtime_seconds + self.paused()
@@ -67,7 +72,7 @@ class RunState:
             self.tool_calls,
             self.tool_errors,
             self.usage,
-            time.monotonic() - self.started - self.paused(),
+            self.elapsed(),
             self.max_runtime_seconds,
             self.last_tool,
         )

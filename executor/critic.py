@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from executor.llm.types import Message, UserMessage
@@ -38,7 +37,10 @@ class Critic:
         ceiling: int,
         log_event: LogEvent,
         on_activity: Callable[[], None] | None = None,
+        waiting: Callable[[], bool] = lambda: False,
     ) -> None:
+        """``waiting``: whether the run waits for a person now (it is not
+        idle meanwhile; whoever ends the wait touches the critic)."""
         self._escalator = escalator
         self._soft_timeout = soft_timeout
         self._run_id = run_id
@@ -50,8 +52,7 @@ class Critic:
         self._last_activity = time.monotonic()
         self._iteration = 0
         self._recent_tools: list[str] = []
-        #: Calls waiting for a person: the run is not idle meanwhile.
-        self._holds = 0
+        self._waiting = waiting
         self.killed = asyncio.Event()
 
     def ceiling(self) -> int:
@@ -69,17 +70,6 @@ class Critic:
         if tool:
             self._recent_tools = (self._recent_tools + [tool])[-5:]
 
-    @contextmanager
-    def holding(self) -> Iterator[None]:
-        """While a call waits for a person's decision, the run is not idle;
-        its idle clock restarts when the wait ends."""
-        self._holds += 1
-        try:
-            yield
-        finally:
-            self._holds -= 1
-            self.touch()
-
     def drain_steer(self) -> list[Message]:
         out, self._nudges = self._nudges, []
         return out
@@ -93,7 +83,7 @@ class Critic:
         if escalator is None:
             return
         while not self.killed.is_set():
-            if self._holds:
+            if self._waiting():
                 self._last_activity = time.monotonic()
             idle = time.monotonic() - self._last_activity
             if idle < self._soft_timeout:

@@ -172,6 +172,7 @@ class _Run:
             ceiling=max(self.max_iter, resume.ceiling if resume is not None else 0),
             log_event=self._log_event,
             on_activity=invocation.on_activity,
+            waiting=lambda: self.state.waiting > 0,
         )
         # The run's own copy, built once: the caller's Invocation is left as
         # it was, so it can be reused. The copy is shallow: ``cancel`` stays
@@ -357,10 +358,11 @@ class _Run:
         clock stand still, this run's and those of the runs that delegated to it."""
         self.state.wait_started()
         try:
-            with self.critic.holding(), self._parent_wait() if self._parent_wait is not None else nullcontext():
+            with self._parent_wait() if self._parent_wait is not None else nullcontext():
                 yield
         finally:
             self.state.wait_ended()
+            self.critic.touch()  # its idle clock restarts when the wait ends
 
     def _resolve_model(self) -> Model:
         try:

@@ -40,8 +40,14 @@ async def test_a_follow_up_seen_by_two_bots_is_answered_once(tmp_path: Path) -> 
                     assert one.store.executor_id != two.store.executor_id
                     done = [follow_ups_done(one), follow_ups_done(two)]
                     message = await emu.post_message("And its population?", user=emu.member, channel=thread)
-                    # Both have finished with it (a run included: the handler awaits it).
+                    # Both have finished with it (a run included: the handler awaits it), or
+                    # the second bot's start-up catch-up took it first and answers it itself.
                     await emu.wait_for(lambda: all(message.id in d for d in done) or None, timeout=10)
+                    runners = (one.bot.runner, two.bot.runner)
+                    await emu.wait_for(
+                        lambda: sum(r.completed for r in runners) == 2 and not any(r.in_flight for r in runners) or None,
+                        timeout=10,
+                    )
                     assert len(model.requests) == 2, "both bots answered the follow-up"
                     answers = [m.content for m in emu.messages_in(thread) if m.author.id == emu.bot_user.id]
                     assert answers.count("About two million.") == 1 and "a second answer" not in answers

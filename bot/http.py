@@ -6,34 +6,98 @@ httpcore's pool re-checks every idle connection on every request and
 response, which cost most of the bot's CPU with hundreds of runs in flight;
 aiohttp's connector does not, and discord.py already loads aiohttp, so it
 adds no weight. Finite timeouts; no redirects (httpx's safe default).
+
+A model call is the bot's hot path, and httpx's client layer (URL merging,
+cookies, auth and redirect hooks, the request and response streams) cost
+more CPU per call than the rest of the agent loop. So the client also
+offers :meth:`Client.post_bytes` (``executor.llm.http.DirectPost``): one
+POST of a body already encoded, straight to the aiohttp session under the
+transport, answered as a whole ``httpx.Response`` with httpx's exceptions.
+Everything else, streamed model calls included, goes through httpx.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import map_aiohttp_exceptions
 
 LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=200)
 TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
 
+@contextmanager
+def _httpx_errors(request: httpx.Request | None = None) -> Iterator[None]:
+    """aiohttp's failures as httpx's, with one mapping corrected: httpx-aiohttp
+    reports every aiohttp connection failure as ``httpx.ConnectTimeout``, so
+    "connection refused" would read as "did not answer in time". A failure
+    that is not a timeout is ``httpx.ConnectError``, as httpcore reports it."""
+    try:
+        with map_aiohttp_exceptions():
+            yield
+    except httpx.ConnectTimeout as exc:
+        cause = exc.__cause__
+        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
+            raise httpx.ConnectError(str(exc), request=request) from cause
+        raise
+
+
 class Transport(AiohttpTransport):
-    """httpx-aiohttp, with one mapping corrected: it reports every aiohttp
-    connection failure as ``httpx.ConnectTimeout``, so "connection refused"
-    would read as "did not answer in time". A failure that is not a timeout
-    is ``httpx.ConnectError``, as httpcore reports it."""
+    """httpx-aiohttp with the corrected error mapping, and the direct POST."""
+
+    def __init__(self, *, limits: httpx.Limits = LIMITS) -> None:
+        super().__init__(limits=limits)
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
+        with _httpx_errors(request):
             return await super().handle_async_request(request)
-        except httpx.ConnectTimeout as exc:
-            cause = exc.__cause__
-            if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
-                raise httpx.ConnectError(str(exc), request=request) from cause
-            raise
+
+    async def post_bytes(
+        self, url: str, content: bytes, headers: Mapping[str, str], timeout: float
+    ) -> httpx.Response:
+        """POSTs ``content`` and reads the whole answer; ``timeout`` bounds
+        connecting and each read, as httpx's ``timeout=`` does."""
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        limits = self._timeouts.get(timeout)
+        if limits is None:
+            limits = self._timeouts[timeout] = aiohttp.ClientTimeout(
+                sock_connect=timeout, sock_read=timeout, connect=timeout
+            )
+        with _httpx_errors():
+            async with self.client.post(
+                url, data=content, headers=headers, allow_redirects=False, timeout=limits
+            ) as response:
+                body = await response.read()
+        # The request only matters to an error (its host is redacted from the message).
+        failed = not 200 <= response.status < 300
+        request = httpx.Request("POST", url) if failed else None
+        return httpx.Response(response.status, headers=response.raw_headers, content=body, request=request)
 
 
-def http_client() -> httpx.AsyncClient:
+class Client(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` on :class:`Transport` that can also POST a
+    body straight through it (:meth:`post_bytes`)."""
+
+    def __init__(self) -> None:
+        self._direct = Transport(limits=LIMITS)
+        super().__init__(transport=self._direct, timeout=TIMEOUT, limits=LIMITS)
+        self._user_agent = self.headers["User-Agent"]
+
+    async def post_bytes(
+        self, url: str, content: bytes, headers: Mapping[str, str], timeout: float
+    ) -> httpx.Response:
+        """One POST of an encoded body, past httpx's client layer: no cookies,
+        auth hooks or redirects (the providers use none), the same User-Agent.
+        Compression is aiohttp's to negotiate and undo."""
+        return await self._direct.post_bytes(url, content, {"User-Agent": self._user_agent, **headers}, timeout)
+
+
+def http_client() -> Client:
     """A new client; the composition root owns it (``async with``)."""
-    return httpx.AsyncClient(transport=Transport(limits=LIMITS), timeout=TIMEOUT, limits=LIMITS)
+    return Client()

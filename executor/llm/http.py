@@ -29,7 +29,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import httpx
 
@@ -48,6 +48,23 @@ from executor.llm.types import Message, ToolSpec
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+
+#: How httpx encodes ``json=``: the bytes on the wire are the same on both paths.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_JSON = {"Content-Type": "application/json"}
+
+
+@runtime_checkable
+class DirectPost(Protocol):
+    """An ``httpx.AsyncClient`` that can also send one POST past its client
+    layer (``bot.http.Client``): the model call is the hot path, and httpx's
+    request machinery cost more CPU than the agent loop around it. It raises
+    httpx's exceptions and answers a whole ``httpx.Response``, so the errors
+    read the same as through ``client.post``."""
+
+    async def post_bytes(
+        self, url: str, content: bytes, headers: Mapping[str, str], timeout: float
+    ) -> httpx.Response: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +101,7 @@ class ProviderTransport:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.client = client
+        self._post = client.post_bytes if isinstance(client, DirectPost) else self._post_through_httpx
         self.info = info
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -140,12 +158,17 @@ class ProviderTransport:
     ) -> dict[str, Any] | ModelError:
         """One request: the JSON object on success, else the translated error."""
         try:
-            response = await self.client.post(url, json=body, headers=dict(headers), timeout=self.timeout)
+            response = await self._post(url, _encode(body).encode(), {**headers, **_JSON}, self.timeout)
         except (httpx.TransportError, httpx.InvalidURL) as exc:
             return from_transport_error(self.info, exc, timeout=self.timeout)
         if not response.is_success:
             return from_response(self.info, response, model=model, api_key=self._api_key)
         return self._decoded(response)
+
+    async def _post_through_httpx(
+        self, url: str, content: bytes, headers: Mapping[str, str], timeout: float
+    ) -> httpx.Response:
+        return await self.client.post(url, content=content, headers=headers, timeout=timeout)
 
     def _decoded(self, response: httpx.Response) -> dict[str, Any] | ModelError:
         try:

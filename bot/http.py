@@ -74,9 +74,10 @@ class Transport(AiohttpTransport):
                 url, data=content, headers=headers, allow_redirects=False, timeout=limits
             ) as response:
                 body = await response.read()
-        # The request only matters to an error (its host is redacted from the message).
-        failed = not 200 <= response.status < 300
-        request = httpx.Request("POST", url) if failed else None
+        if 200 <= response.status < 300:  # all a provider reads of a success (see DirectPost)
+            return httpx.Response(response.status, content=body)
+        # The request only matters to an error: its host is redacted from the message.
+        request = httpx.Request("POST", url)
         return httpx.Response(response.status, headers=response.raw_headers, content=body, request=request)
 
 

@@ -270,7 +270,8 @@ class AgentLoop:
             await self.hooks.tool_finished(index, call, result)
             return result
 
-        results = list(await asyncio.gather(*(one(c) for c in calls)))
+        # One call, the common case, needs no task of its own to run beside others.
+        results = [await one(calls[0])] if len(calls) == 1 else list(await asyncio.gather(*map(one, calls)))
         for call, result in zip(calls, results, strict=True):
             self.messages.append(ToolResultMessage(call.id, call.name, result.content, result.is_error, result.images))
         return results

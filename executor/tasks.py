@@ -34,15 +34,15 @@ async def settle(
     ``timeout``, so a sub-run waiting for an approval is not cut off.
     """
     task = asyncio.ensure_future(aw)
-    clock = asyncio.get_running_loop().time
-    started, paused_before = clock(), paused() if paused is not None else 0.0
+    loop = asyncio.get_running_loop()
+    started, paused_before = loop.time(), paused() if paused is not None else 0.0
     remaining = timeout
     try:
         while True:
-            done, _ = await asyncio.wait((task,), timeout=remaining)
+            done = await _finished_within(loop, task, remaining)
             if done or paused is None:
                 break
-            remaining = timeout - (clock() - started - (paused() - paused_before))
+            remaining = timeout - (loop.time() - started - (paused() - paused_before))
             if remaining <= 0:
                 break
     except asyncio.CancelledError:
@@ -52,6 +52,28 @@ async def settle(
         await stop(task, what)
         return None
     return task
+
+
+async def _finished_within(loop: asyncio.AbstractEventLoop, task: asyncio.Future[Any], timeout: float) -> bool:
+    """Whether ``task`` is done within ``timeout`` seconds; the task is never
+    cancelled by the wait. ``asyncio.wait`` for one task, without its sets
+    and checks: it is on every tool call's path."""
+    if task.done():
+        return True
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    timer = loop.call_later(timeout, wake)
+    task.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        task.remove_done_callback(wake)
+    return task.done()
 
 
 async def stop(task: asyncio.Future[Any], what: str, grace: float | None = None) -> None:

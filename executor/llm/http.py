@@ -59,8 +59,9 @@ class DirectPost(Protocol):
     """An ``httpx.AsyncClient`` that can also send one POST past its client
     layer (``bot.http.Client``): the model call is the hot path, and httpx's
     request machinery cost more CPU than the agent loop around it. It raises
-    httpx's exceptions and answers a whole ``httpx.Response``, so the errors
-    read the same as through ``client.post``."""
+    httpx's exceptions and answers an ``httpx.Response`` read whole, so the
+    errors read the same as through ``client.post``. A 2xx response carries
+    its status and body only: that is all a provider reads of a success."""
 
     async def post_bytes(
         self, url: str, content: bytes, headers: Mapping[str, str], timeout: float

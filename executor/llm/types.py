@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
+
 
 @dataclass(frozen=True, slots=True)
 class Image:
@@ -60,8 +62,8 @@ class ToolCall:
     def signature(self) -> str:
         """Name plus canonical arguments: the key of the repeated-call guard."""
         try:
-            canonical = json.dumps(json.loads(self.arguments or "{}"), sort_keys=True, separators=(",", ":"))
-        except json.JSONDecodeError:
+            canonical = orjson.dumps(orjson.loads(self.arguments or "{}"), option=orjson.OPT_SORT_KEYS).decode()
+        except ValueError:  # not JSON (orjson.JSONDecodeError)
             canonical = self.arguments.strip()
         return f"{self.name}:{canonical}"
 

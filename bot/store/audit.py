@@ -4,9 +4,10 @@ calls and events, and a ``rejected`` row for each run the budget refused."""
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from typing import Any
+
+import orjson
 
 from bot.store.bounded import RUN_TEXT_LIMIT, bounded, bounded_json
 from bot.store.clock import Clock, to_db
@@ -72,7 +73,7 @@ class StoreRecorder:
     async def on_step(
         self, index: int, response: AssistantMessage, usage: Usage, *, context: StepContext = NO_CONTEXT
     ) -> None:
-        calls = json.dumps([{"id": c.id, "name": c.name} for c in response.tool_calls])
+        calls = orjson.dumps([{"id": c.id, "name": c.name} for c in response.tool_calls]).decode()
         encoder = Encoder(self._clock)
         replay = encoder.step(response, usage, context) if self._durable else ""
         await self._record(

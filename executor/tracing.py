@@ -14,8 +14,8 @@ what is known only at the end (usage, the run's status, a tool's outcome).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from executor.llm.model import ForwardingModel, Model, ModelResponse
@@ -61,7 +61,14 @@ class Tracer(Protocol):
 
 
 class _Discard:
-    """A span handle that records nothing."""
+    """A span that records nothing: its own context manager and handle, one
+    object for every span, since every model and tool call opens one."""
+
+    def __enter__(self) -> _Discard:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
 
     def finish(self, status: str, usage: Usage) -> None:
         pass
@@ -73,19 +80,16 @@ class _Discard:
 class NoTracing:
     """The Tracer of a host that traces nothing: every span is a no-op."""
 
-    @contextmanager
     def invoke_agent(
         self, *, agent_id: str, agent_name: str, run_id: str, provider: str, model: str
-    ) -> Iterator[RunSpan]:
-        yield _DISCARD
+    ) -> AbstractContextManager[RunSpan]:
+        return _DISCARD
 
-    @contextmanager
-    def chat(self, *, provider: str, model: str) -> Iterator[ModelCallSpan]:
-        yield _DISCARD
+    def chat(self, *, provider: str, model: str) -> AbstractContextManager[ModelCallSpan]:
+        return _DISCARD
 
-    @contextmanager
-    def execute_tool(self, *, tool: str, call_id: str) -> Iterator[ToolCallSpan]:
-        yield _DISCARD
+    def execute_tool(self, *, tool: str, call_id: str) -> AbstractContextManager[ToolCallSpan]:
+        return _DISCARD
 
 
 _DISCARD = _Discard()

@@ -18,32 +18,32 @@ Everything else, streamed model calls included, goes through httpx.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
-from httpx_aiohttp.transport import map_aiohttp_exceptions
+from httpx_aiohttp.transport import AIOHTTP_EXC_MAP
 
 LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=200)
 TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
 
-@contextmanager
-def _httpx_errors(request: httpx.Request | None = None) -> Iterator[None]:
-    """aiohttp's failures as httpx's, with one mapping corrected: httpx-aiohttp
-    reports every aiohttp connection failure as ``httpx.ConnectTimeout``, so
-    "connection refused" would read as "did not answer in time". A failure
-    that is not a timeout is ``httpx.ConnectError``, as httpcore reports it."""
-    try:
-        with map_aiohttp_exceptions():
-            yield
-    except httpx.ConnectTimeout as exc:
-        cause = exc.__cause__
-        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
-            raise httpx.ConnectError(str(exc), request=request) from cause
-        raise
+def _httpx_error(exc: Exception, request: httpx.Request | None = None) -> httpx.HTTPError | None:
+    """The httpx exception for an aiohttp failure (None for anything else),
+    as httpx-aiohttp maps it, with one mapping corrected: it reports every
+    aiohttp connection failure as ``httpx.ConnectTimeout``, so "connection
+    refused" would read as "did not answer in time". A failure that is not a
+    timeout is ``httpx.ConnectError``, as httpcore reports it."""
+    mapped: type[httpx.HTTPError] | None = None
+    for source, target in AIOHTTP_EXC_MAP.items():
+        if isinstance(exc, source) and (mapped is None or issubclass(target, mapped)):
+            mapped = target
+    if mapped is None:
+        return None
+    if mapped is httpx.ConnectTimeout and not isinstance(exc, TimeoutError):
+        mapped = httpx.ConnectError
+    return mapped(str(exc), request=request) if issubclass(mapped, httpx.RequestError) else mapped(str(exc))
 
 
 class Transport(AiohttpTransport):
@@ -54,8 +54,13 @@ class Transport(AiohttpTransport):
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        with _httpx_errors(request):
+        try:
             return await super().handle_async_request(request)
+        except httpx.ConnectTimeout as exc:  # httpx-aiohttp's mapping: map its cause again, corrected
+            cause = exc.__cause__
+            if isinstance(cause, Exception) and (mapped := _httpx_error(cause, request)) is not None:
+                raise mapped from cause
+            raise
 
     async def post_bytes(
         self, url: str, content: bytes, headers: Mapping[str, str], timeout: float
@@ -69,11 +74,16 @@ class Transport(AiohttpTransport):
             limits = self._timeouts[timeout] = aiohttp.ClientTimeout(
                 sock_connect=timeout, sock_read=timeout, connect=timeout
             )
-        with _httpx_errors():
+        try:
             async with self.client.post(
                 url, data=content, headers=headers, allow_redirects=False, timeout=limits
             ) as response:
                 body = await response.read()
+        except Exception as exc:
+            mapped = _httpx_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
         if 200 <= response.status < 300:  # all a provider reads of a success (see DirectPost)
             return httpx.Response(response.status, content=body)
         # The request only matters to an error: its host is redacted from the message.

@@ -30,7 +30,9 @@ Figures, per framework:
   ``concurrency`` runs in flight (median over rounds).
 
 Each framework is measured in a child process of its own, so CPU time and
-memory are not shared. Rounds alternate the frameworks in a rotating order,
+memory are not shared. Each child tunes its garbage collector once the
+framework is built, as the bot does at start (``bot/collector.py``): the
+collector is held equal, like the HTTP client. Rounds alternate the frameworks in a rotating order,
 so drift on the machine is spread over all of them.
 
     python bench/loop.py                   # all frameworks, both clients, default rounds
@@ -74,6 +76,7 @@ from bench._common import (
     table,
 )
 from bench.fake_openai_server import FINAL_TEXT, TOOL_NAME
+from bot.collector import tune_collector
 
 SYSTEM_PROMPT = "You are a calculator. Use the add tool for every addition, then report."
 PROMPT = "Add the numbers step by step."
@@ -296,8 +299,10 @@ async def measure(name: str, client: str, args: argparse.Namespace) -> dict[str,
     """Both phases for one framework on one HTTP client, in this process."""
     framework = FRAMEWORKS[name]
     async with framework(args.fast_url, args.tool_steps, client) as run_once:
+        tune_collector()
         ms_per_call = await sequential(name, run_once, args)
     async with framework(args.slow_url, args.tool_steps, client) as run_once:
+        tune_collector()
         calls_per_s = await concurrent(name, run_once, args)
     return {
         "framework": name,

@@ -22,6 +22,7 @@ from typing import Any
 import discord
 import httpx
 
+from bot.collector import tune_collector
 from bot.config import Settings, secret
 from bot.discord_host.api import DiscordAPIError, point_discord_at
 from bot.discord_host.client import ExecutusBot
@@ -75,6 +76,7 @@ async def _serve(settings: Settings, token: str, tracing: Tracing | None) -> int
         bot = observed_bot(settings, http, store, metrics, tracer, http_trace=rate_limit_trace(metrics))
         services = bot.services
         checks = {"gateway": gateway_check(bot), "database": database_check(store)}
+        tune_collector()  # everything long-lived is built
         try:
             # Leaving services.mcp stops the MCP servers, after the runs that used them.
             async with (

@@ -31,8 +31,9 @@ Figures, per framework:
 
 Each framework is measured in a child process of its own, so CPU time and
 memory are not shared. Each child tunes its garbage collector once the
-framework is built, as the bot does at start (``bot/collector.py``): the
-collector is held equal, like the HTTP client. Rounds alternate the frameworks in a rotating order,
+framework is built, and runs on the bot's event loop (uvloop where it
+installs, ``bot/event_loop.py``), as the bot does: the collector and the
+loop are held equal, like the HTTP client. Rounds alternate the frameworks in a rotating order,
 so drift on the machine is spread over all of them.
 
     python bench/loop.py                   # all frameworks, both clients, default rounds
@@ -76,6 +77,7 @@ from bench._common import (
     table,
 )
 from bench.fake_openai_server import FINAL_TEXT, TOOL_NAME
+from bot import event_loop
 from bot.collector import tune_collector
 
 SYSTEM_PROMPT = "You are a calculator. Use the add tool for every addition, then report."
@@ -556,7 +558,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slow-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(asyncio.run(measure(args.child, args.client, args))))
+        print(json.dumps(event_loop.run(measure(args.child, args.client, args))))
         return
     report = collect(args)
     print(render(report))

@@ -9,9 +9,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
+from bot import event_loop
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure
 from bot.mcp import load_servers
@@ -74,18 +74,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "chat":
         from bot.console import chat
 
-        return asyncio.run(chat(settings, args.agent, args.tier, args.prompt))
+        return event_loop.run(chat(settings, args.agent, args.tier, args.prompt))
     if args.command == "migrate":
         from bot.store import migrate
 
-        applied = asyncio.run(migrate(settings.database_url))
+        applied = event_loop.run(migrate(settings.database_url))
         print(f"applied migrations: {applied}" if applied else "database is up to date")
         return 0
     if args.command == "prune":
-        return asyncio.run(prune(settings))
+        return event_loop.run(prune(settings))
     from bot.discord_host.app import run_bot
 
-    return asyncio.run(run_bot(settings))
+    return event_loop.run(run_bot(settings))
 
 
 async def prune(settings: Settings) -> int:

@@ -65,7 +65,9 @@ class Database(Protocol):
     #: retries a failed batch write by write on these.
     errors: tuple[type[Exception], ...]
 
-    async def transact(self, body: Body[T], *, write: bool = False, key: str = "", durable: bool = False) -> T:
+    async def transact(
+        self, body: Body[T], *, write: bool = False, key: str = "", durable: bool = False, small: bool = False
+    ) -> T:
         """Run ``body`` in one transaction and return what it returns.
 
         ``write``: the body reads, then writes what it read decides. Such
@@ -73,7 +75,10 @@ class Database(Protocol):
         too; on SQLite every write is (``BEGIN IMMEDIATE``), on PostgreSQL
         those with a ``key`` (an advisory lock on it), so one member's budget
         checks queue while other members' go on. ``durable``: the commit
-        survives a power loss too, not only the process's crash.
+        survives a power loss too, not only the process's crash. ``small``:
+        a hint that the body is a few statements, cheap enough to run without
+        leaving the event loop (SQLite may then skip its thread hop, which
+        cost more than the commit itself); a database may ignore it.
         """
         ...
 

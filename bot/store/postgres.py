@@ -139,7 +139,9 @@ class PostgresDatabase:
         await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
         return cls(pool)
 
-    async def transact(self, body: Body[T], *, write: bool = False, key: str = "", durable: bool = False) -> T:
+    async def transact(
+        self, body: Body[T], *, write: bool = False, key: str = "", durable: bool = False, small: bool = False
+    ) -> T:
         if self._closed:
             raise RuntimeError("the connection pool is closed")
         # A task of its own, shielded: a cancelled caller does not cut the

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import AsyncGenerator, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from bot.store.database import Body, Params, Row
 from bot.store.dialect import SQLITE
@@ -27,6 +27,8 @@ T = TypeVar("T")
 
 #: How long a connection waits for another connection's write lock.
 BUSY_TIMEOUT_MS = 10_000
+#: SQLite's default: the commit that grows the WAL past this many pages copies it into the database.
+AUTOCHECKPOINT_PAGES = 1000
 #: Set on every connection (WAL is switched on once, by the first one).
 PRAGMAS = (f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON")
 
@@ -66,6 +68,8 @@ class SQLiteDatabase:
         self.path = path
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="executus-sqlite")
         self._conn: sqlite3.Connection | None = None
+        #: Transactions handed to the thread and not yet seen finished by the loop.
+        self._in_thread = 0
 
     @classmethod
     async def open(cls, path: Path) -> SQLiteDatabase:
@@ -80,15 +84,31 @@ class SQLiteDatabase:
             raise
         return db
 
-    async def transact(self, body: Body[T], *, write: bool = False, key: str = "", durable: bool = False) -> T:
+    async def transact(
+        self, body: Body[T], *, write: bool = False, key: str = "", durable: bool = False, small: bool = False
+    ) -> T:
         # ``key`` needs nothing here: BEGIN IMMEDIATE serialises every write
         # on the file, whatever it is about.
         conn = self._conn
         if conn is None:
             raise RuntimeError("the connection is closed")
         mode = "IMMEDIATE" if write else "DEFERRED"
+        # A small write commits here, on the loop, when the thread has nothing
+        # of this connection's in hand (so the connection is never in two
+        # threads at once): the hop to the thread and back cost a lone run
+        # several times the commit itself, twice a model call. Never a
+        # durable one (its fsync can take milliseconds).
+        if small and write and not durable and self._in_thread == 0:
+            ran, result = _run_here(conn, body)
+            if ran:
+                return cast(T, result)
         future = asyncio.get_running_loop().run_in_executor(self._pool, _run, conn, body, mode, durable)
+        self._in_thread += 1
+        future.add_done_callback(self._left_thread)
         return await asyncio.shield(future)
+
+    def _left_thread(self, _: object) -> None:
+        self._in_thread -= 1
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -132,6 +152,34 @@ def _run(conn: sqlite3.Connection, body: Body[T], mode: str, durable: bool) -> T
     finally:
         if durable:
             conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def _run_here(conn: sqlite3.Connection, body: Body[T]) -> tuple[bool, T | None]:
+    """On the event loop's thread: the write transaction ``_run`` makes, but
+    one that never waits. With no busy timeout, a write lock another
+    connection or process holds makes BEGIN fail at once, and the caller
+    sends the transaction to the thread, which waits for it (``(False,
+    None)``). Automatic checkpoints are left to the thread's commits and the
+    other connections': a checkpoint writes the database file."""
+    conn.execute("PRAGMA busy_timeout = 0")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    try:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+                return False, None
+            raise
+        try:
+            result = _drive(body(SQLiteTx(conn)))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.rollback()
+            raise
+        return True, result
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
 
 
 def _drive(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -22,6 +22,10 @@ MAX_BATCH = 512
 #: Queued writes before ``submit`` makes its caller wait (back-pressure). It
 #: also bounds how long a ``write`` can wait behind others: a few batches.
 MAX_PENDING = 4 * MAX_BATCH
+#: Batches of at most this many writes are ``small`` (the database may commit
+#: them without leaving the event loop): a lone run's step, not the batches
+#: of many runs, whose commits are better left to the database's own thread.
+SMALL_BATCH = 2
 
 
 class StoreClosedError(RuntimeError):
@@ -167,7 +171,9 @@ class Writer:
                     runs.append((sql, [params]))
         groups = [run for runs in by_table.values() for run in runs]
         started = time.perf_counter()
-        await self._db.transact(lambda tx: _execute(tx, groups), write=True, durable=any(w.durable for w in batch))
+        durable = any(w.durable for w in batch)
+        small = len(batch) <= SMALL_BATCH
+        await self._db.transact(lambda tx: _execute(tx, groups), write=True, durable=durable, small=small)
         if self._on_commit is not None:
             self._on_commit(time.perf_counter() - started)
 

@@ -30,11 +30,12 @@ Figures, per framework:
   ``concurrency`` runs in flight (median over rounds).
 
 Each framework is measured in a child process of its own, so CPU time and
-memory are not shared. Each child tunes its garbage collector once the
-framework is built, and runs on the bot's event loop (uvloop where it
-installs, ``bot/event_loop.py``), as the bot does: the collector and the
-loop are held equal, like the HTTP client. Rounds alternate the frameworks in a rotating order,
-so drift on the machine is spread over all of them.
+memory are not shared. Each child runs on the bot's event loop (uvloop
+where it installs, ``bot/event_loop.py``) and tunes its garbage collector
+after its warm-up runs (``bot/collector.py``), as the bot does once it has
+started: the loop and the collector are held equal, like the HTTP client.
+Rounds alternate the frameworks in a rotating order, so drift on the
+machine is spread over all of them.
 
     python bench/loop.py                   # all frameworks, both clients, default rounds
     python bench/loop.py --rounds 1 --frameworks executus openai --clients aiohttp
@@ -301,10 +302,8 @@ async def measure(name: str, client: str, args: argparse.Namespace) -> dict[str,
     """Both phases for one framework on one HTTP client, in this process."""
     framework = FRAMEWORKS[name]
     async with framework(args.fast_url, args.tool_steps, client) as run_once:
-        tune_collector()
         ms_per_call = await sequential(name, run_once, args)
     async with framework(args.slow_url, args.tool_steps, client) as run_once:
-        tune_collector()
         calls_per_s = await concurrent(name, run_once, args)
     return {
         "framework": name,
@@ -325,6 +324,8 @@ async def sequential(name: str, run_once: RunOnce, args: argparse.Namespace) -> 
     before = completions_served(args.fast_url)
     ms_per_call: list[float] = []
     for i in range(args.warmup + args.runs):
+        if i == args.warmup:
+            tune_collector()  # what the warm-up runs imported and built is long-lived too
         started = time.perf_counter()
         output = await run_once()
         elapsed = time.perf_counter() - started
@@ -352,6 +353,7 @@ async def concurrent(name: str, run_once: RunOnce, args: argparse.Namespace) -> 
     url = args.slow_url
     set_draining(url, False)
     _check_output(name, await run_once())  # imports and first connection, outside the timing
+    tune_collector()
     stopping = False
 
     async def worker() -> None:

@@ -12,7 +12,8 @@ cookies, auth and redirect hooks, the request and response streams) cost
 more CPU per call than the rest of the agent loop. So the client also
 offers :meth:`Client.post_bytes` (``executor.llm.http.DirectPost``): one
 POST of a body already encoded, straight to the aiohttp session under the
-transport, answered as a whole ``httpx.Response`` with httpx's exceptions.
+transport, answered with the body of a success, any other answer as a whole
+``httpx.Response``, and httpx's exceptions.
 Everything else, streamed model calls included, goes through httpx.
 """
 
@@ -64,7 +65,7 @@ class Transport(AiohttpTransport):
 
     async def post_bytes(
         self, url: str, content: bytes, headers: Mapping[str, str], timeout: float
-    ) -> httpx.Response:
+    ) -> bytes | httpx.Response:
         """POSTs ``content`` and reads the whole answer; ``timeout`` bounds
         connecting and each read, as httpx's ``timeout=`` does."""
         if not isinstance(self.client, aiohttp.ClientSession):
@@ -85,7 +86,7 @@ class Transport(AiohttpTransport):
                 raise
             raise mapped from exc
         if 200 <= response.status < 300:  # all a provider reads of a success (see DirectPost)
-            return httpx.Response(response.status, content=body)
+            return body
         # The request only matters to an error: its host is redacted from the message.
         request = httpx.Request("POST", url)
         return httpx.Response(response.status, headers=response.raw_headers, content=body, request=request)
@@ -102,7 +103,7 @@ class Client(httpx.AsyncClient):
 
     async def post_bytes(
         self, url: str, content: bytes, headers: Mapping[str, str], timeout: float
-    ) -> httpx.Response:
+    ) -> bytes | httpx.Response:
         """One POST of an encoded body, past httpx's client layer: no cookies,
         auth hooks or redirects (the providers use none), the same User-Agent.
         Compression is aiohttp's to negotiate and undo."""

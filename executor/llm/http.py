@@ -62,13 +62,13 @@ class DirectPost(Protocol):
     """An ``httpx.AsyncClient`` that can also send one POST past its client
     layer (``bot.http.Client``): the model call is the hot path, and httpx's
     request machinery cost more CPU than the agent loop around it. It raises
-    httpx's exceptions and answers an ``httpx.Response`` read whole, so the
-    errors read the same as through ``client.post``. A 2xx response carries
-    its status and body only: that is all a provider reads of a success."""
+    httpx's exceptions and answers any status but 2xx as an ``httpx.Response``
+    read whole, so errors read the same as through ``client.post``; a 2xx
+    answer is its body alone, all a provider reads of a success."""
 
     async def post_bytes(
         self, url: str, content: bytes, headers: Mapping[str, str], timeout: float
-    ) -> httpx.Response: ...
+    ) -> bytes | httpx.Response: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,18 +165,20 @@ class ProviderTransport:
             response = await self._post(url, orjson.dumps(body), {**headers, **_JSON}, self.timeout)
         except (httpx.TransportError, httpx.InvalidURL) as exc:
             return from_transport_error(self.info, exc, timeout=self.timeout)
+        if isinstance(response, bytes):
+            return self._decoded(response)
         if not response.is_success:
             return from_response(self.info, response, model=model, api_key=self._api_key)
-        return self._decoded(response)
+        return self._decoded(response.content)
 
     async def _post_through_httpx(
         self, url: str, content: bytes, headers: Mapping[str, str], timeout: float
     ) -> httpx.Response:
         return await self.client.post(url, content=content, headers=headers, timeout=timeout)
 
-    def _decoded(self, response: httpx.Response) -> dict[str, Any] | ModelError:
+    def _decoded(self, body: bytes) -> dict[str, Any] | ModelError:
         try:
-            data = orjson.loads(response.content)
+            data = orjson.loads(body)
         except ValueError as exc:  # orjson.JSONDecodeError is one
             return malformed_response(self.info, f"invalid JSON: {exc}")
         if not isinstance(data, dict):
@@ -196,7 +198,7 @@ class ProviderTransport:
                     return from_response(self.info, response, model=model, api_key=self._api_key)
                 if not _is_event_stream(response):  # a compatible server that answers whole
                     await response.aread()
-                    return self._decoded(response)
+                    return self._decoded(response.content)
                 # Read to the end even after the final event, so the connection goes back to the pool.
                 async for data in sse_events(response.aiter_lines()):
                     if not stream.finished:

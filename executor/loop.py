@@ -196,7 +196,7 @@ class AgentLoop:
         steer = self.hooks.steer()
         self.messages.extend(steer)
         await self.hooks.before_model(index)
-        tools = self.toolbox.specs() if with_tools else []
+        tools = self.toolbox.specs() if with_tools else ()
         choice: ToolChoice = "auto" if tools else "none"
         try:
             edit = await self._compact(self.compaction) if self.compaction is not None else None

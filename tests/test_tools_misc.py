@@ -1,4 +1,4 @@
-"""calculator, current_time and run_status."""
+"""calculator, current_time and run_status; a run's toolbox offering them."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from executor.tools.builtin import builtin_tools
 from executor.tools.builtin.calc import CALCULATOR
 from executor.tools.builtin.clock import current_time_tool
 from executor.tools.invocation import Invocation
+from executor.tools.registry import Toolbox
 
 
 async def call(tool: Tool, invocation: Invocation | None = None, **args: Any) -> ToolResult:
@@ -137,3 +138,12 @@ def test_builtin_registry_tools_have_distinct_names_and_descriptions() -> None:
     assert [t.name for t in tools] == ["fetch_url", "view_image", "calculator", "current_time", "run_status"]
     assert all(t.description and t.parameters["type"] == "object" for t in tools)
     assert all(0 < t.timeout <= 30 for t in tools)
+
+
+def test_a_toolbox_offers_a_tool_added_after_its_tools_were_listed() -> None:
+    box = Toolbox(Invocation(caller_id="member"))
+    box.add(CALCULATOR)
+    assert [s.name for s in box.specs()] == [CALCULATOR.name]
+    assert box.specs() is box.specs()  # built once, not on every model call
+    box.add(current_time_tool())
+    assert [s.name for s in box.specs()] == [CALCULATOR.name, current_time_tool().name]

@@ -20,6 +20,8 @@ def as_utc(moment: datetime) -> datetime:
 
 
 def to_db(moment: datetime) -> str:
+    if moment.tzinfo is UTC:  # utc_now's, on every audit row: no conversion to make
+        return moment.isoformat(timespec="microseconds")
     return as_utc(moment).isoformat(timespec="microseconds")
 
 

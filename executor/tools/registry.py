@@ -62,12 +62,14 @@ class Toolbox:
     def __init__(self, invocation: Invocation) -> None:
         self.invocation = invocation
         self._tools: dict[str, Tool] = {}
+        self._specs: tuple[ToolSpec, ...] | None = None
         self.gate: Gate | None = None
 
     def add(self, tool: Tool) -> None:
         if tool.name in self._tools:
             raise ToolboxError(f"tool {tool.name!r} is already in this run's toolbox")
         self._tools[tool.name] = tool
+        self._specs = None
 
     def __len__(self) -> int:
         return len(self._tools)
@@ -75,8 +77,11 @@ class Toolbox:
     def __contains__(self, name: object) -> bool:
         return name in self._tools
 
-    def specs(self) -> list[ToolSpec]:
-        return [t.spec() for t in self._tools.values()]
+    def specs(self) -> tuple[ToolSpec, ...]:
+        """What the model is offered, built once (every model call asks) until a tool is added."""
+        if self._specs is None:
+            self._specs = tuple(t.spec() for t in self._tools.values())
+        return self._specs
 
     async def call(self, call: ToolCall) -> ToolResult:
         """Run one call. Never raises except CancelledError, and that only when

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,24 +214,30 @@ def to_chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     pending_images: list[dict[str, Any]] = []
     for m in messages:
-        if pending_images and not isinstance(m, ToolResultMessage):
+        kind = type(m)
+        if pending_images and kind is not ToolResultMessage:
             out.append({"role": "user", "content": pending_images})
             pending_images = []
-        match m:
-            case SystemMessage():
-                out.append({"role": "system", "content": m.content})
-            case UserMessage():
-                out.append({"role": "user", "content": _user_content(m.content, m.images)})
-            case AssistantMessage():
-                out.append(_assistant(m))
-            case ToolResultMessage():
-                out.append({"role": "tool", "tool_call_id": m.call_id, "content": m.content})
-                if m.images:
-                    label = f"Images returned by tool {m.name} (call {m.call_id}):"
-                    pending_images += [{"type": "text", "text": label}, *map(_image_part, m.images)]
+        # By type, not by match: the whole conversation is converted on every call.
+        out.append(_CONVERT[kind](m))
+        if isinstance(m, ToolResultMessage) and m.images:
+            label = f"Images returned by tool {m.name} (call {m.call_id}):"
+            pending_images += [{"type": "text", "text": label}, *map(_image_part, m.images)]
     if pending_images:
         out.append({"role": "user", "content": pending_images})
     return out
+
+
+def _system(m: SystemMessage) -> dict[str, Any]:
+    return {"role": "system", "content": m.content}
+
+
+def _user(m: UserMessage) -> dict[str, Any]:
+    return {"role": "user", "content": _user_content(m.content, m.images)}
+
+
+def _tool_result(m: ToolResultMessage) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": m.call_id, "content": m.content}
 
 
 def _user_content(text: str, images: tuple[Image, ...]) -> str | list[dict[str, Any]]:
@@ -255,6 +261,14 @@ def _assistant(m: AssistantMessage) -> dict[str, Any]:
             for c in m.tool_calls
         ]
     return out
+
+
+_CONVERT: dict[type, Callable[[Any], dict[str, Any]]] = {
+    SystemMessage: _system,
+    UserMessage: _user,
+    AssistantMessage: _assistant,
+    ToolResultMessage: _tool_result,
+}
 
 
 def _tool_call(raw: Any, index: int) -> ToolCall:

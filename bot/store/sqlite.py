@@ -142,13 +142,7 @@ def _run(conn: sqlite3.Connection, body: Body[T], mode: str, durable: bool) -> T
         conn.execute("PRAGMA synchronous = FULL")
     try:
         conn.execute(f"BEGIN {mode}")
-        try:
-            result = _drive(body(SQLiteTx(conn)))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.rollback()
-            raise
-        return result
+        return _committed(conn, body)
     finally:
         if durable:
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -170,16 +164,21 @@ def _run_here(conn: sqlite3.Connection, body: Body[T]) -> tuple[bool, T | None]:
             if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
                 return False, None
             raise
-        try:
-            result = _drive(body(SQLiteTx(conn)))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.rollback()
-            raise
-        return True, result
+        return True, _committed(conn, body)
     finally:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
+
+
+def _committed(conn: sqlite3.Connection, body: Body[T]) -> T:
+    """After BEGIN: the body, then COMMIT; ROLLBACK on any error."""
+    try:
+        result = _drive(body(SQLiteTx(conn)))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.rollback()
+        raise
+    return result
 
 
 def _drive(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -80,23 +80,22 @@ async def spent_since(tx: Tx, guild_id: str, member_id: str, since: datetime) ->
     to ledger meanwhile is seen whole or not at all (on PostgreSQL, each
     statement of a transaction sees what committed before it began)."""
     key = (guild_id, member_id, to_db(since))
+    # One pass over each table: the model calls' two sums share one scan.
     row = await tx.fetchone(
-        f"SELECT {_LEDGER_SUMS},"
-        " (SELECT COUNT(*) FROM budget_reservations"
-        "  WHERE guild_id = ? AND member_id = ? AND started_at >= ? AND parent_run_id = '') AS reserved,"
-        f" ({_CALL_SUMS.format('COALESCE(SUM(COALESCE(cost_micros, held_micros)), 0)')}) AS held_micros,"
-        f" ({_CALL_SUMS.format('COUNT(*) FILTER (WHERE settled = 1 AND cost_micros IS NULL)')}) AS unpriced"
-        " FROM budget_ledger WHERE guild_id = ? AND member_id = ? AND started_at >= ?",
-        (*key, *key, *key, *key),
+        "SELECT l.runs + r.reserved AS runs, l.tokens, l.runtime_seconds, c.held_micros, c.unpriced"
+        f" FROM (SELECT {_LEDGER_SUMS} FROM budget_ledger{_MEMBER_SINCE}) AS l,"
+        f" (SELECT COUNT(*) AS reserved FROM budget_reservations{_MEMBER_SINCE} AND parent_run_id = '') AS r,"
+        " (SELECT COALESCE(SUM(COALESCE(cost_micros, held_micros)), 0) AS held_micros,"
+        "  COUNT(*) FILTER (WHERE settled = 1 AND cost_micros IS NULL) AS unpriced"
+        f"  FROM budget_calls{_MEMBER_SINCE}) AS c",
+        (*key, *key, *key),
     )
-    assert row is not None  # an aggregate always has its row
-    return Spent(
-        row["runs"] + row["reserved"], row["tokens"], row["runtime_seconds"], row["held_micros"], row["unpriced"]
-    )
+    assert row is not None  # aggregates always have their row
+    return Spent(row["runs"], row["tokens"], row["runtime_seconds"], row["held_micros"], row["unpriced"])
 
 
-#: A sum over one member's model calls since a time (``budget_calls``).
-_CALL_SUMS = "SELECT {} FROM budget_calls WHERE guild_id = ? AND member_id = ? AND started_at >= ?"
+#: One member's rows from a time on, in any of the budget tables.
+_MEMBER_SINCE = " WHERE guild_id = ? AND member_id = ? AND started_at >= ?"
 
 
 async def running(tx: Tx, guild_id: str, member_id: str) -> int:

@@ -4,7 +4,7 @@ the answer, cancelling, and refused commands."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from bot.messages.runs import STATUS_ICON
 from bot.splitting import fit
@@ -150,7 +150,7 @@ def progress_working(
     seconds: float,
     choosing: Sequence[str] = (),
     resumed: bool = False,
-    awaiting: Iterable[str] = (),
+    awaiting: Collection[str] = (),
 ) -> str:
     """``running``: tools going now; ``done``: finished ones as ``tool_done`` made
     them, newest last; ``choosing``: tools the model is writing a call to;
@@ -159,10 +159,10 @@ def progress_working(
     lines = [f"⚙️ **{agent_name}** is working · step {step} of {max_steps}" + (f" · {RESUMED}" if resumed else "")]
     if choosing:
         lines.append("choosing " + ", ".join(f"`{t}`" for t in choosing) + "…")
-    waiting = [f"`{t}`" for t in awaiting]
-    if waiting:
-        lines.append("⏳ waiting for approval of " + ", ".join(waiting) + " (the buttons below)")
-    tools = [f"`{t}`" for t in running if t not in set(awaiting)]
+    awaited = set(awaiting)
+    if awaited:
+        lines.append("⏳ waiting for approval of " + ", ".join(f"`{t}`" for t in awaiting) + " (the buttons below)")
+    tools = [f"`{t}`" for t in running if t not in awaited]
     if tools:
         lines.append("running " + ", ".join(tools))
     if done:

@@ -7,11 +7,9 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
 from bot.store.bounded import RUN_TEXT_LIMIT, bounded, bounded_json
 from bot.store.clock import Clock, to_db
-from bot.store.records import DRAFT_EVENT, Encoder, ResumeRequest
+from bot.store.records import DRAFT_EVENT, Encoder, ResumeRequest, json_text
 from bot.store.statuses import StoredStatus
 from bot.store.writer import Statement, Writer
 from executor import NO_CONTEXT, RunInfo, RunStats, StepContext
@@ -73,7 +71,7 @@ class StoreRecorder:
     async def on_step(
         self, index: int, response: AssistantMessage, usage: Usage, *, context: StepContext = NO_CONTEXT
     ) -> None:
-        calls = orjson.dumps([{"id": c.id, "name": c.name} for c in response.tool_calls]).decode()
+        calls = json_text([{"id": c.id, "name": c.name} for c in response.tool_calls])
         encoder = Encoder(self._clock)
         replay = encoder.step(response, usage, context) if self._durable else ""
         await self._record(

@@ -81,10 +81,10 @@ class ResumableRun:
     drafts: tuple[str, ...] = ()
 
 
-def _text(value: JSON) -> str:
-    """``value`` as JSON text. orjson: a durable run encodes a step and a
-    result on every model call, and the stdlib's encoder was a tenth of the
-    loop's own CPU time there."""
+def json_text(value: Any) -> str:
+    """``value`` as JSON text for a column. orjson: a durable run encodes a
+    step and a result on every model call, and the stdlib's encoder was a
+    tenth of the loop's own CPU time there."""
     return orjson.dumps(value).decode()
 
 
@@ -118,7 +118,7 @@ class Encoder:
 
     def step(self, response: AssistantMessage, usage: Usage, context: StepContext) -> str:
         edit = context.compaction
-        return _text(
+        return json_text(
             {
                 **_assistant(response),
                 "usage": _usage(usage),
@@ -138,10 +138,10 @@ class Encoder:
 
     def result(self, result: ToolResult, elapsed: float) -> str:
         images = [self.image(i) for i in result.images]
-        return _text({"content": result.content, "images": images, "elapsed": elapsed})
+        return json_text({"content": result.content, "images": images, "elapsed": elapsed})
 
     def request(self, request: ResumeRequest) -> str:
-        return _text(
+        return json_text(
             {
                 "agent_id": request.agent_id,
                 "caller_id": request.caller_id,
@@ -280,10 +280,10 @@ async def drafts_of(tx: Tx, run_ids: Sequence[str]) -> dict[str, tuple[str, ...]
         f"SELECT run_id, data FROM events WHERE run_id IN {placeholders(run_ids)} AND kind = ? ORDER BY id",
         (*run_ids, DRAFT_EVENT),
     )
-    found: dict[str, tuple[str, ...]] = {}
+    found: dict[str, list[str]] = {}
     for row in rows:
-        found[row["run_id"]] = (*found.get(row["run_id"], ()), str(json.loads(row["data"])["message_id"]))
-    return found
+        found.setdefault(row["run_id"], []).append(str(json.loads(row["data"])["message_id"]))
+    return {run_id: tuple(drafts) for run_id, drafts in found.items()}
 
 
 def _digests(documents: Iterable[Any]) -> set[str]:
